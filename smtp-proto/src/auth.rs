@@ -1,0 +1,363 @@
+//! SASL response builders for AUTH (RFC 4954).
+//!
+//! The [`Client`](crate::Client) reports every 334 challenge as an
+//! [`Event::AuthChallenge`](crate::Event::AuthChallenge) and the caller
+//! answers it; these builders compute the answers for common mechanisms so
+//! that adapters need no SASL knowledge. Each one answers only the
+//! challenges its mechanism defines and returns `None` (cancel with `*`) for
+//! anything more: credentials are never re-sent because a server asked again.
+//!
+//! Mechanisms needing more machinery (SCRAM) are driven by the application
+//! through the same events.
+
+use hmac::{Hmac, Mac};
+use md5::Md5;
+
+use crate::command::Mechanism;
+use crate::secret::Secret;
+
+/// Whether `mechanism` puts a password or bearer token on the wire in a form
+/// an eavesdropper can reuse. Such mechanisms are refused without TLS unless
+/// [`Config::allow_plaintext_auth`](crate::Config::allow_plaintext_auth) is on.
+pub fn reveals_secret(mechanism: &Mechanism) -> bool {
+    matches!(
+        mechanism.as_str(),
+        "PLAIN" | "LOGIN" | "XOAUTH2" | "OAUTHBEARER"
+    )
+}
+
+/// Computes the answers of one SASL mechanism.
+pub trait Authenticator {
+    /// The mechanism name sent with AUTH.
+    fn mechanism(&self) -> Mechanism;
+    /// The initial response sent on the AUTH line, if the mechanism has one.
+    fn initial_response(&mut self) -> Option<Secret<Vec<u8>>>;
+    /// The answer to a decoded 334 challenge, or `None` to cancel.
+    fn respond(&mut self, challenge: &[u8]) -> Option<Secret<Vec<u8>>>;
+}
+
+/// PLAIN (RFC 4616): `authzid NUL authcid NUL password` as initial response.
+#[derive(Clone, Debug)]
+pub struct Plain {
+    authzid: String,
+    user: String,
+    password: Secret<String>,
+    sent: bool,
+}
+
+impl Plain {
+    /// PLAIN for `user` with an empty authorization identity.
+    pub fn new(user: &str, password: &str) -> Self {
+        Self {
+            authzid: String::new(),
+            user: user.to_owned(),
+            password: Secret::new(password.to_owned()),
+            sent: false,
+        }
+    }
+
+    /// Sets the authorization identity (act as `authzid`).
+    #[must_use]
+    pub fn with_authzid(mut self, authzid: &str) -> Self {
+        self.authzid = authzid.to_owned();
+        self
+    }
+
+    fn message(&self) -> Secret<Vec<u8>> {
+        let mut m = Vec::with_capacity(self.authzid.len() + self.user.len() + 2 + 64);
+        m.extend_from_slice(self.authzid.as_bytes());
+        m.push(0);
+        m.extend_from_slice(self.user.as_bytes());
+        m.push(0);
+        m.extend_from_slice(self.password.expose().as_bytes());
+        Secret::new(m)
+    }
+}
+
+impl Authenticator for Plain {
+    fn mechanism(&self) -> Mechanism {
+        Mechanism::PLAIN
+    }
+
+    fn initial_response(&mut self) -> Option<Secret<Vec<u8>>> {
+        self.sent = true;
+        Some(self.message())
+    }
+
+    fn respond(&mut self, challenge: &[u8]) -> Option<Secret<Vec<u8>>> {
+        // Only an empty challenge before the credentials were sent is part
+        // of PLAIN; a challenge after them is never answered again.
+        if self.sent || !challenge.is_empty() {
+            return None;
+        }
+        self.sent = true;
+        Some(self.message())
+    }
+}
+
+/// LOGIN (draft-murchison-sasl-login): user name, then password, each in
+/// answer to one challenge.
+#[derive(Clone, Debug)]
+pub struct Login {
+    user: String,
+    password: Secret<String>,
+    step: u8,
+}
+
+impl Login {
+    /// LOGIN for `user`.
+    pub fn new(user: &str, password: &str) -> Self {
+        Self {
+            user: user.to_owned(),
+            password: Secret::new(password.to_owned()),
+            step: 0,
+        }
+    }
+}
+
+impl Authenticator for Login {
+    fn mechanism(&self) -> Mechanism {
+        Mechanism::LOGIN
+    }
+
+    fn initial_response(&mut self) -> Option<Secret<Vec<u8>>> {
+        None
+    }
+
+    fn respond(&mut self, _challenge: &[u8]) -> Option<Secret<Vec<u8>>> {
+        // The prompts ("Username:", "Password:") vary between servers; the
+        // order does not.
+        self.step = self.step.saturating_add(1);
+        match self.step {
+            1 => Some(Secret::new(self.user.as_bytes().to_vec())),
+            2 => Some(Secret::new(self.password.expose().as_bytes().to_vec())),
+            _ => None,
+        }
+    }
+}
+
+/// CRAM-MD5 (RFC 2195): `user SP hex(HMAC-MD5(password, challenge))`.
+///
+/// Keeps the password off the wire but is weak by today's standards; smtplib
+/// still prefers it, and so does the blocking adapter's `login` order.
+#[derive(Clone, Debug)]
+pub struct CramMd5 {
+    user: String,
+    password: Secret<String>,
+    answered: bool,
+}
+
+impl CramMd5 {
+    /// CRAM-MD5 for `user`.
+    pub fn new(user: &str, password: &str) -> Self {
+        Self {
+            user: user.to_owned(),
+            password: Secret::new(password.to_owned()),
+            answered: false,
+        }
+    }
+}
+
+impl Authenticator for CramMd5 {
+    fn mechanism(&self) -> Mechanism {
+        Mechanism::CRAM_MD5
+    }
+
+    fn initial_response(&mut self) -> Option<Secret<Vec<u8>>> {
+        None
+    }
+
+    fn respond(&mut self, challenge: &[u8]) -> Option<Secret<Vec<u8>>> {
+        if self.answered {
+            return None;
+        }
+        self.answered = true;
+        Some(cram_md5_response(&self.user, self.password.expose(), challenge))
+    }
+}
+
+/// The CRAM-MD5 answer to `challenge` (RFC 2195 §2).
+pub fn cram_md5_response(user: &str, password: &str, challenge: &[u8]) -> Secret<Vec<u8>> {
+    // HMAC accepts keys of any length, so `new_from_slice` cannot fail here;
+    // an empty answer (rejected by the server) is the safe fallback anyway.
+    let Ok(mut mac) = Hmac::<Md5>::new_from_slice(password.as_bytes()) else {
+        return Secret::new(Vec::new());
+    };
+    mac.update(challenge);
+    let digest = mac.finalize().into_bytes();
+    let mut out = Vec::with_capacity(user.len() + 1 + 32);
+    out.extend_from_slice(user.as_bytes());
+    out.push(b' ');
+    for b in digest {
+        out.push(hex_digit(b >> 4));
+        out.push(hex_digit(b & 0x0f));
+    }
+    Secret::new(out)
+}
+
+/// Lower-case hex digit of a nibble (RFC 2195 uses lower case).
+fn hex_digit(nibble: u8) -> u8 {
+    match nibble {
+        0..=9 => b'0' + nibble,
+        _ => b'a' + (nibble & 0x0f) - 10,
+    }
+}
+
+/// XOAUTH2 (Google/Microsoft): `user=U ^A auth=Bearer T ^A ^A` as initial
+/// response. On failure the server sends a JSON challenge, answered with an
+/// empty response to receive the final 5xx.
+#[derive(Clone, Debug)]
+pub struct XOAuth2 {
+    user: String,
+    token: Secret<String>,
+    answered: bool,
+}
+
+impl XOAuth2 {
+    /// XOAUTH2 for `user` with an OAuth 2.0 access token.
+    pub fn new(user: &str, token: &str) -> Self {
+        Self {
+            user: user.to_owned(),
+            token: Secret::new(token.to_owned()),
+            answered: false,
+        }
+    }
+}
+
+impl Authenticator for XOAuth2 {
+    fn mechanism(&self) -> Mechanism {
+        Mechanism::XOAUTH2
+    }
+
+    fn initial_response(&mut self) -> Option<Secret<Vec<u8>>> {
+        let mut m = Vec::new();
+        m.extend_from_slice(b"user=");
+        m.extend_from_slice(self.user.as_bytes());
+        m.extend_from_slice(b"\x01auth=Bearer ");
+        m.extend_from_slice(self.token.expose().as_bytes());
+        m.extend_from_slice(b"\x01\x01");
+        Some(Secret::new(m))
+    }
+
+    fn respond(&mut self, _challenge: &[u8]) -> Option<Secret<Vec<u8>>> {
+        if self.answered {
+            return None;
+        }
+        self.answered = true;
+        Some(Secret::new(Vec::new()))
+    }
+}
+
+/// OAUTHBEARER (RFC 7628): a GS2 header plus `host`, `port` and
+/// `auth=Bearer T`, separated by ^A, as initial response. An error
+/// challenge is answered with a single ^A (RFC 7628 §3.2.3).
+#[derive(Clone, Debug)]
+pub struct OAuthBearer {
+    user: String,
+    host: String,
+    port: u16,
+    token: Secret<String>,
+    answered: bool,
+}
+
+impl OAuthBearer {
+    /// OAUTHBEARER for `user` at `host:port` with a bearer token.
+    pub fn new(user: &str, host: &str, port: u16, token: &str) -> Self {
+        Self {
+            user: user.to_owned(),
+            host: host.to_owned(),
+            port,
+            token: Secret::new(token.to_owned()),
+            answered: false,
+        }
+    }
+}
+
+/// GS2 `saslname` escaping (RFC 5801 §4): `,` and `=` in the authzid.
+fn gs2_escape(s: &str) -> String {
+    s.replace('=', "=3D").replace(',', "=2C")
+}
+
+impl Authenticator for OAuthBearer {
+    fn mechanism(&self) -> Mechanism {
+        Mechanism::OAUTHBEARER
+    }
+
+    fn initial_response(&mut self) -> Option<Secret<Vec<u8>>> {
+        let m = format!(
+            "n,a={},\x01host={}\x01port={}\x01auth=Bearer {}\x01\x01",
+            gs2_escape(&self.user),
+            self.host,
+            self.port,
+            self.token.expose()
+        );
+        Some(Secret::new(m.into_bytes()))
+    }
+
+    fn respond(&mut self, _challenge: &[u8]) -> Option<Secret<Vec<u8>>> {
+        if self.answered {
+            return None;
+        }
+        self.answered = true;
+        Some(Secret::new(vec![0x01]))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cram_md5_matches_rfc_2195_example() {
+        // RFC 2195 §2: user "tim", password "tanstaaftanstaaf".
+        let challenge = b"<1896.697170952@postoffice.reston.mci.net>";
+        let r = cram_md5_response("tim", "tanstaaftanstaaf", challenge);
+        assert_eq!(r.expose(), b"tim b913a602c7eda7a495b4e6e7334d3890");
+    }
+
+    #[test]
+    fn plain_sends_credentials_once() {
+        let mut p = Plain::new("u", "p").with_authzid("z");
+        assert_eq!(p.initial_response().unwrap().expose(), b"z\0u\0p");
+        assert!(p.respond(b"").is_none(), "no second copy of the password");
+    }
+
+    #[test]
+    fn login_answers_two_prompts_then_cancels() {
+        let mut l = Login::new("alice", "s3cret");
+        assert!(l.initial_response().is_none());
+        assert_eq!(l.respond(b"Username:").unwrap().expose(), b"alice");
+        assert_eq!(l.respond(b"Password:").unwrap().expose(), b"s3cret");
+        assert!(l.respond(b"Password:").is_none());
+    }
+
+    #[test]
+    fn xoauth2_and_oauthbearer_formats() {
+        let mut x = XOAuth2::new("a@b", "tok");
+        assert_eq!(
+            x.initial_response().unwrap().expose(),
+            b"user=a@b\x01auth=Bearer tok\x01\x01"
+        );
+        assert_eq!(x.respond(b"{}").unwrap().expose(), b"");
+        assert!(x.respond(b"{}").is_none());
+        let mut o = OAuthBearer::new("a,b=c", "mx", 587, "tok");
+        assert_eq!(
+            o.initial_response().unwrap().expose(),
+            b"n,a=a=2Cb=3Dc,\x01host=mx\x01port=587\x01auth=Bearer tok\x01\x01"
+        );
+        assert_eq!(o.respond(b"{}").unwrap().expose(), b"\x01");
+    }
+
+    #[test]
+    fn debug_never_shows_secrets() {
+        let shown = format!(
+            "{:?} {:?} {:?} {:?} {:?}",
+            Plain::new("u", "pw-123"),
+            Login::new("u", "pw-123"),
+            CramMd5::new("u", "pw-123"),
+            XOAuth2::new("u", "pw-123"),
+            OAuthBearer::new("u", "h", 1, "pw-123")
+        );
+        assert!(!shown.contains("pw-123"), "{shown}");
+    }
+}

@@ -1,0 +1,872 @@
+//! [`Client`]: the public face of the engine. Commands validate and enqueue;
+//! `handle_*` feed input; `poll_*` drain output. The rules for what each
+//! reply means live in [`state`](crate::state).
+
+use std::collections::VecDeque;
+use std::time::Instant;
+
+use crate::body::BodyEncoder;
+use crate::command::{BodyType, Command, Mechanism};
+use crate::config::{Config, Dialect};
+use crate::ehlo::Extensions;
+use crate::error::{Error, Stage, UsageError};
+use crate::event::{CommandId, Event, TxnId};
+use crate::reply::ReplyReader;
+use crate::secret::Secret;
+use crate::state::{HelloVerb, Op, OpKind, Phase};
+use crate::txn::{BodyContent, BodyMode, BodyOptions, Envelope, Txn, TxnStage};
+
+/// A sans-IO SMTP/LMTP client session.
+///
+/// See the [crate documentation](crate) for the run-loop contract. In short:
+/// after any `handle_*` call or command, drain [`poll_transmit`](Self::poll_transmit)
+/// and write the bytes, drain [`poll_event`](Self::poll_event) until `None`,
+/// then wait for the earliest of socket readable, [`poll_timeout`](Self::poll_timeout)
+/// and the application's next command.
+#[derive(Debug)]
+pub struct Client {
+    pub(crate) config: Config,
+    pub(crate) phase: Phase,
+    /// The sticky fatal error, once there is one.
+    pub(crate) error: Option<Error>,
+    pub(crate) reader: ReplyReader,
+    /// Bytes ready for the wire (commands and body), drained by `poll_transmit`.
+    pub(crate) out: Vec<u8>,
+    pub(crate) events: VecDeque<Event>,
+    /// Commands queued and not yet on the wire, in order.
+    pub(crate) pending: VecDeque<Op>,
+    /// Commands on the wire awaiting their reply, in order.
+    pub(crate) inflight: VecDeque<OpKind>,
+    /// Deadline for whatever the client waits on (greeting or the head of
+    /// `inflight`). `None` while nothing is expected from the server.
+    pub(crate) deadline: Option<Instant>,
+    /// Arm the head's deadline at the next `poll_transmit` (set by calls that
+    /// resume waiting but have no `now`, such as `auth_respond`).
+    pub(crate) rearm: bool,
+    pub(crate) extensions: Option<Extensions>,
+    pub(crate) tls: bool,
+    /// An AUTH exchange is in progress.
+    pub(crate) auth: Option<AuthExchange>,
+    pub(crate) txns: VecDeque<Txn>,
+    /// STARTTLS is queued or in flight.
+    pub(crate) starttls_pending: bool,
+    pub(crate) quit_queued: bool,
+    next_id: u64,
+}
+
+/// State of an AUTH exchange.
+#[derive(Debug)]
+pub(crate) struct AuthExchange {
+    pub(crate) rounds: u32,
+    /// A challenge was reported and the caller has not answered yet.
+    pub(crate) awaiting_caller: bool,
+}
+
+impl Client {
+    /// Creates a client for a freshly connected transport; the greeting
+    /// deadline starts at `now`.
+    ///
+    /// For implicit TLS (port 465), finish the handshake first: the client
+    /// then sees only plaintext SMTP, and [`Client::set_tls`] marks the
+    /// session as encrypted.
+    pub fn new(config: Config, now: Instant) -> Self {
+        let deadline = now.checked_add(config.timeouts.greeting);
+        Self {
+            reader: ReplyReader::new(config.parser),
+            config,
+            phase: Phase::Greeting,
+            error: None,
+            out: Vec::new(),
+            events: VecDeque::new(),
+            pending: VecDeque::new(),
+            inflight: VecDeque::new(),
+            deadline,
+            rearm: false,
+            extensions: None,
+            tls: false,
+            auth: None,
+            txns: VecDeque::new(),
+            starttls_pending: false,
+            quit_queued: false,
+            next_id: 0,
+        }
+    }
+
+    /// Marks the transport as TLS-protected from the start (implicit TLS).
+    /// Call before the greeting arrives.
+    pub fn set_tls(&mut self, tls: bool) {
+        self.tls = tls;
+    }
+
+    // ----- getters -------------------------------------------------------
+
+    /// The session phase.
+    pub fn phase(&self) -> Phase {
+        self.phase
+    }
+
+    /// The capabilities from the last successful EHLO/LHLO (empty after HELO);
+    /// `None` before it and after the TLS handshake until the new EHLO.
+    pub fn extensions(&self) -> Option<&Extensions> {
+        self.extensions.as_ref()
+    }
+
+    /// Whether the transport is TLS-protected (implicit TLS or STARTTLS done).
+    pub fn is_tls(&self) -> bool {
+        self.tls
+    }
+
+    /// Whether the session has ended, normally or with an error.
+    pub fn is_closed(&self) -> bool {
+        matches!(self.phase, Phase::Closed | Phase::Failed)
+    }
+
+    /// The sticky fatal error, if the session failed.
+    pub fn error(&self) -> Option<&Error> {
+        self.error.as_ref()
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Whether commands are pipelined: configured and advertised.
+    pub fn is_pipelining(&self) -> bool {
+        self.config.pipelining && self.extensions.as_ref().is_some_and(Extensions::pipelining)
+    }
+
+    /// Whether nothing is queued, in flight or open: the session is idle.
+    pub fn is_idle(&self) -> bool {
+        self.pending.is_empty() && self.inflight.is_empty() && self.txns.is_empty()
+    }
+
+    /// Whether [`send_body`](Self::send_body) would accept a chunk now.
+    pub fn can_send_body(&self) -> bool {
+        match self.body_txn() {
+            Some(t) => !(t.mode == BodyMode::Bdat && self.chunk_waiting()),
+            None => false,
+        }
+    }
+
+    // ----- input ---------------------------------------------------------
+
+    /// Feeds bytes received from the server.
+    ///
+    /// Call after: reading from the transport. Then drain `poll_transmit`
+    /// and `poll_event`.
+    ///
+    /// # Errors
+    /// A fatal [`Error`]; sticky.
+    pub fn handle_input(&mut self, now: Instant, bytes: &[u8]) -> Result<(), Error> {
+        self.check_failed()?;
+        match self.phase {
+            Phase::Closed => return Ok(()),
+            Phase::AwaitingTls if !bytes.is_empty() => {
+                return self.fail(crate::error::ProtocolError::DataAfterStartTls.into());
+            }
+            _ => {}
+        }
+        self.reader.push(bytes);
+        loop {
+            if matches!(self.phase, Phase::Closed | Phase::Failed) {
+                break;
+            }
+            let reply = match self.reader.next_reply() {
+                Ok(Some(reply)) => reply,
+                Ok(None) => break,
+                Err(e) => {
+                    return self.fail(crate::error::ProtocolError::MalformedReply(e).into());
+                }
+            };
+            self.on_reply(now, reply)?;
+            if self.phase == Phase::AwaitingTls {
+                if self.reader.buffered_len() > 0 {
+                    return self.fail(crate::error::ProtocolError::DataAfterStartTls.into());
+                }
+                break;
+            }
+        }
+        self.check_failed()
+    }
+
+    /// Reports that the server closed the connection (read returned 0).
+    ///
+    /// Closing while idle, or after QUIT, ends the session normally with
+    /// [`Event::Closed`]. Closing while replies are expected is
+    /// [`Error::PeerClosed`]; after the end of data the affected transaction
+    /// is reported with outcome `Unknown`.
+    ///
+    /// # Errors
+    /// A fatal [`Error`]; sticky.
+    pub fn handle_eof(&mut self, _now: Instant) -> Result<(), Error> {
+        self.check_failed()?;
+        if self.phase == Phase::Closed {
+            return Ok(());
+        }
+        let quit_head = matches!(self.inflight.front(), Some(OpKind::Quit { .. }));
+        let partial = self.reader.buffered_len() > 0;
+        if quit_head && !partial {
+            self.close(None);
+            return Ok(());
+        }
+        if self.phase != Phase::Greeting && self.inflight.is_empty() && self.body_txn().is_none() && !partial
+        {
+            // Nothing was expected from the server: an ordinary close. Any
+            // transaction still queued never started.
+            self.abort_txns();
+            self.close(None);
+            return Ok(());
+        }
+        let stage = self.stage();
+        self.fail(Error::PeerClosed { stage })
+    }
+
+    /// Checks the deadline. Call when the time from
+    /// [`poll_timeout`](Self::poll_timeout) has come; calling early is harmless.
+    ///
+    /// # Errors
+    /// [`Error::Timeout`] when the deadline has passed; sticky.
+    pub fn handle_timeout(&mut self, now: Instant) -> Result<(), Error> {
+        self.check_failed()?;
+        match self.deadline {
+            Some(d) if now >= d => {
+                let stage = self.stage();
+                self.fail(Error::Timeout { stage })
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Reports that the TLS handshake after [`Event::StartTlsReady`]
+    /// succeeded. Everything learned before is forgotten (RFC 3207 §4.2);
+    /// with `auto_ehlo` a fresh EHLO/LHLO is queued.
+    ///
+    /// # Errors
+    /// [`UsageError::NotAllowed`] unless the client was waiting for TLS.
+    pub fn tls_established(&mut self, _now: Instant) -> Result<(), UsageError> {
+        if self.phase != Phase::AwaitingTls {
+            return Err(UsageError::NotAllowed {
+                command: "TLS handshake",
+                phase: self.phase,
+            });
+        }
+        self.tls = true;
+        self.starttls_pending = false;
+        self.extensions = None;
+        self.phase = Phase::Connected;
+        if self.config.auto_ehlo {
+            self.queue_hello_front();
+        }
+        Ok(())
+    }
+
+    // ----- output --------------------------------------------------------
+
+    /// Appends every byte that may be written now to `out` and returns how
+    /// many it appended. Takes `now` because putting a command on the wire
+    /// starts its reply deadline.
+    ///
+    /// Call after: every `handle_*` call and every command; repeat until it
+    /// returns 0. It may queue events, so drain `poll_event` after it.
+    #[must_use]
+    pub fn poll_transmit(&mut self, now: Instant, out: &mut Vec<u8>) -> usize {
+        self.pump(now);
+        let n = self.out.len();
+        out.append(&mut self.out);
+        n
+    }
+
+    /// The next event, if any.
+    ///
+    /// Call after: `poll_transmit`; repeat until `None`.
+    #[must_use]
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    /// The earliest deadline, if the client is waiting for the server.
+    ///
+    /// Call after: draining `poll_transmit` and `poll_event`. When it
+    /// passes, call [`handle_timeout`](Self::handle_timeout).
+    #[must_use]
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        if self.error.is_some() || self.phase == Phase::Closed {
+            None
+        } else {
+            self.deadline
+        }
+    }
+
+    // ----- commands ------------------------------------------------------
+
+    /// Queues EHLO (SMTP, falling back to HELO on 500/502) or LHLO (LMTP).
+    /// With `auto_ehlo` the client does this itself after the greeting and
+    /// after TLS; call it to re-learn capabilities.
+    ///
+    /// # Errors
+    /// `NotAllowed` before the greeting, `TransactionInProgress`,
+    /// `StartTlsInProgress`, `AuthInProgress`, `Closed`.
+    pub fn ehlo(&mut self) -> Result<CommandId, UsageError> {
+        self.check_session_command("EHLO")?;
+        let verb = match self.config.dialect {
+            Dialect::Smtp => HelloVerb::EhloOrHelo,
+            Dialect::Lmtp => HelloVerb::Lhlo,
+        };
+        self.queue_hello(verb, false)
+    }
+
+    /// Queues HELO (SMTP only): no extensions will be used.
+    ///
+    /// # Errors
+    /// As [`ehlo`](Self::ehlo), plus `WrongDialect` in LMTP.
+    pub fn helo(&mut self) -> Result<CommandId, UsageError> {
+        if self.config.dialect == Dialect::Lmtp {
+            return Err(UsageError::WrongDialect("HELO"));
+        }
+        self.check_session_command("HELO")?;
+        self.queue_hello(HelloVerb::Helo, false)
+    }
+
+    /// Queues STARTTLS (RFC 3207). Watch for [`Event::StartTlsReady`] or
+    /// [`Event::StartTlsRejected`]; no other command is accepted meanwhile.
+    ///
+    /// # Errors
+    /// `TlsAlreadyActive`, `ExtensionNotAdvertised("STARTTLS")`,
+    /// `NotAllowed` before a successful EHLO, `TransactionInProgress`,
+    /// `AuthInProgress`, `Closed`.
+    pub fn starttls(&mut self) -> Result<CommandId, UsageError> {
+        if self.tls {
+            return Err(UsageError::TlsAlreadyActive);
+        }
+        self.check_session_command("STARTTLS")?;
+        self.check_ready("STARTTLS")?;
+        if !self.extensions.as_ref().is_some_and(Extensions::starttls) {
+            return Err(UsageError::ExtensionNotAdvertised("STARTTLS"));
+        }
+        let id = self.next_command_id();
+        self.push_op(OpKind::StartTls { id }, &Command::StartTls)?;
+        self.starttls_pending = true;
+        Ok(id)
+    }
+
+    /// Queues AUTH with an optional initial response (RFC 4954). Answer each
+    /// [`Event::AuthChallenge`] with [`auth_respond`](Self::auth_respond) or
+    /// [`auth_cancel`](Self::auth_cancel). [`crate::auth`] builds the
+    /// responses of common mechanisms.
+    ///
+    /// # Errors
+    /// `ExtensionNotAdvertised("AUTH")`, `MechanismNotAdvertised` (unless
+    /// `allow_unadvertised_auth`), `PlaintextAuthRefused` for a mechanism that
+    /// reveals the password without TLS (unless `allow_plaintext_auth`),
+    /// `NotAllowed` before a successful EHLO, `TransactionInProgress`,
+    /// `AuthInProgress`, `StartTlsInProgress`, `Closed`.
+    pub fn auth(
+        &mut self,
+        mechanism: Mechanism,
+        initial_response: Option<Secret<Vec<u8>>>,
+    ) -> Result<CommandId, UsageError> {
+        self.check_session_command("AUTH")?;
+        self.check_ready("AUTH")?;
+        if !self.config.allow_unadvertised_auth {
+            let ext = self.extensions.as_ref();
+            if !ext.is_some_and(|e| e.has("AUTH")) {
+                return Err(UsageError::ExtensionNotAdvertised("AUTH"));
+            }
+            if !ext.is_some_and(|e| e.supports_auth(mechanism.as_str())) {
+                return Err(UsageError::MechanismNotAdvertised(mechanism));
+            }
+        }
+        if !self.tls
+            && !self.config.allow_plaintext_auth
+            && crate::auth::reveals_secret(&mechanism)
+        {
+            return Err(UsageError::PlaintextAuthRefused(mechanism));
+        }
+        let id = self.next_command_id();
+        let command = Command::Auth {
+            mechanism,
+            initial_response,
+        };
+        self.push_op(OpKind::Auth { id }, &command)?;
+        self.auth = Some(AuthExchange {
+            rounds: 0,
+            awaiting_caller: false,
+        });
+        Ok(id)
+    }
+
+    /// Answers the pending [`Event::AuthChallenge`] (raw bytes; the client
+    /// base64-encodes them).
+    ///
+    /// # Errors
+    /// `NoAuthChallenge`.
+    pub fn auth_respond(&mut self, response: Secret<Vec<u8>>) -> Result<(), UsageError> {
+        self.answer_challenge(&Command::AuthResponse(response))
+    }
+
+    /// Cancels the AUTH exchange with `*`; the server's reply ends it with
+    /// [`Event::AuthFailed`].
+    ///
+    /// # Errors
+    /// `NoAuthChallenge`.
+    pub fn auth_cancel(&mut self) -> Result<(), UsageError> {
+        self.answer_challenge(&Command::AuthCancel)
+    }
+
+    /// Starts a mail transaction: queues MAIL, one RCPT per recipient and,
+    /// without CHUNKING, DATA. The client picks pipelining and BDAT from the
+    /// extensions, and adds `SIZE=`, `BODY=` and `SMTPUTF8` as needed.
+    ///
+    /// Events follow: [`Event::MailReply`], [`Event::RcptReply`] per
+    /// recipient, then [`Event::ReadyForBody`] (send the body) unless the
+    /// transaction failed, and always [`Event::TransactionFinished`]. Several
+    /// transactions may be queued; with PIPELINING the end of one message and
+    /// the next envelope share a round trip.
+    ///
+    /// # Errors
+    /// `NotAllowed` before a successful EHLO/HELO, `NoRecipients`,
+    /// `ExtensionNotAdvertised` for 8BITMIME, BINARYMIME, CHUNKING, SMTPUTF8,
+    /// REQUIRETLS or DSN when needed and missing, `MessageTooLarge`,
+    /// `InvalidCommand`, `StartTlsInProgress`, `AuthInProgress`, `Closed`.
+    pub fn send_mail(
+        &mut self,
+        envelope: &Envelope,
+        options: BodyOptions,
+    ) -> Result<TxnId, UsageError> {
+        self.check_open("MAIL")?;
+        self.check_ready("MAIL")?;
+        if envelope.recipients.is_empty() {
+            return Err(UsageError::NoRecipients);
+        }
+        let ext = self.extensions.clone().unwrap_or_default();
+        let mut params = envelope.params.clone();
+
+        // SIZE (RFC 1870): declare and check before anything is queued.
+        if let Some(size) = options.size {
+            if let Some(limit) = ext.size()
+                && size > limit
+            {
+                return Err(UsageError::MessageTooLarge { size, limit });
+            }
+            if ext.has("SIZE") && params.size.is_none() {
+                params.size = Some(size);
+            }
+        }
+
+        // BODY= (RFC 6152, RFC 3030) and the body mode.
+        let chunking = self.config.chunking && options.allow_chunking && ext.chunking();
+        let (mode, encoder, eight_bit_ok) = match options.content {
+            BodyContent::Binary => {
+                if !ext.binary_mime() {
+                    return Err(UsageError::ExtensionNotAdvertised("BINARYMIME"));
+                }
+                if !ext.chunking() {
+                    return Err(UsageError::ExtensionNotAdvertised("CHUNKING"));
+                }
+                params.body = Some(BodyType::BinaryMime);
+                (BodyMode::Bdat, BodyEncoder::raw(), true)
+            }
+            content => {
+                let eight_bit = match content {
+                    BodyContent::EightBit => {
+                        if !ext.eight_bit_mime() {
+                            return Err(UsageError::ExtensionNotAdvertised("8BITMIME"));
+                        }
+                        true
+                    }
+                    BodyContent::Unknown => ext.eight_bit_mime(),
+                    _ => false,
+                };
+                if eight_bit && params.body.is_none() {
+                    params.body = Some(BodyType::EightBitMime);
+                }
+                let ok = matches!(
+                    params.body,
+                    Some(BodyType::EightBitMime | BodyType::BinaryMime)
+                );
+                if chunking {
+                    (BodyMode::Bdat, BodyEncoder::normalize(), ok)
+                } else {
+                    (BodyMode::Data, BodyEncoder::data(), ok)
+                }
+            }
+        };
+        if params.body == Some(BodyType::BinaryMime) && mode == BodyMode::Data {
+            return Err(UsageError::ExtensionNotAdvertised("CHUNKING"));
+        }
+
+        // SMTPUTF8 (RFC 6531): needed by any non-ASCII address.
+        let needs_utf8 = envelope.from.needs_smtputf8()
+            || envelope.recipients.iter().any(|r| r.to.needs_smtputf8());
+        if needs_utf8 || params.smtputf8 {
+            if !ext.smtputf8() {
+                return Err(UsageError::ExtensionNotAdvertised("SMTPUTF8"));
+            }
+            params.smtputf8 = true;
+        }
+
+        // REQUIRETLS (RFC 8689) only over TLS and only when offered.
+        if params.requiretls && !(ext.requiretls() && self.tls) {
+            return Err(UsageError::ExtensionNotAdvertised("REQUIRETLS"));
+        }
+        // DSN parameters (RFC 3461) only when offered.
+        let dsn_used = params.ret.is_some()
+            || params.envid.is_some()
+            || envelope
+                .recipients
+                .iter()
+                .any(|r| r.params.notify.is_some() || r.params.orcpt.is_some());
+        if dsn_used && !ext.dsn() {
+            return Err(UsageError::ExtensionNotAdvertised("DSN"));
+        }
+        if params.auth.is_some() && !ext.has("AUTH") {
+            return Err(UsageError::ExtensionNotAdvertised("AUTH"));
+        }
+
+        // Encode every line before queueing any: all or nothing.
+        let txn_id = TxnId(self.bump_id());
+        let mut ops = Vec::with_capacity(envelope.recipients.len() + 3);
+        ops.push(Op::encode(
+            OpKind::Mail { txn: txn_id },
+            &Command::Mail {
+                from: envelope.from.clone(),
+                params,
+            },
+        )?);
+        for (i, r) in envelope.recipients.iter().enumerate() {
+            ops.push(Op::encode(
+                OpKind::Rcpt { txn: txn_id, rcpt: i },
+                &Command::Rcpt {
+                    to: r.to.clone(),
+                    params: r.params.clone(),
+                },
+            )?);
+        }
+        if mode == BodyMode::Data {
+            ops.push(Op::encode(OpKind::Data { txn: txn_id }, &Command::Data)?);
+        }
+        ops.push(Op::placeholder(OpKind::Body { txn: txn_id }));
+
+        let mut txn = Txn::new(txn_id, envelope, mode, encoder);
+        txn.eight_bit_ok = eight_bit_ok;
+        self.txns.push_back(txn);
+        self.pending.extend(ops);
+        Ok(txn_id)
+    }
+
+    /// Sends a piece of the message body of the transaction that reported
+    /// [`Event::ReadyForBody`]. Any chunking works: line endings are
+    /// normalised to CRLF and (for DATA) leading dots doubled across chunk
+    /// boundaries.
+    ///
+    /// # Errors
+    /// `NoBodyExpected` when no body is open (also after the transaction
+    /// failed, e.g. a refused BDAT chunk: stop sending); `WouldBlock` when a
+    /// BDAT chunk still waits for the wire without PIPELINING; `Closed`.
+    /// An 8-bit byte in a body declared 7-bit fails the whole session with
+    /// [`Error::Undeclared8Bit`] and returns `Closed`.
+    pub fn send_body(&mut self, chunk: &[u8]) -> Result<(), UsageError> {
+        if self.error.is_some() {
+            return Err(UsageError::Closed);
+        }
+        let chunk_waiting = self.chunk_waiting();
+        let chunk_size = self.config.bdat_chunk_size.max(1);
+        // Borrow only `txns`, so the output buffer stays usable.
+        let Some(txn) = self.txns.iter_mut().find(|t| t.stage == TxnStage::BodyOpen) else {
+            return Err(UsageError::NoBodyExpected);
+        };
+        if !txn.eight_bit_ok && !chunk.is_ascii() {
+            let _ = self.fail(Error::Undeclared8Bit);
+            return Err(UsageError::Closed);
+        }
+        match txn.mode {
+            BodyMode::Data => {
+                txn.encoder.encode(chunk, &mut self.out);
+                Ok(())
+            }
+            BodyMode::Bdat => {
+                if chunk_waiting {
+                    return Err(UsageError::WouldBlock);
+                }
+                txn.encoder.encode(chunk, &mut txn.hold);
+                if txn.hold.len() >= chunk_size {
+                    let data = std::mem::take(&mut txn.hold);
+                    let id = txn.id;
+                    self.queue_bdat(id, data, false)?;
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// Ends the message body: queues the final "." (DATA) or the last BDAT
+    /// chunk. [`Event::DeliveryReply`] and [`Event::TransactionFinished`]
+    /// follow.
+    ///
+    /// # Errors
+    /// `NoBodyExpected` when no body is open; `Closed`.
+    pub fn finish_body(&mut self) -> Result<(), UsageError> {
+        if self.error.is_some() {
+            return Err(UsageError::Closed);
+        }
+        let Some(txn) = self.body_txn_mut() else {
+            return Err(UsageError::NoBodyExpected);
+        };
+        txn.stage = TxnStage::BodyDone;
+        let id = txn.id;
+        match txn.mode {
+            BodyMode::Data => {
+                let mut end = Vec::with_capacity(5);
+                txn.encoder.finish(&mut end);
+                self.replace_body_placeholder(id, Op::raw(OpKind::BodyEnd { txn: id }, end));
+            }
+            BodyMode::Bdat => {
+                txn.encoder.finish(&mut txn.hold);
+                let data = std::mem::take(&mut txn.hold);
+                let op = Op::bdat(id, data, true)?;
+                self.replace_body_placeholder(id, op);
+            }
+        }
+        Ok(())
+    }
+
+    /// Queues RSET.
+    ///
+    /// # Errors
+    /// `NotAllowed` before the greeting, `StartTlsInProgress`, `Closed`.
+    pub fn rset(&mut self) -> Result<CommandId, UsageError> {
+        self.simple(Command::Rset)
+    }
+
+    /// Queues NOOP.
+    ///
+    /// # Errors
+    /// As [`rset`](Self::rset).
+    pub fn noop(&mut self) -> Result<CommandId, UsageError> {
+        self.simple(Command::Noop)
+    }
+
+    /// Queues VRFY (RFC 5321 §3.5).
+    ///
+    /// # Errors
+    /// As [`rset`](Self::rset), plus `InvalidCommand` for a forbidden byte.
+    pub fn vrfy(&mut self, what: &str) -> Result<CommandId, UsageError> {
+        self.simple(Command::Vrfy(what.to_owned()))
+    }
+
+    /// Queues EXPN (RFC 5321 §3.5).
+    ///
+    /// # Errors
+    /// As [`vrfy`](Self::vrfy).
+    pub fn expn(&mut self, what: &str) -> Result<CommandId, UsageError> {
+        self.simple(Command::Expn(what.to_owned()))
+    }
+
+    /// Queues HELP with an optional topic.
+    ///
+    /// # Errors
+    /// As [`vrfy`](Self::vrfy).
+    pub fn help(&mut self, topic: Option<&str>) -> Result<CommandId, UsageError> {
+        self.simple(Command::Help(topic.map(str::to_owned)))
+    }
+
+    /// Queues any single command line (smtplib's `docmd`); its reply comes
+    /// as [`Event::Reply`]. The line must not contain CR, LF or other
+    /// control bytes. Commands that change the session's state (STARTTLS,
+    /// AUTH, DATA, BDAT, …) sent this way are the caller's responsibility.
+    ///
+    /// # Errors
+    /// As [`vrfy`](Self::vrfy).
+    pub fn raw(&mut self, line: &str) -> Result<CommandId, UsageError> {
+        self.simple(Command::Raw(line.to_owned()))
+    }
+
+    /// Queues QUIT. [`Event::Reply`] and [`Event::Closed`] follow.
+    ///
+    /// # Errors
+    /// `NotAllowed` before the greeting, `StartTlsInProgress`, `Closed`.
+    pub fn quit(&mut self) -> Result<CommandId, UsageError> {
+        self.check_open("QUIT")?;
+        let id = self.next_command_id();
+        self.push_op(OpKind::Quit { id }, &Command::Quit)?;
+        self.quit_queued = true;
+        Ok(id)
+    }
+
+    // ----- internals -----------------------------------------------------
+
+    fn bump_id(&mut self) -> u64 {
+        self.next_id = self.next_id.wrapping_add(1);
+        self.next_id
+    }
+
+    pub(crate) fn next_command_id(&mut self) -> CommandId {
+        CommandId(self.bump_id())
+    }
+
+    /// Encodes `command` and queues it; nothing is queued on error.
+    pub(crate) fn push_op(&mut self, kind: OpKind, command: &Command) -> Result<(), UsageError> {
+        let op = Op::encode(kind, command)?;
+        self.pending.push_back(op);
+        Ok(())
+    }
+
+    fn simple(&mut self, command: Command) -> Result<CommandId, UsageError> {
+        self.check_open(command.verb())?;
+        let id = self.next_command_id();
+        self.push_op(
+            OpKind::Simple {
+                id,
+                internal: false,
+            },
+            &command,
+        )?;
+        Ok(id)
+    }
+
+    pub(crate) fn queue_hello(
+        &mut self,
+        verb: HelloVerb,
+        front: bool,
+    ) -> Result<CommandId, UsageError> {
+        let id = self.next_command_id();
+        let domain = self.config.client_domain.clone();
+        let op = Op::hello(id, verb, domain)?;
+        if front {
+            self.pending.push_front(op);
+        } else {
+            self.pending.push_back(op);
+        }
+        Ok(id)
+    }
+
+    /// Queues the automatic EHLO/LHLO ahead of everything else. The client
+    /// name is a validated [`Domain`](crate::Domain), so encoding cannot
+    /// fail; if it ever did, no EHLO would go out and the caller would see
+    /// no `Hello` event rather than a malformed line.
+    pub(crate) fn queue_hello_front(&mut self) {
+        let verb = match self.config.dialect {
+            Dialect::Smtp => HelloVerb::EhloOrHelo,
+            Dialect::Lmtp => HelloVerb::Lhlo,
+        };
+        let _ = self.queue_hello(verb, true);
+    }
+
+    /// The session accepts new commands at all.
+    fn check_open(&self, command: &'static str) -> Result<(), UsageError> {
+        if self.error.is_some() || self.quit_queued {
+            return Err(UsageError::Closed);
+        }
+        match self.phase {
+            Phase::Closed | Phase::Failed | Phase::Closing => Err(UsageError::Closed),
+            Phase::Greeting => Err(UsageError::NotAllowed {
+                command,
+                phase: self.phase,
+            }),
+            Phase::AwaitingTls => Err(UsageError::StartTlsInProgress),
+            Phase::Connected | Phase::Ready => {
+                if self.starttls_pending {
+                    Err(UsageError::StartTlsInProgress)
+                } else if self.auth.is_some() {
+                    Err(UsageError::AuthInProgress)
+                } else {
+                    Ok(())
+                }
+            }
+        }
+    }
+
+    /// Commands that change the session (EHLO, STARTTLS, AUTH) may not
+    /// interleave with a transaction.
+    fn check_session_command(&self, command: &'static str) -> Result<(), UsageError> {
+        self.check_open(command)?;
+        if !self.txns.is_empty() {
+            return Err(UsageError::TransactionInProgress);
+        }
+        Ok(())
+    }
+
+    /// A successful EHLO/HELO is needed (extensions known).
+    fn check_ready(&self, command: &'static str) -> Result<(), UsageError> {
+        if self.phase == Phase::Ready && self.extensions.is_some() {
+            Ok(())
+        } else {
+            Err(UsageError::NotAllowed {
+                command,
+                phase: self.phase,
+            })
+        }
+    }
+
+    fn answer_challenge(&mut self, command: &Command) -> Result<(), UsageError> {
+        if self.error.is_some() {
+            return Err(UsageError::Closed);
+        }
+        match &mut self.auth {
+            Some(a) if a.awaiting_caller => a.awaiting_caller = false,
+            _ => return Err(UsageError::NoAuthChallenge),
+        }
+        command.encode(&mut self.out)?;
+        self.rearm = true;
+        Ok(())
+    }
+
+    /// The transaction whose body is open.
+    pub(crate) fn body_txn(&self) -> Option<&Txn> {
+        self.txns.iter().find(|t| t.stage == TxnStage::BodyOpen)
+    }
+
+    fn body_txn_mut(&mut self) -> Option<&mut Txn> {
+        self.txns.iter_mut().find(|t| t.stage == TxnStage::BodyOpen)
+    }
+
+    /// A BDAT chunk is queued ahead of the body placeholder, not yet sent.
+    fn chunk_waiting(&self) -> bool {
+        matches!(self.pending.front(), Some(op) if matches!(op.kind, OpKind::Bdat { .. }))
+    }
+
+    /// Queues a non-final BDAT chunk just ahead of the transaction's body
+    /// placeholder (which is at the front of `pending`).
+    fn queue_bdat(&mut self, txn: TxnId, data: Vec<u8>, last: bool) -> Result<(), UsageError> {
+        let op = Op::bdat(txn, data, last)?;
+        let at = self
+            .pending
+            .iter()
+            .position(|o| matches!(o.kind, OpKind::Body { txn: t } if t == txn))
+            .unwrap_or(0);
+        self.pending.insert(at, op);
+        Ok(())
+    }
+
+    fn replace_body_placeholder(&mut self, txn: TxnId, op: Op) {
+        if let Some(slot) = self
+            .pending
+            .iter_mut()
+            .find(|o| matches!(o.kind, OpKind::Body { txn: t } if t == txn))
+        {
+            *slot = op;
+        }
+    }
+
+    pub(crate) fn check_failed(&self) -> Result<(), Error> {
+        match &self.error {
+            Some(e) => Err(e.clone()),
+            None => Ok(()),
+        }
+    }
+
+    /// What the client is waiting for, for error reports.
+    pub(crate) fn stage(&self) -> Stage {
+        if self.phase == Phase::Greeting {
+            return Stage::Greeting;
+        }
+        if let Some(head) = self.inflight.front() {
+            return head.stage();
+        }
+        if self.body_txn().is_some() {
+            return Stage::Body;
+        }
+        Stage::Idle
+    }
+}
