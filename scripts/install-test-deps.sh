@@ -41,6 +41,8 @@ have_all_packages() {
     # swaks needs these Perl modules for --tls
     perl -MIO::Socket::SSL -MNet::SSLeay -e1 2>/dev/null || { log "missing swaks TLS modules"; return 1; }
     /usr/bin/python3 -c 'import venv, ensurepip' 2>/dev/null || { log "missing python3-venv"; return 1; }
+    # native-tls (the adapters' TLS) links OpenSSL through pkg-config.
+    dpkg -s libssl-dev pkg-config >/dev/null 2>&1 || { log "missing libssl-dev/pkg-config"; return 1; }
     return 0
 }
 
@@ -62,7 +64,7 @@ else
     log "apt-get install"
     apt-get -o DPkg::Lock::Timeout=300 install -y -q --no-install-recommends \
         postfix dovecot-core dovecot-lmtpd swaks libio-socket-ssl-perl libnet-ssleay-perl \
-        openssl python3-venv ca-certificates >/dev/null
+        openssl python3-venv ca-certificates libssl-dev pkg-config >/dev/null
     if [ "$OUR_POLICY" = 1 ]; then rm -f "$POLICY"; OUR_POLICY=0; fi
     have_all_packages || die "packages still missing after apt-get install"
 fi

@@ -37,8 +37,8 @@
 #   SMTP_TEST_LMTP_USERS, SMTP_TEST_LMTP_OVERQUOTA_USER, SMTP_TEST_MAILDIR_ROOT,
 #   SMTP_TEST_AIOSMTPD_PORT, SMTP_TEST_AIOSMTPD_TLS_PORT, SMTP_TEST_AIOSMTPD_SPOOL.
 #
-# Postfix (ports BASE+0, BASE+1): EHLO offers PIPELINING, SIZE 10485760, VRFY, ETRN, STARTTLS (plain
-#   port only), AUTH (after TLS), ENHANCEDSTATUSCODES, 8BITMIME, DSN, SMTPUTF8, CHUNKING.
+# Postfix (ports BASE+0, BASE+1): EHLO offers PIPELINING, SIZE 52428800 (50 MiB: room for the 20 MB
+#   streamed-message test of smtp-blocking), VRFY, ETRN, STARTTLS (plain port only), AUTH (after TLS), ENHANCEDSTATUSCODES, 8BITMIME, DSN, SMTPUTF8, CHUNKING.
 #   Refusals (regexp on the whole address): MAIL FROM:<reject...> -> 550 5.7.1 at MAIL;
 #   RCPT TO:<reject...> -> 550 5.1.1; RCPT TO:<tempfail...> -> 450 4.2.1. Everything else, any domain,
 #   is accepted and delivered by a pipe(8) service into $SMTP_TEST_POSTFIX_SPOOL:
@@ -374,7 +374,7 @@ always_add_missing_headers = no
 disable_mime_output_conversion = yes
 message_drop_headers =
 smtputf8_enable = yes
-message_size_limit = 10485760
+message_size_limit = 52428800
 mailbox_size_limit = 0
 disable_vrfy_command = no
 in_flow_delay = 0s

@@ -97,7 +97,11 @@ fuzz_target!(|data: &[u8]| {
     if body.is_empty() {
         assert_eq!(out, b".\r\n");
     } else {
-        assert_eq!(end.map(|p| p + 5), Some(out.len()), "early or missing end of data");
+        assert_eq!(
+            end.map(|p| p + 5),
+            Some(out.len()),
+            "early or missing end of data"
+        );
     }
     let mut expected = normalise(body);
     if !expected.is_empty() && !expected.ends_with(b"\r\n") {

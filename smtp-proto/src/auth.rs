@@ -172,7 +172,11 @@ impl Authenticator for CramMd5 {
             return None;
         }
         self.answered = true;
-        Some(cram_md5_response(&self.user, self.password.expose(), challenge))
+        Some(cram_md5_response(
+            &self.user,
+            self.password.expose(),
+            challenge,
+        ))
     }
 }
 

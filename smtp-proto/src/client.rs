@@ -163,6 +163,9 @@ impl Client {
         match self.phase {
             Phase::Closed => return Ok(()),
             Phase::AwaitingTls if !bytes.is_empty() => {
+                // A StartTlsReady not yet taken is withdrawn (rule 3).
+                self.events
+                    .retain(|e| !matches!(e, Event::StartTlsReady { .. }));
                 return self.fail(crate::error::ProtocolError::DataAfterStartTls.into());
             }
             _ => {}
@@ -182,6 +185,10 @@ impl Client {
             self.on_reply(now, reply)?;
             if self.phase == Phase::AwaitingTls {
                 if self.reader.buffered_len() > 0 {
+                    // Withdraw the StartTlsReady just queued: no handshake
+                    // may follow (rule 3).
+                    self.events
+                        .retain(|e| !matches!(e, Event::StartTlsReady { .. }));
                     return self.fail(crate::error::ProtocolError::DataAfterStartTls.into());
                 }
                 break;
@@ -210,7 +217,10 @@ impl Client {
             self.close(None);
             return Ok(());
         }
-        if self.phase != Phase::Greeting && self.inflight.is_empty() && self.body_txn().is_none() && !partial
+        if self.phase != Phase::Greeting
+            && self.inflight.is_empty()
+            && self.body_txn().is_none()
+            && !partial
         {
             // Nothing was expected from the server: an ordinary close. Any
             // transaction still queued never started.
@@ -377,9 +387,7 @@ impl Client {
                 return Err(UsageError::MechanismNotAdvertised(mechanism));
             }
         }
-        if !self.tls
-            && !self.config.allow_plaintext_auth
-            && crate::auth::reveals_secret(&mechanism)
+        if !self.tls && !self.config.allow_plaintext_auth && crate::auth::reveals_secret(&mechanism)
         {
             return Err(UsageError::PlaintextAuthRefused(mechanism));
         }
@@ -536,7 +544,10 @@ impl Client {
         )?);
         for (i, r) in envelope.recipients.iter().enumerate() {
             ops.push(Op::encode(
-                OpKind::Rcpt { txn: txn_id, rcpt: i },
+                OpKind::Rcpt {
+                    txn: txn_id,
+                    rcpt: i,
+                },
                 &Command::Rcpt {
                     to: r.to.clone(),
                     params: r.params.clone(),
@@ -636,7 +647,10 @@ impl Client {
     /// # Errors
     /// `NotAllowed` before the greeting, `StartTlsInProgress`, `Closed`.
     pub fn rset(&mut self) -> Result<CommandId, UsageError> {
-        self.simple(Command::Rset)
+        self.check_open("RSET")?;
+        let id = self.next_command_id();
+        self.push_op(OpKind::Rset { id }, &Command::Rset)?;
+        Ok(id)
     }
 
     /// Queues NOOP.

@@ -325,9 +325,11 @@ mod tests {
         );
     }
 
+    type Accessor = fn(&Extensions) -> bool;
+
     #[test]
     fn each_accessor() {
-        let table: &[(&str, fn(&Extensions) -> bool)] = &[
+        let table: &[(&str, Accessor)] = &[
             ("PIPELINING", Extensions::pipelining),
             ("STARTTLS", Extensions::starttls),
             ("8BITMIME", Extensions::eight_bit_mime),
@@ -339,7 +341,10 @@ mod tests {
         ];
         for (keyword, accessor) in table {
             assert!(accessor(&ext(&[keyword])), "{keyword}");
-            assert!(accessor(&ext(&[&keyword.to_ascii_lowercase()])), "{keyword}");
+            assert!(
+                accessor(&ext(&[&keyword.to_ascii_lowercase()])),
+                "{keyword}"
+            );
             assert!(!accessor(&ext(&["X-OTHER"])), "{keyword}");
             assert!(ext(&[keyword]).has(keyword));
         }
@@ -401,7 +406,13 @@ mod tests {
 
     #[test]
     fn hostile_lower_case_keywords() {
-        let e = ext(&["pipelining", "starttls", "size 1000", "auth plain login", "8bitmime"]);
+        let e = ext(&[
+            "pipelining",
+            "starttls",
+            "size 1000",
+            "auth plain login",
+            "8bitmime",
+        ]);
         assert!(e.pipelining() && e.starttls() && e.eight_bit_mime());
         assert_eq!(e.size(), Some(1000));
         assert_eq!(e.auth_mechanisms(), ["PLAIN", "LOGIN"]);
@@ -431,8 +442,12 @@ mod tests {
 
     #[test]
     fn hostile_invalid_mechanism_names_are_left_out() {
-        let e = ext(&["AUTH PLAIN L*GIN A_B-1 ABCDEFGHIJKLMNOPQRSTU SCRAM-SHA-256-PLUS \u{e9}t\u{e9}"]);
-        assert_eq!(e.auth_mechanisms(), ["PLAIN", "A_B-1", "SCRAM-SHA-256-PLUS"]);
+        let e =
+            ext(&["AUTH PLAIN L*GIN A_B-1 ABCDEFGHIJKLMNOPQRSTU SCRAM-SHA-256-PLUS \u{e9}t\u{e9}"]);
+        assert_eq!(
+            e.auth_mechanisms(),
+            ["PLAIN", "A_B-1", "SCRAM-SHA-256-PLUS"]
+        );
     }
 
     #[test]

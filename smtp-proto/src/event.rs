@@ -238,13 +238,13 @@ impl TxnReport {
     /// said so (RCPT refusal or negative final reply); smtplib's
     /// "refused recipients" map.
     pub fn refused(&self) -> impl Iterator<Item = (&ForwardPath, &Reply)> {
-        self.recipients.iter().filter_map(|r| {
-            match (&r.rcpt_reply, &r.delivery_reply) {
+        self.recipients
+            .iter()
+            .filter_map(|r| match (&r.rcpt_reply, &r.delivery_reply) {
                 (Some(rr), _) if !rr.code().is_positive_completion() => Some((&r.address, rr)),
                 (Some(_), Some(d)) if !d.code().is_positive_completion() => Some((&r.address, d)),
                 _ => None,
-            }
-        })
+            })
     }
 
     /// Recipients whose final reply was positive.

@@ -11,10 +11,12 @@
 //!    `Ready` phase; HELO yields empty extensions. EHLO falls back to HELO
 //!    only on 500 or 502 (RFC 5321 §4.1.4), never in LMTP, never on 421.
 //! 3. **STARTTLS.** Only a `220` means "start TLS", and only when the receive
-//!    buffer is empty afterwards (checked in `Client::handle_input`); anything
-//!    else is a refusal reported to the caller. While STARTTLS is pending no
-//!    other command may be queued. After the handshake every capability is
-//!    forgotten and EHLO is sent again (RFC 3207 §4.2).
+//!    buffer is empty afterwards (checked in `Client::handle_input`; bytes
+//!    there, or any input before `tls_established`, fail the session with
+//!    `DataAfterStartTls` and withdraw a `StartTlsReady` not yet taken);
+//!    anything else is a refusal reported to the caller. While STARTTLS is
+//!    pending no other command may be queued. After the handshake every
+//!    capability is forgotten and EHLO is sent again (RFC 3207 §4.2).
 //! 4. **AUTH.** 334 is a challenge for the caller, at most
 //!    `max_auth_rounds` times; an undecodable challenge or one round too many
 //!    is cancelled with `*` by the client itself. 2xx is success; anything
@@ -95,22 +97,52 @@ pub(crate) enum HelloVerb {
 /// What a queued or in-flight command is, and so what its reply means.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum OpKind {
-    Hello { id: CommandId, verb: HelloVerb },
-    StartTls { id: CommandId },
-    Auth { id: CommandId },
-    Mail { txn: TxnId },
-    Rcpt { txn: TxnId, rcpt: usize },
-    Data { txn: TxnId },
+    Hello {
+        id: CommandId,
+        verb: HelloVerb,
+    },
+    StartTls {
+        id: CommandId,
+    },
+    Auth {
+        id: CommandId,
+    },
+    Mail {
+        txn: TxnId,
+    },
+    Rcpt {
+        txn: TxnId,
+        rcpt: usize,
+    },
+    Data {
+        txn: TxnId,
+    },
     /// Placeholder for the message body: never on the wire, it holds the
     /// queue until the caller finishes the body.
-    Body { txn: TxnId },
+    Body {
+        txn: TxnId,
+    },
     /// The final "." after a DATA body.
-    BodyEnd { txn: TxnId },
-    Bdat { txn: TxnId, last: bool },
+    BodyEnd {
+        txn: TxnId,
+    },
+    Bdat {
+        txn: TxnId,
+        last: bool,
+    },
     /// RSET, NOOP, VRFY, EXPN, HELP or a raw command; `internal` ones (the
     /// client's own RSET) report no event.
-    Simple { id: CommandId, internal: bool },
-    Quit { id: CommandId },
+    Simple {
+        id: CommandId,
+        internal: bool,
+    },
+    /// The caller's RSET: like `Simple`, but it does not end a group.
+    Rset {
+        id: CommandId,
+    },
+    Quit {
+        id: CommandId,
+    },
 }
 
 impl OpKind {
@@ -138,6 +170,7 @@ impl OpKind {
                 | OpKind::BodyEnd { .. }
                 | OpKind::Bdat { last: false, .. }
                 | OpKind::Simple { internal: true, .. }
+                | OpKind::Rset { .. }
         )
     }
 
@@ -162,7 +195,7 @@ impl OpKind {
             OpKind::Body { .. } => Stage::Body,
             OpKind::BodyEnd { .. } | OpKind::Bdat { last: true, .. } => Stage::DataEnd,
             OpKind::Bdat { last: false, .. } => Stage::Bdat,
-            OpKind::Simple { .. } => Stage::Command,
+            OpKind::Simple { .. } | OpKind::Rset { .. } => Stage::Command,
             OpKind::Quit { .. } => Stage::Quit,
         }
     }
@@ -232,10 +265,7 @@ impl Client {
             self.rearm = false;
             self.arm_head(now);
         }
-        if !matches!(
-            self.phase,
-            Phase::Connected | Phase::Ready | Phase::Closing
-        ) {
+        if !matches!(self.phase, Phase::Connected | Phase::Ready | Phase::Closing) {
             return;
         }
         while let Some(op) = self.pending.front() {
@@ -271,8 +301,10 @@ impl Client {
             if self.inflight.is_empty() {
                 self.deadline = now.checked_add(kind.timeout(&self.config.timeouts));
             }
-            if matches!(kind, OpKind::BodyEnd { .. } | OpKind::Bdat { last: true, .. })
-                && let Some(t) = kind.txn().and_then(|id| self.txn_mut(id))
+            if matches!(
+                kind,
+                OpKind::BodyEnd { .. } | OpKind::Bdat { last: true, .. }
+            ) && let Some(t) = kind.txn().and_then(|id| self.txn_mut(id))
             {
                 t.end_sent = true;
             }
@@ -399,6 +431,10 @@ impl Client {
                 if !internal {
                     self.events.push_back(Event::Reply { id, reply });
                 }
+            }
+            OpKind::Rset { id } => {
+                self.complete_head(now);
+                self.events.push_back(Event::Reply { id, reply });
             }
             OpKind::Quit { id } => {
                 self.complete_head(now);
@@ -717,5 +753,7 @@ impl Client {
 
 /// The early outcome of `id`, or `Aborted` if it is gone.
 fn t_early(client: &Client, id: TxnId) -> TxnOutcome {
-    client.txn(id).map_or(TxnOutcome::Aborted, Txn::early_outcome)
+    client
+        .txn(id)
+        .map_or(TxnOutcome::Aborted, Txn::early_outcome)
 }

@@ -180,7 +180,12 @@ pub(crate) struct Txn {
 }
 
 impl Txn {
-    pub(crate) fn new(id: TxnId, envelope: &Envelope, mode: BodyMode, encoder: BodyEncoder) -> Self {
+    pub(crate) fn new(
+        id: TxnId,
+        envelope: &Envelope,
+        mode: BodyMode,
+        encoder: BodyEncoder,
+    ) -> Self {
         Self {
             id,
             mode,
@@ -236,7 +241,8 @@ impl Txn {
     pub(crate) fn early_outcome(&self) -> TxnOutcome {
         if self.sender_refused() {
             TxnOutcome::SenderRefused
-        } else if self.accepted_count() == 0 && self.recipients.iter().all(|r| r.rcpt_reply.is_some())
+        } else if self.accepted_count() == 0
+            && self.recipients.iter().all(|r| r.rcpt_reply.is_some())
         {
             TxnOutcome::AllRecipientsRefused
         } else if self.data_reply.is_some() {

@@ -1,4 +1,9 @@
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
 //! Property tests for the body encoder (`smtp_proto::body`).
 //!
 //! The encoder is checked against a deliberately naive byte-by-byte model of
@@ -60,7 +65,11 @@ fn cut<'a>(body: &'a [u8], sizes: &[usize]) -> Vec<&'a [u8]> {
     let mut rest = body;
     let mut k = 0;
     while !rest.is_empty() {
-        let mut n = sizes.get(k % sizes.len().max(1)).copied().unwrap_or(rest.len()).min(rest.len());
+        let mut n = sizes
+            .get(k % sizes.len().max(1))
+            .copied()
+            .unwrap_or(rest.len())
+            .min(rest.len());
         if n == 0 {
             chunks.push(&rest[..0]);
             n = 1;

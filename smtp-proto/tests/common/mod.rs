@@ -148,7 +148,11 @@ impl Harness {
 
     pub fn no_event(&mut self) {
         self.drain();
-        assert!(self.events.is_empty(), "unexpected events: {:?}", self.events);
+        assert!(
+            self.events.is_empty(),
+            "unexpected events: {:?}",
+            self.events
+        );
     }
 
     /// Time left until the client's deadline.
@@ -208,4 +212,38 @@ macro_rules! transcript {
             assert_eq!(whole, bytewise, "whole vs byte-by-byte event logs differ");
         }
     };
+}
+
+/// A reply as the server would send it: `reply(250, &["a", "b"])` is
+/// `250-a\r\n250 b\r\n` after parsing.
+pub fn reply(code: u16, lines: &[&str]) -> smtp_proto::Reply {
+    let code = smtp_proto::ReplyCode::new(code).expect("valid reply code");
+    smtp_proto::Reply::new(code, lines.iter().map(|l| l.as_bytes().to_vec()).collect())
+}
+
+impl Harness {
+    /// Like [`Harness::server`], but logs the events that input caused
+    /// before its error, in both modes. (`server` logs the error first when
+    /// fed whole and last when fed byte by byte, so a test whose input both
+    /// reports events and fails, e.g. a 421 reply, needs this one.)
+    pub fn feed(&mut self, bytes: impl AsRef<[u8]>) -> Result<(), Error> {
+        let bytes = bytes.as_ref();
+        let chunks: Vec<&[u8]> = if self.bytewise {
+            bytes.chunks(1).collect()
+        } else {
+            vec![bytes]
+        };
+        let mut r = Ok(());
+        for chunk in chunks {
+            r = self.client.handle_input(self.now, chunk);
+            self.drain();
+            if r.is_err() {
+                break;
+            }
+        }
+        if let Err(e) = &r {
+            self.log.push(format!("error: {e:?}"));
+        }
+        r
+    }
 }

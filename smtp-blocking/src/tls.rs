@@ -1,0 +1,126 @@
+//! TLS: the policy for STARTTLS, the connector (verification on unless a
+//! dangerously named option turns it off), and the handshake itself.
+
+use std::io;
+use std::time::Duration;
+
+use native_tls::{Certificate, HandshakeError, TlsConnector};
+
+use crate::Error;
+use crate::transport::{Base, Transport};
+
+/// What to do about STARTTLS on a plaintext connection (DESIGN §8.2).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum TlsPolicy {
+    /// STARTTLS must succeed. When it is not offered or is refused, QUIT is
+    /// sent and the call fails with [`Error::TlsRequired`]: no AUTH, no
+    /// MAIL, no message byte goes over plaintext.
+    Required,
+    /// STARTTLS when offered; when it is not offered or is refused, carry on
+    /// in plaintext (password mechanisms stay refused without TLS unless
+    /// allowed). A failed handshake still fails: the connection is gone.
+    Opportunistic,
+    /// Never STARTTLS on its own (smtplib's behaviour: call
+    /// [`SmtpClient::starttls`](crate::SmtpClient::starttls) yourself).
+    #[default]
+    Disabled,
+}
+
+/// How to build the TLS layer.
+#[derive(Clone, Default)]
+pub(crate) struct TlsSettings {
+    /// smtplib's `context`: used as is when given.
+    pub(crate) connector: Option<TlsConnector>,
+    /// Certificate name to verify; defaults to the connect host.
+    pub(crate) server_name: Option<String>,
+    pub(crate) extra_roots: Vec<Certificate>,
+    pub(crate) danger_accept_invalid_certs: bool,
+    pub(crate) danger_accept_invalid_hostnames: bool,
+}
+
+impl std::fmt::Debug for TlsSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TlsSettings")
+            .field("custom_connector", &self.connector.is_some())
+            .field("server_name", &self.server_name)
+            .field("extra_roots", &self.extra_roots.len())
+            .field(
+                "danger_accept_invalid_certs",
+                &self.danger_accept_invalid_certs,
+            )
+            .field(
+                "danger_accept_invalid_hostnames",
+                &self.danger_accept_invalid_hostnames,
+            )
+            .finish()
+    }
+}
+
+impl TlsSettings {
+    /// The connector: the caller's, or one built from the options (system
+    /// roots plus any extra roots, verification on).
+    pub(crate) fn connector(&self) -> Result<TlsConnector, Error> {
+        if let Some(c) = &self.connector {
+            return Ok(c.clone());
+        }
+        let mut b = TlsConnector::builder();
+        for cert in &self.extra_roots {
+            b.add_root_certificate(cert.clone());
+        }
+        b.danger_accept_invalid_certs(self.danger_accept_invalid_certs);
+        b.danger_accept_invalid_hostnames(self.danger_accept_invalid_hostnames);
+        Ok(b.build()?)
+    }
+}
+
+/// Runs the client handshake on `base` within `timeout`.
+pub(crate) fn handshake(
+    connector: &TlsConnector,
+    server_name: &str,
+    base: Base,
+    timeout: Duration,
+) -> Result<Transport, Error> {
+    let timeout = Some(timeout.max(Duration::from_millis(1)));
+    base.set_read_timeout(timeout)?;
+    base.set_write_timeout(timeout)?;
+    match connector.connect(server_name, base) {
+        Ok(stream) => Ok(Transport::Tls(Box::new(stream))),
+        Err(HandshakeError::Failure(e)) => Err(Error::Tls(e)),
+        // A socket timeout mid-handshake surfaces as WouldBlock.
+        Err(HandshakeError::WouldBlock(_)) => Err(Error::Timeout { stage: None }),
+    }
+}
+
+/// Reads a PEM file of one or more certificates.
+///
+/// # Errors
+/// [`Error::Io`] when the file cannot be read, [`Error::Tls`] when it holds
+/// no valid certificate.
+pub fn load_pem_certificates(path: &std::path::Path) -> Result<Vec<Certificate>, Error> {
+    let pem = std::fs::read(path)?;
+    let mut certs = Vec::new();
+    let text = String::from_utf8_lossy(&pem);
+    let mut block = String::new();
+    let mut inside = false;
+    for line in text.lines() {
+        if line.starts_with("-----BEGIN CERTIFICATE-----") {
+            inside = true;
+            block.clear();
+        }
+        if inside {
+            block.push_str(line);
+            block.push('\n');
+        }
+        if line.starts_with("-----END CERTIFICATE-----") && inside {
+            inside = false;
+            certs.push(Certificate::from_pem(block.as_bytes())?);
+        }
+    }
+    if certs.is_empty() {
+        return Err(Error::Io(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("no PEM certificate in {}", path.display()),
+        )));
+    }
+    Ok(certs)
+}

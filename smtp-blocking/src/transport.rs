@@ -1,0 +1,368 @@
+//! Sockets: TCP (with smtplib's `host:port` parsing and `source_address`),
+//! Unix sockets for LMTP, caller-supplied streams, and the TLS layer on top
+//! of any of them.
+
+use std::fmt;
+use std::io::{self, Read, Write};
+use std::net::{IpAddr, Shutdown, SocketAddr, TcpStream, ToSocketAddrs};
+#[cfg(unix)]
+use std::os::unix::net::UnixStream;
+use std::time::Duration;
+
+use smtp_proto::Domain;
+
+/// A caller-supplied byte stream (smtplib lets subclasses override
+/// `_get_socket`; here any `Read + Write` will do).
+///
+/// The deadlines of the session are applied through
+/// [`set_read_timeout`](Stream::set_read_timeout) and
+/// [`set_write_timeout`](Stream::set_write_timeout). Their default
+/// implementations do nothing, which means a stalled peer blocks for as long
+/// as the stream itself allows: implement them when the stream has timeouts.
+pub trait Stream: Read + Write + Send + fmt::Debug {
+    /// Bounds the next reads; `None` means no bound. A read that times out
+    /// must fail with `WouldBlock` or `TimedOut`.
+    ///
+    /// # Errors
+    /// Whatever the stream reports.
+    fn set_read_timeout(&self, _timeout: Option<Duration>) -> io::Result<()> {
+        Ok(())
+    }
+
+    /// Bounds each write; `None` means no bound.
+    ///
+    /// # Errors
+    /// Whatever the stream reports.
+    fn set_write_timeout(&self, _timeout: Option<Duration>) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Stream for TcpStream {
+    fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
+        TcpStream::set_read_timeout(self, timeout)
+    }
+
+    fn set_write_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
+        TcpStream::set_write_timeout(self, timeout)
+    }
+}
+
+#[cfg(unix)]
+impl Stream for UnixStream {
+    fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
+        UnixStream::set_read_timeout(self, timeout)
+    }
+
+    fn set_write_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
+        UnixStream::set_write_timeout(self, timeout)
+    }
+}
+
+/// The raw connection under TLS.
+#[derive(Debug)]
+pub(crate) enum Base {
+    Tcp(TcpStream),
+    #[cfg(unix)]
+    Unix(UnixStream),
+    Custom(Box<dyn Stream>),
+}
+
+impl Base {
+    pub(crate) fn set_read_timeout(&self, t: Option<Duration>) -> io::Result<()> {
+        match self {
+            Base::Tcp(s) => s.set_read_timeout(t),
+            #[cfg(unix)]
+            Base::Unix(s) => s.set_read_timeout(t),
+            Base::Custom(s) => s.set_read_timeout(t),
+        }
+    }
+
+    pub(crate) fn set_write_timeout(&self, t: Option<Duration>) -> io::Result<()> {
+        match self {
+            Base::Tcp(s) => s.set_write_timeout(t),
+            #[cfg(unix)]
+            Base::Unix(s) => s.set_write_timeout(t),
+            Base::Custom(s) => s.set_write_timeout(t),
+        }
+    }
+
+    fn shutdown(&self) {
+        // Best effort: the peer learns at once that we are gone.
+        let _ = match self {
+            Base::Tcp(s) => s.shutdown(Shutdown::Both),
+            #[cfg(unix)]
+            Base::Unix(s) => s.shutdown(Shutdown::Both),
+            Base::Custom(_) => Ok(()),
+        };
+    }
+
+    /// The local IP address, for the `[ip]` EHLO name.
+    pub(crate) fn local_ip(&self) -> Option<IpAddr> {
+        match self {
+            Base::Tcp(s) => s.local_addr().ok().map(|a| a.ip()),
+            _ => None,
+        }
+    }
+}
+
+impl Read for Base {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Base::Tcp(s) => s.read(buf),
+            #[cfg(unix)]
+            Base::Unix(s) => s.read(buf),
+            Base::Custom(s) => s.read(buf),
+        }
+    }
+}
+
+impl Write for Base {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Base::Tcp(s) => s.write(buf),
+            #[cfg(unix)]
+            Base::Unix(s) => s.write(buf),
+            Base::Custom(s) => s.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Base::Tcp(s) => s.flush(),
+            #[cfg(unix)]
+            Base::Unix(s) => s.flush(),
+            Base::Custom(s) => s.flush(),
+        }
+    }
+}
+
+/// The connection as the driver sees it: plaintext or TLS.
+#[derive(Debug)]
+pub(crate) enum Transport {
+    Plain(Base),
+    Tls(Box<native_tls::TlsStream<Base>>),
+}
+
+impl Transport {
+    pub(crate) fn base(&self) -> &Base {
+        match self {
+            Transport::Plain(b) => b,
+            Transport::Tls(t) => t.get_ref(),
+        }
+    }
+
+    /// Closes the connection (after a TLS close_notify when possible).
+    pub(crate) fn close(&mut self) {
+        if let Transport::Tls(t) = self {
+            let _ = t.shutdown();
+        }
+        self.base().shutdown();
+    }
+}
+
+impl Read for Transport {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Transport::Plain(b) => b.read(buf),
+            Transport::Tls(t) => t.read(buf),
+        }
+    }
+}
+
+impl Write for Transport {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Transport::Plain(b) => b.write(buf),
+            Transport::Tls(t) => t.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Transport::Plain(b) => b.flush(),
+            Transport::Tls(t) => t.flush(),
+        }
+    }
+}
+
+/// Where to connect, after smtplib's parsing.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Target {
+    Tcp { host: String, port: u16 },
+    Unix(String),
+}
+
+/// smtplib's `connect(host, port)` parsing: a host starting with `/` is a
+/// Unix socket path when `unix_ok` (LMTP); otherwise, when no port is given
+/// and the host has exactly one `:`, the part after it is the port. As an
+/// extension, `[v6addr]:port` and `[v6addr]` are understood as well.
+pub(crate) fn parse_target(
+    host: &str,
+    port: Option<u16>,
+    default_port: u16,
+    unix_ok: bool,
+) -> Result<Target, crate::Error> {
+    let host = if host.is_empty() { "localhost" } else { host };
+    if unix_ok && host.starts_with('/') {
+        return Ok(Target::Unix(host.to_owned()));
+    }
+    if port.is_none()
+        && let Some(rest) = host.strip_prefix('[')
+        && let Some((addr, tail)) = rest.split_once(']')
+    {
+        let port = match tail.strip_prefix(':') {
+            Some(p) => parse_port(p)?,
+            None if tail.is_empty() => default_port,
+            None => return Err(crate::Error::InvalidArgument(format!("bad address {host:?}"))),
+        };
+        return Ok(Target::Tcp {
+            host: addr.to_owned(),
+            port,
+        });
+    }
+    if let Some(port) = port {
+        return Ok(Target::Tcp {
+            host: host.to_owned(),
+            port,
+        });
+    }
+    match (host.find(':'), host.rfind(':')) {
+        (Some(i), Some(j)) if i == j => {
+            let (h, p) = host.split_at(i);
+            let p = p.get(1..).unwrap_or_default();
+            Ok(Target::Tcp {
+                host: h.to_owned(),
+                port: parse_port(p)?,
+            })
+        }
+        _ => Ok(Target::Tcp {
+            host: host.to_owned(),
+            port: default_port,
+        }),
+    }
+}
+
+fn parse_port(p: &str) -> Result<u16, crate::Error> {
+    p.parse()
+        .map_err(|_| crate::Error::InvalidArgument(format!("nonnumeric port {p:?}")))
+}
+
+/// Opens a TCP connection to the first address of `host:port` that
+/// answers, binding `source` first when given, with TCP_NODELAY set: SMTP
+/// commands are small writes that Nagle's algorithm would hold back for an
+/// ACK (40 ms per round trip on Linux).
+pub(crate) fn connect_tcp(
+    host: &str,
+    port: u16,
+    source: Option<SocketAddr>,
+    timeout: Duration,
+) -> io::Result<TcpStream> {
+    let mut last = None;
+    for addr in (host, port).to_socket_addrs()? {
+        if let Some(src) = source
+            && src.is_ipv4() != addr.is_ipv4()
+        {
+            continue;
+        }
+        match connect_one(addr, source, timeout) {
+            Ok(s) => return Ok(s),
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| {
+        io::Error::new(
+            io::ErrorKind::NotFound,
+            format!("no usable address for {host}:{port}"),
+        )
+    }))
+}
+
+fn connect_one(
+    addr: SocketAddr,
+    source: Option<SocketAddr>,
+    timeout: Duration,
+) -> io::Result<TcpStream> {
+    use socket2::{Domain as SockDomain, Protocol, SockAddr, Socket, Type};
+    let socket = Socket::new(
+        SockDomain::for_address(addr),
+        Type::STREAM,
+        Some(Protocol::TCP),
+    )?;
+    if let Some(src) = source {
+        socket.bind(&SockAddr::from(src))?;
+    }
+    let timeout = timeout.max(Duration::from_millis(1));
+    socket.connect_timeout(&SockAddr::from(addr), timeout)?;
+    let stream = TcpStream::from(socket);
+    stream.set_nodelay(true)?;
+    Ok(stream)
+}
+
+/// Opens a Unix socket (LMTP).
+#[cfg(unix)]
+pub(crate) fn connect_unix(path: &str) -> io::Result<Base> {
+    UnixStream::connect(path).map(Base::Unix)
+}
+
+/// Unix sockets do not exist here.
+#[cfg(not(unix))]
+pub(crate) fn connect_unix(path: &str) -> io::Result<Base> {
+    Err(io::Error::new(
+        io::ErrorKind::Unsupported,
+        format!("Unix sockets are not supported on this platform: {path}"),
+    ))
+}
+
+/// smtplib's default `local_hostname`: the host's name when it looks fully
+/// qualified (has a dot and is a valid domain), else the `[ip]` literal of
+/// the local end of the connection, else `localhost`. smtplib asks DNS for
+/// the FQDN; this crate resolves nothing behind the caller's back.
+pub(crate) fn default_local_hostname(local_ip: Option<IpAddr>) -> Domain {
+    let name = gethostname::gethostname();
+    if let Some(name) = name.to_str()
+        && name.contains('.')
+        && let Ok(domain) = Domain::parse(name)
+    {
+        return domain;
+    }
+    match local_ip {
+        Some(ip) => Domain::from_ip(ip),
+        None => Domain::localhost(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tcp(host: &str, port: u16) -> Target {
+        Target::Tcp {
+            host: host.to_owned(),
+            port,
+        }
+    }
+
+    #[test]
+    fn smtplib_host_port_parsing() {
+        assert_eq!(parse_target("mx:2525", None, 25, false).unwrap(), tcp("mx", 2525));
+        assert_eq!(parse_target("mx", None, 25, false).unwrap(), tcp("mx", 25));
+        assert_eq!(parse_target("mx:1", Some(7), 25, false).unwrap(), tcp("mx:1", 7));
+        assert_eq!(parse_target("", None, 465, false).unwrap(), tcp("localhost", 465));
+        assert_eq!(parse_target("::1", None, 25, false).unwrap(), tcp("::1", 25));
+        assert_eq!(parse_target("[::1]:26", None, 25, false).unwrap(), tcp("::1", 26));
+        assert_eq!(parse_target("[::1]", None, 25, false).unwrap(), tcp("::1", 25));
+        assert!(parse_target("mx:smtp", None, 25, false).is_err());
+        assert_eq!(
+            parse_target("/run/lmtp", None, 2003, true).unwrap(),
+            Target::Unix("/run/lmtp".to_owned())
+        );
+        assert_eq!(parse_target("/x", None, 25, false).unwrap(), tcp("/x", 25));
+    }
+
+    #[test]
+    fn local_hostname_is_a_valid_domain() {
+        let d = default_local_hostname(Some(IpAddr::from([127, 0, 0, 1])));
+        assert!(d.as_str().contains('.') || d.is_address_literal(), "{d}");
+    }
+}
