@@ -1,1 +1,101 @@
-//! Placeholder: being written.
+//! `smtp-blocking` is a blocking SMTP/LMTP client shaped like Python's
+//! smtplib: it moves bytes between `std` sockets (or native-tls) and the
+//! sans-IO engine [`smtp_proto::Client`], applies the engine's deadlines to
+//! the socket, and performs TLS. Every protocol decision (pipelining,
+//! STARTTLS checks, AUTH choreography, dot-stuffing, LMTP replies) is the
+//! engine's; this crate holds none of its own.
+//!
+//! ```no_run
+//! use smtp_blocking::{Builder, TlsPolicy};
+//! # fn main() -> Result<(), smtp_blocking::Error> {
+//! let mut smtp = Builder::new()
+//!     .starttls(TlsPolicy::Required)
+//!     .connect("mail.example.org:587")?;
+//! smtp.login("user", "password")?;
+//! let refused = smtp.sendmail(
+//!     "me@example.org",
+//!     &["you@example.org"],
+//!     b"Subject: hi\r\n\r\nHello.\r\n",
+//!     &[],
+//!     &[],
+//! )?;
+//! assert!(refused.is_empty());
+//! smtp.quit()?;
+//! # Ok(()) }
+//! ```
+//!
+//! # From smtplib
+//!
+//! | smtplib                                   | here                                                  |
+//! |-------------------------------------------|-------------------------------------------------------|
+//! | `SMTP(host, port, local_hostname, timeout, source_address)` | [`SmtpClient::connect`], [`Builder`] ([`Builder::connect_port`], [`Builder::local_hostname`], [`Builder::timeout`], [`Builder::source_address`]) |
+//! | `SMTP_SSL(..., context)`                  | [`SmtpClient::connect_tls`], [`Builder::implicit_tls`], [`Builder::tls_connector`] |
+//! | `SMTP_SSL(keyfile, certfile)`             | a [`native_tls::TlsConnector`] with an identity, via [`Builder::tls_connector`] |
+//! | `LMTP(host, port)`                        | [`SmtpClient::connect_lmtp`], [`Builder::lmtp`]        |
+//! | `SMTP_PORT`, `SMTP_SSL_PORT`, `LMTP_PORT` | [`SMTP_PORT`], [`SMTP_SSL_PORT`], [`LMTP_PORT`]        |
+//! | `connect(host, port)`                     | [`Builder::connect`] / [`Builder::connect_port`]; the greeting is [`SmtpClient::greeting`] |
+//! | `_get_socket` override                    | [`Builder::connect_stream`] with any [`Stream`]       |
+//! | `set_debuglevel(level)`                   | [`SmtpClient::set_debuglevel`], [`Builder::debuglevel`] (AUTH redacted) |
+//! | `docmd(cmd, args)`                        | [`SmtpClient::docmd`]                                  |
+//! | `putcmd`, `getreply`, `send`              | none: the engine writes and reads; [`SmtpClient::docmd`] is the raw door |
+//! | `helo(name)`, `ehlo(name)`                | [`SmtpClient::helo`], [`SmtpClient::ehlo`] (the name is the builder's) |
+//! | `ehlo_or_helo_if_needed()`                | [`SmtpClient::ehlo_or_helo_if_needed`]                 |
+//! | `has_extn(name)`                          | [`SmtpClient::has_extn`]                               |
+//! | `esmtp_features`, `does_esmtp`            | [`SmtpClient::esmtp_features`], [`SmtpClient::does_esmtp`] |
+//! | `ehlo_resp`, `helo_resp`                  | [`SmtpClient::ehlo_resp`], [`SmtpClient::helo_resp`]   |
+//! | `local_hostname`                          | [`SmtpClient::local_hostname`]                         |
+//! | `timeout`, `source_address`               | builder settings                                       |
+//! | `verify`, `vrfy`, `expn`, `help`, `noop`, `rset` | [`SmtpClient::verify`], [`SmtpClient::expn`], [`SmtpClient::help`], [`SmtpClient::noop`], [`SmtpClient::rset`] |
+//! | `starttls(context)`                       | [`SmtpClient::starttls`] (+ [`TlsPolicy`])             |
+//! | `login(user, password)`                   | [`SmtpClient::login`]                                  |
+//! | `auth(mechanism, authobject)`             | [`SmtpClient::auth`], [`SmtpClient::authenticate`]    |
+//! | `auth_cram_md5`, `auth_plain`, `auth_login`, `user`, `password` | [`smtp_proto::auth`] builders (`CramMd5`, `Plain`, `Login`) |
+//! | `mail`, `rcpt`, `data`                    | none, see below; [`SmtpClient::send`] takes an [`Envelope`](smtp_proto::Envelope) with per-recipient parameters |
+//! | `sendmail(from, to, msg, mail_options, rcpt_options)` | [`SmtpClient::sendmail`] (returns [`Refused`]) |
+//! | `send_message(msg, from, to)`             | [`SmtpClient::send_message`], [`SmtpClient::send_message_reader`] |
+//! | `quit()`, `close()`                       | [`SmtpClient::quit`], [`SmtpClient::close`]            |
+//! | `with SMTP(...) as s:`                    | [`Drop`]: QUIT when healthy and idle, errors ignored   |
+//! | `file`, `sock`, `command_encoding`, `debuglevel` | internal; the engine encodes (UTF-8 only with SMTPUTF8) |
+//! | `SMTPException` and subclasses            | [`Error`] (table in its module docs)                   |
+//! | `quotedata`, `quoteaddr`, `CRLF`          | the engine's body encoder and address types            |
+//!
+//! **Why no `mail`/`rcpt`/`data`.** The engine runs a transaction as one
+//! unit ([`smtp_proto::Client::send_mail`]): it pipelines MAIL, RCPT and
+//! DATA, answers a pipelined 354 with a lone "." when nobody was accepted,
+//! sends RSET itself, and counts LMTP's per-recipient replies. Sending
+//! MAIL through [`SmtpClient::docmd`] would leave the engine unaware of the
+//! transaction, and there is no way to hand it a body after a raw DATA, so
+//! offering these methods would mean re-implementing SMTP here. What
+//! smtplib's docs send callers to them for (different parameters per
+//! recipient) is [`Recipient::params`](smtp_proto::Recipient) in
+//! [`SmtpClient::send`].
+//!
+//! # Security defaults
+//!
+//! Certificates and host names are verified (turning that off takes
+//! [`Builder::dangerous_accept_invalid_certs`]); under
+//! [`TlsPolicy::Required`] nothing but QUIT follows a missing or refused
+//! STARTTLS; PLAIN and LOGIN are refused without TLS unless
+//! [`Builder::allow_plaintext_auth`]; the trace never shows AUTH payloads.
+//! A connection lost after the final "." is [`Error::OutcomeUnknown`],
+//! never a plain failure. After a fatal error every call returns
+//! [`Error::Poisoned`].
+
+#![forbid(unsafe_code)]
+
+mod client;
+mod debug;
+mod driver;
+pub mod error;
+mod message;
+mod send;
+mod tls;
+mod transport;
+
+pub use client::{Builder, LMTP_PORT, SMTP_PORT, SMTP_SSL_PORT, SmtpClient};
+pub use error::{Error, Refused};
+pub use native_tls;
+pub use send::refusal;
+pub use smtp_proto;
+pub use tls::{TlsPolicy, load_pem_certificates};
+pub use transport::Stream;

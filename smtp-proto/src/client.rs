@@ -23,7 +23,9 @@ use crate::txn::{BodyContent, BodyMode, BodyOptions, Envelope, Txn, TxnStage};
 /// and write the bytes, drain [`poll_event`](Self::poll_event) until `None`,
 /// then wait for the earliest of socket readable, [`poll_timeout`](Self::poll_timeout)
 /// and the application's next command.
-#[derive(Debug)]
+///
+/// `Debug` never shows the bytes waiting for the wire: they may hold AUTH
+/// lines (DESIGN §8.11).
 pub struct Client {
     pub(crate) config: Config,
     pub(crate) phase: Phase,
@@ -60,6 +62,34 @@ pub(crate) struct AuthExchange {
     pub(crate) rounds: u32,
     /// A challenge was reported and the caller has not answered yet.
     pub(crate) awaiting_caller: bool,
+    /// `*` was sent: no further challenge reaches the caller.
+    pub(crate) cancelled: bool,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // `out` (and each queued `Op`) may hold an AUTH line or response:
+        // only lengths are shown.
+        f.debug_struct("Client")
+            .field("config", &self.config)
+            .field("phase", &self.phase)
+            .field("error", &self.error)
+            .field("reader", &self.reader)
+            .field("out_len", &self.out.len())
+            .field("events", &self.events)
+            .field("pending", &self.pending)
+            .field("inflight", &self.inflight)
+            .field("deadline", &self.deadline)
+            .field("rearm", &self.rearm)
+            .field("extensions", &self.extensions)
+            .field("tls", &self.tls)
+            .field("auth", &self.auth)
+            .field("txns", &self.txns)
+            .field("starttls_pending", &self.starttls_pending)
+            .field("quit_queued", &self.quit_queued)
+            .field("next_id", &self.next_id)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Client {
@@ -400,6 +430,7 @@ impl Client {
         self.auth = Some(AuthExchange {
             rounds: 0,
             awaiting_caller: false,
+            cancelled: false,
         });
         Ok(id)
     }
@@ -419,7 +450,11 @@ impl Client {
     /// # Errors
     /// `NoAuthChallenge`.
     pub fn auth_cancel(&mut self) -> Result<(), UsageError> {
-        self.answer_challenge(&Command::AuthCancel)
+        self.answer_challenge(&Command::AuthCancel)?;
+        if let Some(a) = self.auth.as_mut() {
+            a.cancelled = true;
+        }
+        Ok(())
     }
 
     /// Starts a mail transaction: queues MAIL, one RCPT per recipient and,
@@ -601,9 +636,21 @@ impl Client {
                     return Err(UsageError::WouldBlock);
                 }
                 txn.encoder.encode(chunk, &mut txn.hold);
-                if txn.hold.len() >= chunk_size {
-                    let data = std::mem::take(&mut txn.hold);
-                    let id = txn.id;
+                if txn.hold.len() < chunk_size {
+                    return Ok(());
+                }
+                // Cut full chunks of `chunk_size`; the rest waits for more.
+                let hold = std::mem::take(&mut txn.hold);
+                let mut full = Vec::new();
+                for piece in hold.chunks(chunk_size) {
+                    if piece.len() == chunk_size {
+                        full.push(piece.to_vec());
+                    } else {
+                        txn.hold = piece.to_vec();
+                    }
+                }
+                let id = txn.id;
+                for data in full {
                     self.queue_bdat(id, data, false)?;
                 }
                 Ok(())

@@ -18,9 +18,9 @@
 //!    pending no other command may be queued. After the handshake every
 //!    capability is forgotten and EHLO is sent again (RFC 3207 §4.2).
 //! 4. **AUTH.** 334 is a challenge for the caller, at most
-//!    `max_auth_rounds` times; an undecodable challenge or one round too many
-//!    is cancelled with `*` by the client itself. 2xx is success; anything
-//!    else (including 503) is failure.
+//!    `max_auth_rounds` times; an undecodable challenge, one round too many,
+//!    or any challenge after a `*` is cancelled with `*` by the client
+//!    itself. 2xx is success; anything else (including 503) is failure.
 //! 5. **Transactions.** MAIL, RCPT and DATA replies are recorded per
 //!    transaction. A refused MAIL makes the transaction "sender refused"
 //!    whatever the pipelined RCPTs got. In lock-step, RCPTs after a refused
@@ -212,10 +212,20 @@ impl OpKind {
 }
 
 /// A command ready for the wire: its kind and its encoded bytes.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub(crate) struct Op {
     pub(crate) kind: OpKind,
     pub(crate) bytes: Vec<u8>,
+}
+
+/// Shows the length only: the bytes may be an AUTH line.
+impl std::fmt::Debug for Op {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Op")
+            .field("kind", &self.kind)
+            .field("len", &self.bytes.len())
+            .finish()
+    }
 }
 
 impl Op {
@@ -536,7 +546,7 @@ impl Client {
             };
             a.rounds = a.rounds.saturating_add(1);
             match challenge {
-                Some(challenge) if a.rounds <= max => {
+                Some(challenge) if a.rounds <= max && !a.cancelled => {
                     a.awaiting_caller = true;
                     self.deadline = None;
                     self.events.push_back(Event::AuthChallenge {
@@ -545,8 +555,10 @@ impl Client {
                     });
                 }
                 _ => {
-                    // Undecodable challenge or too many rounds: cancel (RFC
-                    // 4954 §4) and wait for the server's verdict.
+                    // Undecodable challenge, too many rounds, or a challenge
+                    // after `*`: cancel (RFC 4954 §4) and wait for the
+                    // server's verdict.
+                    a.cancelled = true;
                     let _ = Command::AuthCancel.encode(&mut self.out);
                     self.arm_head(now);
                 }

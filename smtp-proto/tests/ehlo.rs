@@ -424,10 +424,7 @@ transcript!(explicit_helo_has_no_extensions, Config::default(), |t| {
 
 transcript!(
     custom_client_domain_in_ehlo,
-    {
-        Config::default()
-            .with_client_domain(smtp_proto::Domain::parse("client.example.net").unwrap())
-    },
+    Config::default().with_client_domain(smtp_proto::Domain::parse("client.example.net").unwrap()),
     |t| {
         greet(t);
         t.expect_sent("EHLO client.example.net\r\n");

@@ -64,11 +64,14 @@ impl Harness {
         }
     }
 
+    /// Drains first, then logs the error: events the input produced come
+    /// before the error in the log, whether the input came whole or byte by
+    /// byte.
     fn record(&mut self, r: Result<(), Error>) -> Result<(), Error> {
+        self.drain();
         if let Err(e) = &r {
             self.log.push(format!("error: {e:?}"));
         }
-        self.drain();
         r
     }
 
@@ -228,7 +231,7 @@ impl Harness {
     /// reports events and fails, e.g. a 421 reply, needs this one.)
     pub fn feed(&mut self, bytes: impl AsRef<[u8]>) -> Result<(), Error> {
         let bytes = bytes.as_ref();
-        let chunks: Vec<&[u8]> = if self.bytewise {
+        let chunks: Vec<&[u8]> = if self.bytewise && !bytes.is_empty() {
             bytes.chunks(1).collect()
         } else {
             vec![bytes]

@@ -1,0 +1,363 @@
+//! Sending mail: smtplib's `sendmail` and `send_message`, and the streaming
+//! form under both, which reads the body from any `std::io::Read` in fixed
+//! chunks (constant memory whatever the size).
+
+use std::io::{self, Read};
+
+use smtp_proto::command::{EsmtpParam, MailParams, RcptParams};
+use smtp_proto::{
+    BodyContent, BodyOptions, Envelope, Event, ForwardPath, Recipient, Reply, ReversePath,
+    TxnOutcome, TxnReport,
+};
+
+use crate::debug::Sent;
+use crate::message;
+use crate::{Error, Refused, SmtpClient};
+
+/// Bytes read from the body source per `send_body` call.
+const CHUNK: usize = 64 * 1024;
+
+impl SmtpClient {
+    /// smtplib's `sendmail(from_addr, to_addrs, msg, mail_options,
+    /// rcpt_options)`: one transaction, EHLO first if needed.
+    ///
+    /// Line endings are normalised to CRLF and leading dots doubled by the
+    /// engine; `SIZE=` is declared when offered, `BODY=8BITMIME` when the
+    /// message has 8-bit bytes, `SMTPUTF8` when an address needs it. Options
+    /// are `KEYWORD[=VALUE]` strings: `BODY=`, `SMTPUTF8` and `REQUIRETLS`
+    /// are understood (and checked against the server's extensions); `SIZE`
+    /// is ignored (the real size is declared); others are sent as given.
+    ///
+    /// Returns the refused recipients (empty when all were accepted): in
+    /// LMTP, also those whose own final reply was negative.
+    ///
+    /// # Errors
+    /// [`Error::SenderRefused`], [`Error::RecipientsRefused`] (nobody got
+    /// it), [`Error::DataError`], [`Error::OutcomeUnknown`] (the message may
+    /// have been delivered), [`Error::InvalidArgument`] for a bad address or
+    /// option, and fatal errors.
+    pub fn sendmail<S: AsRef<str>>(
+        &mut self,
+        from_addr: &str,
+        to_addrs: &[S],
+        msg: &[u8],
+        mail_options: &[&str],
+        rcpt_options: &[&str],
+    ) -> Result<Refused, Error> {
+        let to: Vec<&str> = to_addrs.iter().map(AsRef::as_ref).collect();
+        let (envelope, content) = envelope(from_addr, &to, mail_options, rcpt_options)?;
+        let mut options = BodyOptions::for_body(msg);
+        if let Some(content) = content {
+            options = options.with_content(content);
+        }
+        let report = self.send(&envelope, msg, options)?;
+        outcome(&report, from_addr, &to, self.is_lmtp())
+    }
+
+    /// smtplib's `send_message(msg, from_addr, to_addrs)` for a raw RFC
+    /// 5322 message: a missing sender or recipient list is taken from the
+    /// headers (see the [`message`](crate::message) rules: `Resent-*`,
+    /// `Sender`/`From`, `To`+`Cc`+`Bcc`), and `Bcc`/`Resent-Bcc` are never
+    /// transmitted. `SMTPUTF8` is requested when an address needs it.
+    ///
+    /// # Errors
+    /// As [`sendmail`](Self::sendmail), plus [`Error::InvalidMessage`] when
+    /// the headers cannot give the envelope.
+    pub fn send_message(
+        &mut self,
+        msg: &[u8],
+        from_addr: Option<&str>,
+        to_addrs: Option<&[&str]>,
+    ) -> Result<Refused, Error> {
+        let headers = message::analyze(msg)?;
+        let (from, to) = pick_envelope(&headers, from_addr, to_addrs)?;
+        let to: Vec<&str> = to.iter().map(String::as_str).collect();
+        let (envelope, _) = envelope(&from, &to, &[], &[])?;
+        let parts = message::kept(msg, &headers.drop);
+        let size: u64 = parts.iter().map(|p| smtp_proto::body::message_len(p)).sum();
+        let ascii = parts.iter().all(|p| p.is_ascii());
+        let options = BodyOptions::default()
+            .with_size(Some(size))
+            .with_content(if ascii {
+                BodyContent::SevenBit
+            } else {
+                BodyContent::EightBit
+            });
+        let reader = Parts { parts, at: 0 };
+        let report = self.send(&envelope, reader, options)?;
+        outcome(&report, &from, &to, self.is_lmtp())
+    }
+
+    /// [`send_message`](Self::send_message) for a message read from
+    /// `reader`: only the header block (at most 1 MiB) is held in memory,
+    /// the body is streamed. Returns the full report (see
+    /// [`send`](Self::send)) and the envelope used.
+    ///
+    /// # Errors
+    /// As [`send`](Self::send), plus [`Error::InvalidMessage`].
+    pub fn send_message_reader<R: Read>(
+        &mut self,
+        mut reader: R,
+        from_addr: Option<&str>,
+        to_addrs: Option<&[&str]>,
+    ) -> Result<(Envelope, TxnReport), Error> {
+        let head = message::read_header_block(&mut reader)?;
+        let end = message::header_end(&head).unwrap_or(head.len());
+        let headers = message::analyze(head.get(..end).unwrap_or_default())?;
+        let (from, to) = pick_envelope(&headers, from_addr, to_addrs)?;
+        let to: Vec<&str> = to.iter().map(String::as_str).collect();
+        let (envelope, _) = envelope(&from, &to, &[], &[])?;
+        let parts = message::kept(&head, &headers.drop);
+        let source = Parts { parts, at: 0 }.chain(reader);
+        let report = self.send(&envelope, source, BodyOptions::default())?;
+        Ok((envelope, report))
+    }
+
+    /// Sends one message whose body is read from `body` in 64 KiB chunks,
+    /// with the engine's full report: every recipient's RCPT reply and
+    /// final reply (LMTP: its own). Negative outcomes (sender or all
+    /// recipients refused, data refused) are in the report, not errors.
+    ///
+    /// With `BodyOptions::default()` the size is unknown and `BODY=8BITMIME`
+    /// is declared when the server offers it (an 8-bit byte without it is a
+    /// fatal error, since a started body cannot be withdrawn).
+    ///
+    /// # Errors
+    /// [`Error::OutcomeUnknown`] when the connection fails after the end of
+    /// data; [`Error::Io`] when `body` fails to read (the connection is then
+    /// closed without ending the data, so nothing is delivered); usage and
+    /// fatal errors.
+    pub fn send<R: Read>(
+        &mut self,
+        envelope: &Envelope,
+        mut body: R,
+        options: BodyOptions,
+    ) -> Result<TxnReport, Error> {
+        self.ehlo_or_helo_if_needed()?;
+        let txn = self.driver.client.send_mail(envelope, options)?;
+        let mut chunk = vec![0u8; CHUNK];
+        let mut streaming = false;
+        loop {
+            if streaming && self.driver.client.can_send_body() {
+                let n = match read_full(&mut body, &mut chunk) {
+                    Ok(n) => n,
+                    // The body cannot be withdrawn: abandon the connection
+                    // so that the server discards the partial message.
+                    Err(e) => return self.driver.fail(Error::Io(e)),
+                };
+                self.driver.sending = Sent::Body;
+                let queued = if n == 0 {
+                    streaming = false;
+                    self.driver.client.finish_body()
+                } else {
+                    self.driver.client.send_body(chunk.get(..n).unwrap_or_default())
+                };
+                match queued {
+                    Ok(()) => {}
+                    // The transaction ended meanwhile (a refused chunk):
+                    // its report follows.
+                    Err(smtp_proto::UsageError::NoBodyExpected) => streaming = false,
+                    Err(e) => {
+                        let err = match self.driver.client.error() {
+                            Some(engine) => Error::from_engine(engine.clone()),
+                            None => Error::Usage(e),
+                        };
+                        return self.driver.fail(err);
+                    }
+                }
+                self.driver.flush()?;
+                if !streaming {
+                    self.driver.sending = Sent::Commands;
+                }
+                continue;
+            }
+            match self.driver.step()? {
+                Event::ReadyForBody { txn: t } if t == txn => streaming = true,
+                Event::TransactionFinished { txn: t, report } if t == txn => {
+                    self.driver.sending = Sent::Commands;
+                    return Ok(*report);
+                }
+                _ => {}
+            }
+        }
+    }
+}
+
+/// Builds the envelope from smtplib-style strings; returns the body type
+/// a `BODY=` option asked for.
+fn envelope(
+    from: &str,
+    to: &[&str],
+    mail_options: &[&str],
+    rcpt_options: &[&str],
+) -> Result<(Envelope, Option<BodyContent>), Error> {
+    let from_path = ReversePath::parse(from)
+        .map_err(|e| Error::InvalidArgument(format!("sender {from:?}: {e}")))?;
+    let mut params = MailParams::new();
+    let mut content = None;
+    for opt in mail_options {
+        let (kw, val) = split_option(opt);
+        match kw.to_ascii_uppercase().as_str() {
+            "SIZE" => {}
+            "BODY" => {
+                content = Some(match val.map(str::to_ascii_uppercase).as_deref() {
+                    Some("8BITMIME") => BodyContent::EightBit,
+                    Some("7BIT") => BodyContent::SevenBit,
+                    Some("BINARYMIME") => BodyContent::Binary,
+                    _ => return Err(Error::InvalidArgument(format!("mail option {opt:?}"))),
+                });
+            }
+            "SMTPUTF8" => params.smtputf8 = true,
+            "REQUIRETLS" => params.requiretls = true,
+            _ => params.extra.push(EsmtpParam::new(kw, val)?),
+        }
+    }
+    let mut rcpt_params = RcptParams::new();
+    for opt in rcpt_options {
+        let (kw, val) = split_option(opt);
+        rcpt_params.extra.push(EsmtpParam::new(kw, val)?);
+    }
+    let mut recipients = Vec::with_capacity(to.len());
+    for addr in to {
+        let path = ForwardPath::parse(addr)
+            .map_err(|e| Error::InvalidArgument(format!("recipient {addr:?}: {e}")))?;
+        recipients.push(Recipient {
+            to: path,
+            params: rcpt_params.clone(),
+        });
+    }
+    let mut envelope = Envelope::new(from_path, std::iter::empty());
+    envelope.params = params;
+    envelope.recipients = recipients;
+    Ok((envelope, content))
+}
+
+fn split_option(opt: &str) -> (&str, Option<&str>) {
+    match opt.split_once('=') {
+        Some((k, v)) => (k, Some(v)),
+        None => (opt, None),
+    }
+}
+
+/// The caller's envelope, completed from the headers.
+fn pick_envelope(
+    headers: &message::Headers,
+    from_addr: Option<&str>,
+    to_addrs: Option<&[&str]>,
+) -> Result<(String, Vec<String>), Error> {
+    let from = match from_addr {
+        Some(f) => f.to_owned(),
+        None => headers.sender.clone().ok_or_else(|| {
+            Error::InvalidMessage("no Sender or From header to take the sender from".to_owned())
+        })?,
+    };
+    let to: Vec<String> = match to_addrs {
+        Some(t) => t.iter().map(|s| (*s).to_owned()).collect(),
+        None => headers.recipients.clone(),
+    };
+    if to.is_empty() {
+        return Err(Error::InvalidMessage("no recipients".to_owned()));
+    }
+    Ok((from, to))
+}
+
+/// smtplib's reading of a transaction: the refused map on success, its
+/// exceptions otherwise. `to` holds the caller's spelling of each address,
+/// in envelope order.
+pub(crate) fn outcome(
+    report: &TxnReport,
+    from: &str,
+    to: &[&str],
+    lmtp: bool,
+) -> Result<Refused, Error> {
+    let name = |i: usize| to.get(i).map_or_else(String::new, |s| (*s).to_owned());
+    let refused = || -> Refused {
+        report
+            .recipients
+            .iter()
+            .enumerate()
+            .filter_map(|(i, r)| refusal(r).map(|reply| (name(i), reply.clone())))
+            .collect()
+    };
+    match report.outcome {
+        TxnOutcome::Delivered => Ok(refused()),
+        TxnOutcome::SenderRefused => match &report.mail_reply {
+            Some(reply) => Err(Error::SenderRefused {
+                reply: reply.clone(),
+                sender: from.to_owned(),
+            }),
+            None => Err(Error::ServerDisconnected { stage: None }),
+        },
+        TxnOutcome::AllRecipientsRefused => Err(Error::RecipientsRefused {
+            recipients: refused(),
+        }),
+        TxnOutcome::MessageRefused if lmtp => Err(Error::RecipientsRefused {
+            recipients: refused(),
+        }),
+        TxnOutcome::DataRefused | TxnOutcome::MessageRefused => {
+            let reply = report.data_reply.clone().or_else(|| {
+                report
+                    .recipients
+                    .iter()
+                    .find_map(|r| r.delivery_reply.clone())
+            });
+            match reply {
+                Some(reply) => Err(Error::DataError { reply }),
+                None => Err(Error::ServerDisconnected { stage: None }),
+            }
+        }
+        TxnOutcome::Unknown => Err(Error::OutcomeUnknown {
+            cause: Box::new(Error::ServerDisconnected {
+                stage: Some(smtp_proto::Stage::DataEnd),
+            }),
+        }),
+        _ => Err(Error::ServerDisconnected { stage: None }),
+    }
+}
+
+/// The reply that refused a recipient: its negative RCPT reply, or its
+/// negative final reply.
+pub fn refusal(r: &smtp_proto::RecipientReport) -> Option<&Reply> {
+    match (&r.rcpt_reply, &r.delivery_reply) {
+        (Some(rr), _) if !rr.code().is_positive_completion() => Some(rr),
+        (Some(_), Some(d)) if !d.code().is_positive_completion() => Some(d),
+        _ => None,
+    }
+}
+
+/// Reads until `buf` is full or the source ends.
+fn read_full(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
+    let mut filled = 0;
+    while let Some(rest) = buf.get_mut(filled..) {
+        if rest.is_empty() {
+            break;
+        }
+        match r.read(rest) {
+            Ok(0) => break,
+            Ok(n) => filled = filled.saturating_add(n),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(filled)
+}
+
+/// Slices read one after the other.
+struct Parts<'a> {
+    parts: Vec<&'a [u8]>,
+    at: usize,
+}
+
+impl Read for Parts<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        while let Some(part) = self.parts.get_mut(self.at) {
+            if part.is_empty() {
+                self.at = self.at.saturating_add(1);
+                continue;
+            }
+            let n = part.read(buf)?;
+            return Ok(n);
+        }
+        Ok(0)
+    }
+}
