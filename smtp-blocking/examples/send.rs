@@ -152,8 +152,7 @@ fn builder(args: &Args) -> Result<Builder, Error> {
     if let Some(secs) = args.timeout {
         b = b.timeout(Duration::from_secs_f64(secs));
     }
-    Ok(b
-        .pipelining(!args.no_pipelining)
+    Ok(b.pipelining(!args.no_pipelining)
         .chunking(!args.no_chunking)
         .allow_plaintext_auth(args.allow_plaintext_auth)
         .debuglevel(u8::from(args.debug)))
@@ -296,7 +295,12 @@ fn prompt_message(from: &mut Option<String>, to: &mut Vec<String>) -> Result<Vec
     let mut ask = |prompt: &str| -> Result<String, Error> {
         eprint!("{prompt}");
         let _ = std::io::stderr().flush();
-        Ok(lines.next().transpose()?.unwrap_or_default().trim().to_owned())
+        Ok(lines
+            .next()
+            .transpose()?
+            .unwrap_or_default()
+            .trim()
+            .to_owned())
     };
     if from.is_none() {
         *from = Some(ask("From: ")?);

@@ -1,19 +1,17 @@
-//! [`SmtpClient`] and its [`Builder`]: smtplib's `SMTP`, `SMTP_SSL` and
-//! `LMTP` classes as one type, with smtplib's session methods.
+//! [`SmtpClient`]: smtplib's `SMTP`, `SMTP_SSL` and `LMTP` classes as one
+//! type, with smtplib's session methods.
 
-use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use native_tls::{Certificate, TlsConnector};
 use smtp_proto::auth::{Authenticator, CramMd5, Login, Plain};
-use smtp_proto::{Client, CommandId, Config, Dialect, Domain, Event, Extensions, Mechanism, Reply};
-use smtp_proto::{Secret, Timeouts, UsageError};
+use smtp_proto::{Client, CommandId, Dialect, Domain, Event, Extensions, Mechanism, Reply};
+use smtp_proto::{Secret, UsageError};
 
 use crate::Error;
-use crate::debug::{Sent, Trace};
+use crate::builder::Builder;
+use crate::debug::Sent;
 use crate::driver::Driver;
-use crate::tls::{TlsPolicy, TlsSettings};
-use crate::transport::{self, Base, Stream, Target, Transport};
+use crate::tls::TlsPolicy;
 
 /// smtplib's `SMTP_PORT`.
 pub const SMTP_PORT: u16 = 25;
@@ -25,289 +23,6 @@ pub const LMTP_PORT: u16 = 2003;
 /// How long QUIT on drop may take: dropping must not block for the
 /// engine's five-minute command deadline.
 const DROP_QUIT_BUDGET: Duration = Duration::from_secs(5);
-/// Default bound on establishing the TCP connection.
-const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(60);
-
-/// Connection options: smtplib's constructor arguments (`local_hostname`,
-/// `timeout`, `source_address`, `context`) plus what smtplib lacks (TLS
-/// policy, TLS server name, engine configuration).
-///
-/// ```no_run
-/// use smtp_blocking::{Builder, TlsPolicy};
-/// # fn main() -> Result<(), smtp_blocking::Error> {
-/// let mut smtp = Builder::new()
-///     .starttls(TlsPolicy::Required)
-///     .timeout(std::time::Duration::from_secs(30))
-///     .connect("mail.example.org:587")?;
-/// smtp.login("user", "password")?;
-/// # Ok(()) }
-/// ```
-#[derive(Clone, Debug)]
-#[must_use]
-pub struct Builder {
-    config: Config,
-    implicit_tls: bool,
-    policy: TlsPolicy,
-    local_hostname: Option<Domain>,
-    connect_timeout: Duration,
-    source_address: Option<SocketAddr>,
-    tls: TlsSettings,
-    debuglevel: u8,
-}
-
-impl Default for Builder {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl Builder {
-    /// SMTP on port 25, no TLS unless asked, RFC 5321 deadlines.
-    pub fn new() -> Self {
-        Self {
-            config: Config::default(),
-            implicit_tls: false,
-            policy: TlsPolicy::Disabled,
-            local_hostname: None,
-            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
-            source_address: None,
-            tls: TlsSettings::default(),
-            debuglevel: 0,
-        }
-    }
-
-    /// Speak LMTP (smtplib's `LMTP`): LHLO, default port 2003, a host
-    /// starting with `/` is a Unix socket, one final reply per recipient.
-    pub fn lmtp(mut self) -> Self {
-        self.config.dialect = Dialect::Lmtp;
-        self
-    }
-
-    /// TLS from the first byte (smtplib's `SMTP_SSL`), default port 465.
-    pub fn implicit_tls(mut self) -> Self {
-        self.implicit_tls = true;
-        self
-    }
-
-    /// STARTTLS right after connecting, under `policy`; see [`TlsPolicy`].
-    /// Also decides what a failed explicit [`SmtpClient::starttls`] does.
-    pub fn starttls(mut self, policy: TlsPolicy) -> Self {
-        self.policy = policy;
-        self
-    }
-
-    /// The name sent with EHLO/HELO/LHLO (smtplib's `local_hostname`).
-    /// Default: the host name if it has a dot, else `[local IP]`.
-    pub fn local_hostname(mut self, name: Domain) -> Self {
-        self.local_hostname = Some(name);
-        self
-    }
-
-    /// smtplib's `timeout`: bounds the connection attempt and every reply
-    /// and write.
-    pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.connect_timeout = timeout;
-        self.config.timeouts = Timeouts::uniform(timeout);
-        self
-    }
-
-    /// Bounds only the TCP connection attempt (default 60 s).
-    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
-        self.connect_timeout = timeout;
-        self
-    }
-
-    /// Per-phase reply deadlines (default: the RFC 5321 §4.5.3.2 values).
-    pub fn timeouts(mut self, timeouts: Timeouts) -> Self {
-        self.config.timeouts = timeouts;
-        self
-    }
-
-    /// Binds the local end before connecting (smtplib's `source_address`).
-    pub fn source_address(mut self, addr: SocketAddr) -> Self {
-        self.source_address = Some(addr);
-        self
-    }
-
-    /// Uses this TLS connector as is (smtplib's `context`); the other TLS
-    /// options are then ignored, except the server name.
-    pub fn tls_connector(mut self, connector: TlsConnector) -> Self {
-        self.tls.connector = Some(connector);
-        self
-    }
-
-    /// The name the server certificate must carry, when it differs from
-    /// the host connected to (an IP address, an alias, a tunnel).
-    pub fn tls_server_name(mut self, name: &str) -> Self {
-        self.tls.server_name = Some(name.to_owned());
-        self
-    }
-
-    /// Trusts `cert` as a root in addition to the system's.
-    pub fn add_root_certificate(mut self, cert: Certificate) -> Self {
-        self.tls.extra_roots.push(cert);
-        self
-    }
-
-    /// **Dangerous**: accepts any certificate, so anyone on the path can
-    /// read and change the session. For tests against throwaway servers.
-    pub fn dangerous_accept_invalid_certs(mut self, accept: bool) -> Self {
-        self.tls.danger_accept_invalid_certs = accept;
-        self
-    }
-
-    /// **Dangerous**: accepts a valid certificate issued to another name.
-    pub fn dangerous_accept_invalid_hostnames(mut self, accept: bool) -> Self {
-        self.tls.danger_accept_invalid_hostnames = accept;
-        self
-    }
-
-    /// Permits PLAIN and LOGIN without TLS (off by default; the server's
-    /// advertisement never turns it on).
-    pub fn allow_plaintext_auth(mut self, allow: bool) -> Self {
-        self.config.allow_plaintext_auth = allow;
-        self
-    }
-
-    /// Pipelines commands when the server offers PIPELINING (default on).
-    pub fn pipelining(mut self, on: bool) -> Self {
-        self.config.pipelining = on;
-        self
-    }
-
-    /// Sends bodies with BDAT when the server offers CHUNKING (default on).
-    pub fn chunking(mut self, on: bool) -> Self {
-        self.config.chunking = on;
-        self
-    }
-
-    /// The whole engine configuration. Its `dialect` and `client_domain`
-    /// are overridden by [`lmtp`](Self::lmtp) and the local host name.
-    pub fn config(mut self, config: Config) -> Self {
-        let dialect = self.config.dialect;
-        self.config = config;
-        if dialect == Dialect::Lmtp {
-            self.config.dialect = dialect;
-        }
-        self
-    }
-
-    /// Starts with a wire trace on stderr (see
-    /// [`SmtpClient::set_debuglevel`]), so the greeting is traced too.
-    pub fn debuglevel(mut self, level: u8) -> Self {
-        self.debuglevel = level;
-        self
-    }
-
-    fn default_port(&self) -> u16 {
-        if self.config.dialect == Dialect::Lmtp {
-            LMTP_PORT
-        } else if self.implicit_tls {
-            SMTP_SSL_PORT
-        } else {
-            SMTP_PORT
-        }
-    }
-
-    /// Connects to `host`, which may end in `:port` (smtplib's parsing;
-    /// `[v6addr]:port` too) or, for LMTP, be a Unix socket path starting
-    /// with `/`; waits for the greeting and the EHLO/LHLO reply; then runs
-    /// STARTTLS as the policy says.
-    ///
-    /// # Errors
-    /// [`Error::ConnectError`] for a refused greeting, [`Error::Io`],
-    /// [`Error::Tls`], [`Error::Timeout`], [`Error::TlsRequired`], ...
-    pub fn connect(&self, host: &str) -> Result<SmtpClient, Error> {
-        self.connect_target(host, None)
-    }
-
-    /// Connects to `host` on `port` (no `:port` parsing).
-    ///
-    /// # Errors
-    /// As [`connect`](Self::connect).
-    pub fn connect_port(&self, host: &str, port: u16) -> Result<SmtpClient, Error> {
-        self.connect_target(host, Some(port))
-    }
-
-    /// Runs the session over a stream the caller connected. Set
-    /// [`tls_server_name`](Self::tls_server_name) for STARTTLS or implicit
-    /// TLS (default `localhost`).
-    ///
-    /// # Errors
-    /// As [`connect`](Self::connect).
-    pub fn connect_stream<S: Stream + 'static>(&self, stream: S) -> Result<SmtpClient, Error> {
-        self.start(Base::Custom(Box::new(stream)), "localhost")
-    }
-
-    fn connect_target(&self, host: &str, port: Option<u16>) -> Result<SmtpClient, Error> {
-        let lmtp = self.config.dialect == Dialect::Lmtp;
-        match transport::parse_target(host, port, self.default_port(), lmtp)? {
-            Target::Unix(path) => {
-                let base = transport::connect_unix(&path)?;
-                self.start(base, "localhost")
-            }
-            Target::Tcp { host, port } => {
-                let tcp = transport::connect_tcp(
-                    &host,
-                    port,
-                    self.source_address,
-                    self.connect_timeout,
-                )?;
-                self.start(Base::Tcp(tcp), &host)
-            }
-        }
-    }
-
-    fn start(&self, base: Base, host: &str) -> Result<SmtpClient, Error> {
-        let local = self
-            .local_hostname
-            .clone()
-            .unwrap_or_else(|| transport::default_local_hostname(base.local_ip()));
-        let mut config = self.config.clone();
-        config.client_domain = local;
-        config.auto_ehlo = true;
-        let server_name = self
-            .tls
-            .server_name
-            .clone()
-            .unwrap_or_else(|| host.to_owned());
-        let mut trace = Trace::default();
-        trace.level = self.debuglevel;
-        let transport = if self.implicit_tls {
-            trace.note(&format!("TLS handshake, verifying {server_name:?}"));
-            let connector = self.tls.connector()?;
-            crate::tls::handshake(&connector, &server_name, base, config.timeouts.greeting)?
-        } else {
-            Transport::Plain(base)
-        };
-        let mut client = Client::new(config, Instant::now());
-        client.set_tls(self.implicit_tls);
-        let driver = Driver::new(
-            client,
-            transport,
-            Some((self.tls.clone(), server_name)),
-            trace,
-        )?;
-        let mut smtp = SmtpClient {
-            driver,
-            greeting: None,
-            ehlo_resp: None,
-            helo_resp: None,
-            does_esmtp: false,
-            hello_ok: false,
-            policy: self.policy,
-        };
-        smtp.await_greeting()?;
-        match self.policy {
-            TlsPolicy::Disabled => {}
-            TlsPolicy::Required | TlsPolicy::Opportunistic if smtp.is_tls() => {}
-            TlsPolicy::Required | TlsPolicy::Opportunistic => {
-                smtp.starttls_checked(false)?;
-            }
-        }
-        Ok(smtp)
-    }
-}
 
 /// An SMTP or LMTP session over a blocking socket: smtplib's `SMTP`,
 /// `SMTP_SSL` and `LMTP` in one type (the [`Builder`] picks which).
@@ -332,6 +47,29 @@ pub struct SmtpClient {
 }
 
 impl SmtpClient {
+    /// Waits for the greeting and the first EHLO, then runs STARTTLS as
+    /// `policy` says (the builder's last step).
+    pub(crate) fn open(driver: Driver, policy: TlsPolicy) -> Result<SmtpClient, Error> {
+        let mut smtp = SmtpClient {
+            driver,
+            greeting: None,
+            ehlo_resp: None,
+            helo_resp: None,
+            does_esmtp: false,
+            hello_ok: false,
+            policy,
+        };
+        smtp.await_greeting()?;
+        match policy {
+            TlsPolicy::Disabled => {}
+            TlsPolicy::Required | TlsPolicy::Opportunistic if smtp.is_tls() => {}
+            TlsPolicy::Required | TlsPolicy::Opportunistic => {
+                smtp.starttls_checked(false)?;
+            }
+        }
+        Ok(smtp)
+    }
+
     /// Connects like smtplib's `SMTP(host)`: plain SMTP, port 25 unless
     /// `host` ends in `:port`.
     ///

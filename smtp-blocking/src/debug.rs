@@ -129,7 +129,10 @@ mod tests {
 
     #[test]
     fn auth_lines_lose_their_payload() {
-        assert_eq!(redact_line(b"AUTH PLAIN AHUAcA==\r\n"), b"AUTH PLAIN <redacted>");
+        assert_eq!(
+            redact_line(b"AUTH PLAIN AHUAcA==\r\n"),
+            b"AUTH PLAIN <redacted>"
+        );
         assert_eq!(redact_line(b"auth login\r\n"), b"auth login");
         assert_eq!(redact_line(b"MAIL FROM:<a@b>\r\n"), b"MAIL FROM:<a@b>\r\n");
     }

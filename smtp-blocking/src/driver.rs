@@ -228,7 +228,9 @@ impl Driver {
     fn io_failed<T>(&mut self, e: std::io::Error, body: bool) -> Result<T, Error> {
         let timeout = matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut);
         let engine = self.client.handle_eof(Instant::now()).err();
-        let unknown = engine.as_ref().is_some_and(smtp_proto::Error::is_outcome_unknown);
+        let unknown = engine
+            .as_ref()
+            .is_some_and(smtp_proto::Error::is_outcome_unknown);
         let stage = engine
             .as_ref()
             .and_then(smtp_proto::Error::stage)
@@ -262,7 +264,8 @@ impl Driver {
             return self.fail(Error::NotSupported("TLS is already active".to_owned()));
         };
         let timeouts = self.client.config().timeouts;
-        self.trace.note(&format!("TLS handshake, verifying {name:?}"));
+        self.trace
+            .note(&format!("TLS handshake, verifying {name:?}"));
         let transport = match crate::tls::handshake(&connector, &name, base, timeouts.command) {
             Ok(t) => t,
             Err(e) => return self.fail(e),

@@ -57,7 +57,9 @@
 //! | `with SMTP(...) as s:`                    | [`Drop`]: QUIT when healthy and idle, errors ignored   |
 //! | `file`, `sock`, `command_encoding`, `debuglevel` | internal; the engine encodes (UTF-8 only with SMTPUTF8) |
 //! | `SMTPException` and subclasses            | [`Error`] (table in its module docs)                   |
-//! | `quotedata`, `quoteaddr`, `CRLF`          | the engine's body encoder and address types            |
+//! | `quotedata`, `quoteaddr`, `_fix_eols`, `CRLF` | the engine's body encoder and address types        |
+//! | `_MAXLINE`, `_MAXCHALLENGE`, `OLDSTYLE_AUTH` | the engine's `ParserConfig` limits, `Config::max_auth_rounds`, `Extensions` (merges `AUTH=`) |
+//! | `default_port`, `ehlo_msg`                | the port constants; the engine picks EHLO/LHLO by dialect |
 //!
 //! **Why no `mail`/`rcpt`/`data`.** The engine runs a transaction as one
 //! unit ([`smtp_proto::Client::send_mail`]): it pipelines MAIL, RCPT and
@@ -83,6 +85,7 @@
 
 #![forbid(unsafe_code)]
 
+mod builder;
 mod client;
 mod debug;
 mod driver;
@@ -92,7 +95,8 @@ mod send;
 mod tls;
 mod transport;
 
-pub use client::{Builder, LMTP_PORT, SMTP_PORT, SMTP_SSL_PORT, SmtpClient};
+pub use builder::Builder;
+pub use client::{LMTP_PORT, SMTP_PORT, SMTP_SSL_PORT, SmtpClient};
 pub use error::{Error, Refused};
 pub use native_tls;
 pub use send::refusal;

@@ -212,7 +212,12 @@ mod tests {
         let h = analyze(msg).unwrap();
         assert_eq!(h.sender.as_deref(), Some("r@x.org"));
         assert_eq!(h.recipients, ["t@x.org", "u@x.org"]);
-        assert!(!kept(msg, &h.drop).concat().windows(10).any(|w| w == b"Resent-Bcc"));
+        assert!(
+            !kept(msg, &h.drop)
+                .concat()
+                .windows(10)
+                .any(|w| w == b"Resent-Bcc")
+        );
     }
 
     #[test]

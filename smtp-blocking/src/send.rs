@@ -56,9 +56,13 @@ impl SmtpClient {
 
     /// smtplib's `send_message(msg, from_addr, to_addrs)` for a raw RFC
     /// 5322 message: a missing sender or recipient list is taken from the
-    /// headers (see the [`message`](crate::message) rules: `Resent-*`,
-    /// `Sender`/`From`, `To`+`Cc`+`Bcc`), and `Bcc`/`Resent-Bcc` are never
-    /// transmitted. `SMTPUTF8` is requested when an address needs it.
+    /// headers, and `Bcc`/`Resent-Bcc` are never transmitted. The rules:
+    /// exactly one `Resent-Date` selects the `Resent-` headers (more than
+    /// one is [`Error::InvalidMessage`]); the sender is the first address
+    /// of `Sender`, else `From`; the recipients are every address of `To`,
+    /// `Cc` and `Bcc` (groups expanded, duplicates dropped). `SMTPUTF8` is
+    /// requested when an address needs it. Headers are parsed with
+    /// `mailparse`.
     ///
     /// # Errors
     /// As [`sendmail`](Self::sendmail), plus [`Error::InvalidMessage`] when
@@ -150,7 +154,9 @@ impl SmtpClient {
                     streaming = false;
                     self.driver.client.finish_body()
                 } else {
-                    self.driver.client.send_body(chunk.get(..n).unwrap_or_default())
+                    self.driver
+                        .client
+                        .send_body(chunk.get(..n).unwrap_or_default())
                 };
                 match queued {
                     Ok(()) => {}

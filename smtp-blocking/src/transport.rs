@@ -36,9 +36,23 @@ pub trait Stream: Read + Write + Send + fmt::Debug {
     fn set_write_timeout(&self, _timeout: Option<Duration>) -> io::Result<()> {
         Ok(())
     }
+
+    /// Turns off write coalescing delays (TCP_NODELAY) where the stream
+    /// has them: SMTP commands are small writes that Nagle's algorithm
+    /// would hold back for an ACK, 40 ms per round trip on Linux.
+    ///
+    /// # Errors
+    /// Whatever the stream reports.
+    fn set_nodelay(&self) -> io::Result<()> {
+        Ok(())
+    }
 }
 
 impl Stream for TcpStream {
+    fn set_nodelay(&self) -> io::Result<()> {
+        TcpStream::set_nodelay(self, true)
+    }
+
     fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
         TcpStream::set_read_timeout(self, timeout)
     }
@@ -214,7 +228,11 @@ pub(crate) fn parse_target(
         let port = match tail.strip_prefix(':') {
             Some(p) => parse_port(p)?,
             None if tail.is_empty() => default_port,
-            None => return Err(crate::Error::InvalidArgument(format!("bad address {host:?}"))),
+            None => {
+                return Err(crate::Error::InvalidArgument(format!(
+                    "bad address {host:?}"
+                )));
+            }
         };
         return Ok(Target::Tcp {
             host: addr.to_owned(),
@@ -345,13 +363,31 @@ mod tests {
 
     #[test]
     fn smtplib_host_port_parsing() {
-        assert_eq!(parse_target("mx:2525", None, 25, false).unwrap(), tcp("mx", 2525));
+        assert_eq!(
+            parse_target("mx:2525", None, 25, false).unwrap(),
+            tcp("mx", 2525)
+        );
         assert_eq!(parse_target("mx", None, 25, false).unwrap(), tcp("mx", 25));
-        assert_eq!(parse_target("mx:1", Some(7), 25, false).unwrap(), tcp("mx:1", 7));
-        assert_eq!(parse_target("", None, 465, false).unwrap(), tcp("localhost", 465));
-        assert_eq!(parse_target("::1", None, 25, false).unwrap(), tcp("::1", 25));
-        assert_eq!(parse_target("[::1]:26", None, 25, false).unwrap(), tcp("::1", 26));
-        assert_eq!(parse_target("[::1]", None, 25, false).unwrap(), tcp("::1", 25));
+        assert_eq!(
+            parse_target("mx:1", Some(7), 25, false).unwrap(),
+            tcp("mx:1", 7)
+        );
+        assert_eq!(
+            parse_target("", None, 465, false).unwrap(),
+            tcp("localhost", 465)
+        );
+        assert_eq!(
+            parse_target("::1", None, 25, false).unwrap(),
+            tcp("::1", 25)
+        );
+        assert_eq!(
+            parse_target("[::1]:26", None, 25, false).unwrap(),
+            tcp("::1", 26)
+        );
+        assert_eq!(
+            parse_target("[::1]", None, 25, false).unwrap(),
+            tcp("::1", 25)
+        );
         assert!(parse_target("mx:smtp", None, 25, false).is_err());
         assert_eq!(
             parse_target("/run/lmtp", None, 2003, true).unwrap(),

@@ -3,7 +3,12 @@
 //! `bdat_chunk_size`, lock-step chunks without PIPELINING, refused chunks,
 //! and the choice between BDAT and DATA.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
 
 mod common;
 
@@ -37,7 +42,13 @@ fn cnri_hello(t: &mut common::Harness, caps: &str) {
     assert!(matches!(t.event(), Event::Greeting { .. }));
     t.expect_sent("EHLO ymir.claremont.edu\r\n");
     t.server_ok(caps);
-    assert!(matches!(t.event(), Event::Hello { extensions: Some(_), .. }));
+    assert!(matches!(
+        t.event(),
+        Event::Hello {
+            extensions: Some(_),
+            ..
+        }
+    ));
 }
 
 fn finished(events: &[Event]) -> TxnReport {
@@ -58,7 +69,9 @@ fn bdat(count: usize, last: bool, data: &[u8]) -> Vec<u8> {
 transcript!(rfc3030_example_simple_chunking, ymir(), |t| {
     cnri_hello(t, "250-cnri.reston.va.us says hello\r\n250 CHUNKING\r\n");
     let env = envelope("Sam@Random.com", &["Susan@Random.com"]);
-    let txn = t.cmd(|c| c.send_mail(&env, BodyOptions::default())).unwrap();
+    let txn = t
+        .cmd(|c| c.send_mail(&env, BodyOptions::default()))
+        .unwrap();
     t.expect_sent("MAIL FROM:<Sam@Random.com>\r\n");
     t.server_ok("250 <Sam@Random.com>... Sender ok\r\n");
     assert!(matches!(t.event(), Event::MailReply { .. }));
@@ -81,7 +94,11 @@ transcript!(rfc3030_example_simple_chunking, ymir(), |t| {
          From: Sam@random.com\r\n\
          Subject: This is a bodyless test message\r\n",
     );
-    assert_eq!(t.deadline_in(), Some(10 * MIN), "BDAT LAST waits like the final \".\"");
+    assert_eq!(
+        t.deadline_in(),
+        Some(10 * MIN),
+        "BDAT LAST waits like the final \".\""
+    );
     t.server_ok("250 Message OK, 86 octets received\r\n");
     let events = t.events();
     assert!(matches!(
@@ -154,25 +171,34 @@ transcript!(
 
 // BDAT counts octets, so there is no dot-stuffing; line endings of a text
 // body are still normalised (lone CR and lone LF become CRLF).
-transcript!(text_body_is_normalised_not_stuffed, Config::default(), |t| {
-    t.ready(&["CHUNKING", "PIPELINING"]);
-    let _ = t.cmd(|c| c.send_mail(&simple(), BodyOptions::default())).unwrap();
-    let _ = t.events();
-    t.cmd(|c| c.send_body(b".leading dot\n..two dots\r")).unwrap();
-    t.cmd(|c| c.send_body(b"\n.\nlone cr\rend\r\n.")).unwrap();
-    t.cmd(|c| c.finish_body()).unwrap();
-    let body = ".leading dot\r\n..two dots\r\n.\r\nlone cr\r\nend\r\n.";
-    let expected = format!(
-        "MAIL FROM:<a@b.example>\r\nRCPT TO:<c@d.example>\r\nBDAT {} LAST\r\n{body}",
-        body.len()
-    );
-    t.expect_sent(&expected);
-});
+transcript!(
+    text_body_is_normalised_not_stuffed,
+    Config::default(),
+    |t| {
+        t.ready(&["CHUNKING", "PIPELINING"]);
+        let _ = t
+            .cmd(|c| c.send_mail(&simple(), BodyOptions::default()))
+            .unwrap();
+        let _ = t.events();
+        t.cmd(|c| c.send_body(b".leading dot\n..two dots\r"))
+            .unwrap();
+        t.cmd(|c| c.send_body(b"\n.\nlone cr\rend\r\n.")).unwrap();
+        t.cmd(|c| c.finish_body()).unwrap();
+        let body = ".leading dot\r\n..two dots\r\n.\r\nlone cr\r\nend\r\n.";
+        let expected = format!(
+            "MAIL FROM:<a@b.example>\r\nRCPT TO:<c@d.example>\r\nBDAT {} LAST\r\n{body}",
+            body.len()
+        );
+        t.expect_sent(&expected);
+    }
+);
 
 // An empty body is `BDAT 0 LAST`.
 transcript!(empty_body_is_bdat_0_last, Config::default(), |t| {
     t.ready(&["CHUNKING"]);
-    let _ = t.cmd(|c| c.send_mail(&simple(), BodyOptions::default())).unwrap();
+    let _ = t
+        .cmd(|c| c.send_mail(&simple(), BodyOptions::default()))
+        .unwrap();
     t.server_ok("250 ok\r\n");
     t.server_ok("250 ok\r\n");
     let _ = t.events();
@@ -192,10 +218,15 @@ transcript!(
     Config::default().with_bdat_chunk_size(8),
     |t| {
         t.ready(&["CHUNKING"]);
-        let txn = t.cmd(|c| c.send_mail(&simple(), BodyOptions::default())).unwrap();
+        let txn = t
+            .cmd(|c| c.send_mail(&simple(), BodyOptions::default()))
+            .unwrap();
         t.expect_sent("MAIL FROM:<a@b.example>\r\n");
         assert!(!t.client.can_send_body());
-        assert_eq!(t.cmd(|c| c.send_body(b"early")), Err(UsageError::NoBodyExpected));
+        assert_eq!(
+            t.cmd(|c| c.send_body(b"early")),
+            Err(UsageError::NoBodyExpected)
+        );
         t.server_ok("250 ok\r\n");
         t.expect_sent("RCPT TO:<c@d.example>\r\n");
         t.server_ok("250 ok\r\n");
@@ -242,7 +273,9 @@ transcript!(
     Config::default().with_bdat_chunk_size(8),
     |t| {
         t.ready(&["CHUNKING", "PIPELINING"]);
-        let _ = t.cmd(|c| c.send_mail(&simple(), BodyOptions::default())).unwrap();
+        let _ = t
+            .cmd(|c| c.send_mail(&simple(), BodyOptions::default()))
+            .unwrap();
         let _ = t.events();
         let _ = t.sent();
         t.cmd(|c| c.send_body(b"0123456789abcdefXYZ")).unwrap();
@@ -263,7 +296,9 @@ transcript!(
     Config::default().with_bdat_chunk_size(4),
     |t| {
         t.ready(&["CHUNKING"]);
-        let _ = t.cmd(|c| c.send_mail(&simple(), BodyOptions::default())).unwrap();
+        let _ = t
+            .cmd(|c| c.send_mail(&simple(), BodyOptions::default()))
+            .unwrap();
         t.server_ok("250 ok\r\n");
         t.server_ok("250 ok\r\n");
         let _ = t.events();
@@ -277,7 +312,10 @@ transcript!(
         assert_eq!(report.outcome, TxnOutcome::DataRefused);
         assert_eq!(report.data_reply.as_ref().unwrap().code().get(), 552);
         assert!(!t.client.can_send_body());
-        assert_eq!(t.cmd(|c| c.send_body(b"cccc")), Err(UsageError::NoBodyExpected));
+        assert_eq!(
+            t.cmd(|c| c.send_body(b"cccc")),
+            Err(UsageError::NoBodyExpected)
+        );
         assert_eq!(t.cmd(|c| c.finish_body()), Err(UsageError::NoBodyExpected));
         // The waiting chunk is dropped; RSET goes instead.
         t.expect_sent("RSET\r\n");
@@ -294,7 +332,9 @@ transcript!(
     Config::default().with_bdat_chunk_size(4),
     |t| {
         t.ready(&["CHUNKING", "PIPELINING"]);
-        let _ = t.cmd(|c| c.send_mail(&simple(), BodyOptions::default())).unwrap();
+        let _ = t
+            .cmd(|c| c.send_mail(&simple(), BodyOptions::default()))
+            .unwrap();
         let _ = t.events();
         t.cmd(|c| c.send_body(b"aaaabbbb")).unwrap();
         t.expect_sent(
@@ -304,7 +344,10 @@ transcript!(
         let report = finished(&t.events());
         assert_eq!(report.outcome, TxnOutcome::DataRefused);
         assert_eq!(report.data_reply.as_ref().unwrap().code().get(), 452);
-        assert_eq!(t.cmd(|c| c.send_body(b"cccc")), Err(UsageError::NoBodyExpected));
+        assert_eq!(
+            t.cmd(|c| c.send_body(b"cccc")),
+            Err(UsageError::NoBodyExpected)
+        );
         // RSET joins the group: non-final chunks do not end one.
         t.expect_sent("RSET\r\n");
         t.server_ok("452 4.3.1 still out of space\r\n250 reset\r\n");
@@ -315,59 +358,97 @@ transcript!(
 );
 
 // The reply to BDAT LAST refuses the message.
-transcript!(refused_last_chunk_is_message_refused, Config::default(), |t| {
-    t.ready(&["CHUNKING", "PIPELINING"]);
-    let _ = t.cmd(|c| c.send_mail(&simple(), BodyOptions::default())).unwrap();
-    let _ = t.events();
-    t.cmd(|c| c.send_body(b"spam\r\n")).unwrap();
-    t.cmd(|c| c.finish_body()).unwrap();
-    t.expect_sent("MAIL FROM:<a@b.example>\r\nRCPT TO:<c@d.example>\r\nBDAT 6 LAST\r\nspam\r\n");
-    t.server_ok("250 ok\r\n250 ok\r\n554 5.7.1 spam\r\n");
-    let events = t.events();
-    assert!(matches!(&events[2], Event::DeliveryReply { reply, .. } if reply.code().get() == 554));
-    let report = finished(&events);
-    assert_eq!(report.outcome, TxnOutcome::MessageRefused);
-    assert_eq!(report.refused().count(), 1);
-});
+transcript!(
+    refused_last_chunk_is_message_refused,
+    Config::default(),
+    |t| {
+        t.ready(&["CHUNKING", "PIPELINING"]);
+        let _ = t
+            .cmd(|c| c.send_mail(&simple(), BodyOptions::default()))
+            .unwrap();
+        let _ = t.events();
+        t.cmd(|c| c.send_body(b"spam\r\n")).unwrap();
+        t.cmd(|c| c.finish_body()).unwrap();
+        t.expect_sent(
+            "MAIL FROM:<a@b.example>\r\nRCPT TO:<c@d.example>\r\nBDAT 6 LAST\r\nspam\r\n",
+        );
+        t.server_ok("250 ok\r\n250 ok\r\n554 5.7.1 spam\r\n");
+        let events = t.events();
+        assert!(
+            matches!(&events[2], Event::DeliveryReply { reply, .. } if reply.code().get() == 554)
+        );
+        let report = finished(&events);
+        assert_eq!(report.outcome, TxnOutcome::MessageRefused);
+        assert_eq!(report.refused().count(), 1);
+    }
+);
 
 // Without PIPELINING the body opens only once a recipient is accepted: a
 // refused sender or only refused recipients mean no BDAT at all.
-transcript!(lock_step_sender_refused_sends_no_chunk, Config::default(), |t| {
-    t.ready(&["CHUNKING"]);
-    let _ = t.cmd(|c| c.send_mail(&simple(), BodyOptions::default())).unwrap();
-    t.expect_sent("MAIL FROM:<a@b.example>\r\n");
-    t.server_ok("550 5.7.1 go away\r\n");
-    let events = t.events();
-    assert!(!events.iter().any(|e| matches!(e, Event::ReadyForBody { .. })));
-    assert_eq!(finished(&events).outcome, TxnOutcome::SenderRefused);
-    t.expect_sent("");
-});
+transcript!(
+    lock_step_sender_refused_sends_no_chunk,
+    Config::default(),
+    |t| {
+        t.ready(&["CHUNKING"]);
+        let _ = t
+            .cmd(|c| c.send_mail(&simple(), BodyOptions::default()))
+            .unwrap();
+        t.expect_sent("MAIL FROM:<a@b.example>\r\n");
+        t.server_ok("550 5.7.1 go away\r\n");
+        let events = t.events();
+        assert!(
+            !events
+                .iter()
+                .any(|e| matches!(e, Event::ReadyForBody { .. }))
+        );
+        assert_eq!(finished(&events).outcome, TxnOutcome::SenderRefused);
+        t.expect_sent("");
+    }
+);
 
-transcript!(lock_step_all_recipients_refused_sends_no_chunk, Config::default(), |t| {
-    t.ready(&["CHUNKING"]);
-    let env = envelope("a@b.example", &["c@d.example", "e@d.example"]);
-    let _ = t.cmd(|c| c.send_mail(&env, BodyOptions::default())).unwrap();
-    t.server_ok("250 ok\r\n");
-    t.server_ok("550 no\r\n");
-    t.server_ok("550 no\r\n");
-    let events = t.events();
-    assert!(!events.iter().any(|e| matches!(e, Event::ReadyForBody { .. })));
-    assert_eq!(finished(&events).outcome, TxnOutcome::AllRecipientsRefused);
-    t.expect_sent("MAIL FROM:<a@b.example>\r\nRCPT TO:<c@d.example>\r\nRCPT TO:<e@d.example>\r\nRSET\r\n");
-});
+transcript!(
+    lock_step_all_recipients_refused_sends_no_chunk,
+    Config::default(),
+    |t| {
+        t.ready(&["CHUNKING"]);
+        let env = envelope("a@b.example", &["c@d.example", "e@d.example"]);
+        let _ = t
+            .cmd(|c| c.send_mail(&env, BodyOptions::default()))
+            .unwrap();
+        t.server_ok("250 ok\r\n");
+        t.server_ok("550 no\r\n");
+        t.server_ok("550 no\r\n");
+        let events = t.events();
+        assert!(
+            !events
+                .iter()
+                .any(|e| matches!(e, Event::ReadyForBody { .. }))
+        );
+        assert_eq!(finished(&events).outcome, TxnOutcome::AllRecipientsRefused);
+        t.expect_sent(
+            "MAIL FROM:<a@b.example>\r\nRCPT TO:<c@d.example>\r\nRCPT TO:<e@d.example>\r\nRSET\r\n",
+        );
+    }
+);
 
 // With PIPELINING the body was already sent when the refusals come back;
 // the server refuses BDAT LAST and the outcome says why.
 transcript!(pipelined_all_recipients_refused, Config::default(), |t| {
     t.ready(&["CHUNKING", "PIPELINING"]);
-    let _ = t.cmd(|c| c.send_mail(&simple(), BodyOptions::default())).unwrap();
+    let _ = t
+        .cmd(|c| c.send_mail(&simple(), BodyOptions::default()))
+        .unwrap();
     let _ = t.events();
     t.cmd(|c| c.send_body(b"hi\r\n")).unwrap();
     t.cmd(|c| c.finish_body()).unwrap();
     let _ = t.sent();
     t.server_ok("250 ok\r\n550 5.1.1 unknown\r\n554 5.5.1 no valid recipients\r\n");
     let events = t.events();
-    assert!(!events.iter().any(|e| matches!(e, Event::DeliveryReply { .. })));
+    assert!(
+        !events
+            .iter()
+            .any(|e| matches!(e, Event::DeliveryReply { .. }))
+    );
     let report = finished(&events);
     assert_eq!(report.outcome, TxnOutcome::AllRecipientsRefused);
     assert_eq!(report.delivered().count(), 0);
@@ -391,57 +472,79 @@ transcript!(binarymime_bytes_are_untouched, Config::default(), |t| {
     assert_eq!(t.sent_bytes(), bdat(body.len(), true, body));
 });
 
-transcript!(binary_needs_binarymime_and_chunking, Config::default(), |t| {
-    t.ready(&["CHUNKING", "8BITMIME"]);
-    let binary = BodyOptions::default().with_content(BodyContent::Binary);
-    assert_eq!(
-        t.cmd(|c| c.send_mail(&simple(), binary)),
-        Err(UsageError::ExtensionNotAdvertised("BINARYMIME"))
-    );
-    t.expect_sent("");
-    assert!(t.client.is_idle());
-});
+transcript!(
+    binary_needs_binarymime_and_chunking,
+    Config::default(),
+    |t| {
+        t.ready(&["CHUNKING", "8BITMIME"]);
+        let binary = BodyOptions::default().with_content(BodyContent::Binary);
+        assert_eq!(
+            t.cmd(|c| c.send_mail(&simple(), binary)),
+            Err(UsageError::ExtensionNotAdvertised("BINARYMIME"))
+        );
+        t.expect_sent("");
+        assert!(t.client.is_idle());
+    }
+);
 
 // BINARYMIME without CHUNKING cannot be used: a binary body needs BDAT.
-transcript!(binarymime_without_chunking_is_refused, Config::default(), |t| {
-    t.ready(&["BINARYMIME", "8BITMIME"]);
-    let binary = BodyOptions::default().with_content(BodyContent::Binary);
-    assert_eq!(
-        t.cmd(|c| c.send_mail(&simple(), binary)),
-        Err(UsageError::ExtensionNotAdvertised("BINARYMIME"))
-    );
-    t.expect_sent("");
-});
+transcript!(
+    binarymime_without_chunking_is_refused,
+    Config::default(),
+    |t| {
+        t.ready(&["BINARYMIME", "8BITMIME"]);
+        let binary = BodyOptions::default().with_content(BodyContent::Binary);
+        assert_eq!(
+            t.cmd(|c| c.send_mail(&simple(), binary)),
+            Err(UsageError::ExtensionNotAdvertised("BINARYMIME"))
+        );
+        t.expect_sent("");
+    }
+);
 
 // The caller (per message or per session) can prefer DATA even when the
 // server offers CHUNKING.
-transcript!(chunking_can_be_declined_per_message, Config::default(), |t| {
-    t.ready(&["CHUNKING", "PIPELINING"]);
-    let options = BodyOptions::default().with_chunking(false);
-    let _ = t.cmd(|c| c.send_mail(&simple(), options)).unwrap();
-    t.expect_sent("MAIL FROM:<a@b.example>\r\nRCPT TO:<c@d.example>\r\nDATA\r\n");
-    t.server_ok("250 ok\r\n250 ok\r\n354 go\r\n");
-    let _ = t.events();
-    t.cmd(|c| c.send_body(b".dot\r\n")).unwrap();
-    t.cmd(|c| c.finish_body()).unwrap();
-    t.expect_sent("..dot\r\n.\r\n");
-});
+transcript!(
+    chunking_can_be_declined_per_message,
+    Config::default(),
+    |t| {
+        t.ready(&["CHUNKING", "PIPELINING"]);
+        let options = BodyOptions::default().with_chunking(false);
+        let _ = t.cmd(|c| c.send_mail(&simple(), options)).unwrap();
+        t.expect_sent("MAIL FROM:<a@b.example>\r\nRCPT TO:<c@d.example>\r\nDATA\r\n");
+        t.server_ok("250 ok\r\n250 ok\r\n354 go\r\n");
+        let _ = t.events();
+        t.cmd(|c| c.send_body(b".dot\r\n")).unwrap();
+        t.cmd(|c| c.finish_body()).unwrap();
+        t.expect_sent("..dot\r\n.\r\n");
+    }
+);
 
-transcript!(chunking_can_be_declined_per_session, Config::default().with_chunking(false), |t| {
-    t.ready(&["CHUNKING"]);
-    let _ = t.cmd(|c| c.send_mail(&simple(), BodyOptions::default())).unwrap();
-    t.server_ok("250 ok\r\n");
-    t.server_ok("250 ok\r\n");
-    t.expect_sent("MAIL FROM:<a@b.example>\r\nRCPT TO:<c@d.example>\r\nDATA\r\n");
-});
+transcript!(
+    chunking_can_be_declined_per_session,
+    Config::default().with_chunking(false),
+    |t| {
+        t.ready(&["CHUNKING"]);
+        let _ = t
+            .cmd(|c| c.send_mail(&simple(), BodyOptions::default()))
+            .unwrap();
+        t.server_ok("250 ok\r\n");
+        t.server_ok("250 ok\r\n");
+        t.expect_sent("MAIL FROM:<a@b.example>\r\nRCPT TO:<c@d.example>\r\nDATA\r\n");
+    }
+);
 
 // Two BDAT transactions back to back with PIPELINING: the second envelope
 // follows the first one's LAST chunk only after its reply (BDAT LAST ends a
 // group), and each reply lands on its own command.
 transcript!(two_bdat_transactions, Config::default(), |t| {
     t.ready(&["CHUNKING", "PIPELINING"]);
-    let first = t.cmd(|c| c.send_mail(&simple(), BodyOptions::default())).unwrap();
-    let second = t.cmd(|c| c.send_mail(&simple(), BodyOptions::default())).unwrap();
+    let first = t
+        .cmd(|c| c.send_mail(&simple(), BodyOptions::default()))
+        .unwrap();
+    let second = t
+        .cmd(|c| c.send_mail(&simple(), BodyOptions::default()))
+        .unwrap();
     assert_eq!(t.event(), Event::ReadyForBody { txn: first });
     t.cmd(|c| c.send_body(b"one\r\n")).unwrap();
     t.cmd(|c| c.finish_body()).unwrap();
@@ -455,5 +558,64 @@ transcript!(two_bdat_transactions, Config::default(), |t| {
     t.expect_sent("MAIL FROM:<a@b.example>\r\nRCPT TO:<c@d.example>\r\nBDAT 5 LAST\r\ntwo\r\n");
     t.server_ok("250 ok\r\n250 ok\r\n250 second done\r\n");
     let report = finished(&t.events());
-    assert_eq!((report.txn, report.outcome), (second, TxnOutcome::Delivered));
+    assert_eq!(
+        (report.txn, report.outcome),
+        (second, TxnOutcome::Delivered)
+    );
 });
+
+// With PIPELINING the chunks are on the wire before MAIL is refused; the
+// transaction fails once, as "sender refused", and nothing is reset.
+transcript!(
+    pipelined_sender_refused,
+    Config::default().with_bdat_chunk_size(4),
+    |t| {
+        t.ready(&["CHUNKING", "PIPELINING"]);
+        let _ = t
+            .cmd(|c| c.send_mail(&simple(), BodyOptions::default()))
+            .unwrap();
+        let _ = t.events();
+        t.cmd(|c| c.send_body(b"abcdef")).unwrap();
+        t.cmd(|c| c.finish_body()).unwrap();
+        t.expect_sent(
+            "MAIL FROM:<a@b.example>\r\nRCPT TO:<c@d.example>\r\nBDAT 4\r\nabcdBDAT 2 LAST\r\nef",
+        );
+        t.server_ok("550 5.7.1 no\r\n503 5.5.1 no MAIL\r\n503 5.5.1 no MAIL\r\n");
+        let report = finished(&t.events());
+        assert_eq!(report.outcome, smtp_proto::TxnOutcome::SenderRefused);
+        // The reply to BDAT LAST still comes and is read, not misplaced.
+        t.server_ok("503 5.5.1 no MAIL\r\n");
+        t.no_event();
+        t.expect_sent("");
+        assert!(t.client.is_idle());
+    }
+);
+
+// A chunk's reply is due within the command deadline; missing it is a
+// timeout before the end of data, so nothing was delivered.
+transcript!(
+    chunk_reply_timeout,
+    Config::default().with_bdat_chunk_size(4),
+    |t| {
+        t.ready(&["CHUNKING"]);
+        let _ = t
+            .cmd(|c| c.send_mail(&simple(), BodyOptions::default()))
+            .unwrap();
+        t.server_ok("250 ok\r\n");
+        t.server_ok("250 ok\r\n");
+        let _ = t.events();
+        t.cmd(|c| c.send_body(b"abcd")).unwrap();
+        assert!(t.sent().ends_with("BDAT 4\r\nabcd"));
+        assert_eq!(t.deadline_in(), Some(5 * MIN));
+        let err = t.advance(5 * MIN).unwrap_err();
+        assert_eq!(
+            err,
+            smtp_proto::Error::Timeout {
+                stage: smtp_proto::Stage::Bdat
+            }
+        );
+        assert!(!err.is_outcome_unknown());
+        assert_eq!(finished(&t.events()).outcome, TxnOutcome::Aborted);
+        assert_eq!(t.cmd(|c| c.send_body(b"x")), Err(UsageError::Closed));
+    }
+);

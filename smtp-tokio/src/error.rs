@@ -1,0 +1,299 @@
+//! [`Error`]: smtplib's exception family as one enum, plus what an async
+//! socket adds (I/O, TLS, deadlines, cancellation) and the two states
+//! smtplib never names: "the message may have been delivered" and "this
+//! connection can no longer be used".
+//!
+//! The shape is the one `smtp-blocking` uses, variant for variant, so that
+//! error handling moves between the two crates unchanged:
+//!
+//! | smtplib exception          | variant                                     |
+//! |----------------------------|---------------------------------------------|
+//! | `SMTPException`            | [`Error`] itself                            |
+//! | `SMTPNotSupportedError`    | [`Error::NotSupported`]                     |
+//! | `SMTPServerDisconnected`   | [`Error::ServerDisconnected`], [`Error::ServiceClosing`] (421) |
+//! | `SMTPResponseException`    | [`Error::Response`] (and every variant with a reply: [`Error::reply`]) |
+//! | `SMTPSenderRefused`        | [`Error::SenderRefused`]                    |
+//! | `SMTPRecipientsRefused`    | [`Error::RecipientsRefused`]                |
+//! | `SMTPDataError`            | [`Error::DataError`]                        |
+//! | `SMTPConnectError`         | [`Error::ConnectError`]                     |
+//! | `SMTPHeloError`            | [`Error::HeloError`]                        |
+//! | `SMTPAuthenticationError`  | [`Error::AuthenticationError`]              |
+//! | `ValueError` (send_message)| [`Error::InvalidMessage`], [`Error::InvalidArgument`] |
+//! | `socket.timeout`, `OSError`| [`Error::Timeout`], [`Error::Io`]           |
+//! | `ssl.SSLError`             | [`Error::Tls`]                              |
+//!
+//! A future dropped in the middle of a command (a `select!` that lost, a
+//! `tokio::time::timeout` that fired) leaves the session in an unknown
+//! state; the next call says so with [`Error::Poisoned`].
+
+use std::collections::BTreeMap;
+use std::io;
+
+use smtp_proto::{Reply, Stage};
+
+/// Refused recipients: each address, as the caller wrote it, with the reply
+/// that refused it (its RCPT reply, or in LMTP its own negative final
+/// reply). smtplib's `sendmail` return value and
+/// `SMTPRecipientsRefused.recipients`.
+pub type Refused = BTreeMap<String, Reply>;
+
+/// Everything that can go wrong: smtplib's exceptions plus the transport's.
+///
+/// Variants carrying a [`Reply`] give smtplib's `smtp_code` and `smtp_error`
+/// through [`Error::smtp_code`] and [`Error::smtp_error`].
+#[non_exhaustive]
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The server does not offer what was asked for (smtplib's
+    /// `SMTPNotSupportedError`): STARTTLS, AUTH or a usable mechanism, ...
+    #[error("not supported by the server: {0}")]
+    NotSupported(String),
+    /// The connection is closed: the server closed it, or the client was
+    /// used after `quit`/`close` (smtplib's `SMTPServerDisconnected`).
+    #[error("server disconnected{}", stage_suffix(.stage))]
+    ServerDisconnected {
+        /// What the client was waiting for when the server closed, if it
+        /// was waiting at all.
+        stage: Option<Stage>,
+    },
+    /// The server answered 421: it is closing the connection (RFC 5321
+    /// §3.8). Transient: try again later. The connection is gone.
+    #[error("server is closing the connection at {stage:?}: {reply}")]
+    ServiceClosing {
+        /// The 421 reply.
+        reply: Reply,
+        /// What the 421 answered.
+        stage: Stage,
+    },
+    /// A command got an unexpected negative reply (smtplib's
+    /// `SMTPResponseException`).
+    #[error("{command} refused: {reply}")]
+    Response {
+        /// The command verb.
+        command: &'static str,
+        /// The reply.
+        reply: Reply,
+    },
+    /// MAIL FROM was refused (smtplib's `SMTPSenderRefused`).
+    #[error("sender {sender} refused: {reply}")]
+    SenderRefused {
+        /// The reply to MAIL.
+        reply: Reply,
+        /// The sender address, as given.
+        sender: String,
+    },
+    /// Every recipient was refused; nobody got the message (smtplib's
+    /// `SMTPRecipientsRefused`).
+    #[error("all recipients refused: {}", refused_list(.recipients))]
+    RecipientsRefused {
+        /// Each recipient with its refusal.
+        recipients: Refused,
+    },
+    /// The message data was refused: DATA, a BDAT chunk or the end of data
+    /// got a negative reply (smtplib's `SMTPDataError`).
+    #[error("message data refused: {reply}")]
+    DataError {
+        /// The negative reply.
+        reply: Reply,
+    },
+    /// The greeting was not positive (smtplib's `SMTPConnectError`).
+    #[error("connection refused by the server: {reply}")]
+    ConnectError {
+        /// The greeting.
+        reply: Reply,
+    },
+    /// EHLO and HELO were refused (smtplib's `SMTPHeloError`).
+    #[error("HELO/EHLO refused: {reply}")]
+    HeloError {
+        /// The last reply.
+        reply: Reply,
+    },
+    /// Authentication failed (smtplib's `SMTPAuthenticationError`): the
+    /// reply of the last mechanism tried.
+    #[error("authentication with {mechanism} failed: {reply}")]
+    AuthenticationError {
+        /// The mechanism whose reply this is.
+        mechanism: String,
+        /// The server's final reply to AUTH.
+        reply: Reply,
+    },
+    /// TLS was required and STARTTLS was not offered or was refused. QUIT
+    /// was sent and the connection closed: nothing else went over
+    /// plaintext.
+    #[error("TLS required but STARTTLS {}", match .reply { Some(r) => format!("was refused: {r}"), None => "is not offered".to_owned() })]
+    TlsRequired {
+        /// The refusal, or `None` when STARTTLS was not advertised.
+        reply: Option<Reply>,
+    },
+    /// The connection was lost, or a deadline passed, after the end of the
+    /// message data and before its final reply: the message **may have
+    /// been delivered**. Do not blindly resend.
+    #[error("outcome unknown: {cause}")]
+    OutcomeUnknown {
+        /// What happened.
+        cause: Box<Error>,
+    },
+    /// A deadline passed: a reply did not arrive in time, or a write made
+    /// no progress for `Timeouts::data_block`. The connection is unusable.
+    #[error("timed out{}", stage_suffix(.stage))]
+    Timeout {
+        /// What the client was waiting for, when known.
+        stage: Option<Stage>,
+    },
+    /// A socket error.
+    #[error("I/O error: {0}")]
+    Io(#[from] io::Error),
+    /// The TLS handshake failed (certificate verification included) or the
+    /// TLS connector could not be built.
+    #[error("TLS error: {0}")]
+    Tls(#[from] native_tls::Error),
+    /// The server broke the protocol (malformed reply, bytes after the
+    /// STARTTLS 220, ...). The connection is unusable.
+    #[error("protocol error: {0}")]
+    Protocol(smtp_proto::Error),
+    /// The session cannot do this now, or an argument is invalid; nothing
+    /// was sent.
+    #[error(transparent)]
+    Usage(#[from] smtp_proto::UsageError),
+    /// An address or option could not be used (invalid syntax, forbidden
+    /// byte); nothing was sent.
+    #[error("invalid argument: {0}")]
+    InvalidArgument(String),
+    /// `send_message` could not take the envelope from the headers (more
+    /// than one Resent- block, no sender, no recipients, unparsable
+    /// header); smtplib raises `ValueError`.
+    #[error("invalid message: {0}")]
+    InvalidMessage(String),
+    /// An earlier fatal error, or a future dropped in the middle of a
+    /// command, left the connection unusable; `cause` says which. Connect
+    /// again.
+    #[error("connection unusable after an earlier error: {cause}")]
+    Poisoned {
+        /// The earlier error, as text.
+        cause: String,
+    },
+}
+
+impl Error {
+    /// The server reply this error carries, if any (smtplib's
+    /// `SMTPResponseException`).
+    pub fn reply(&self) -> Option<&Reply> {
+        match self {
+            Error::ServiceClosing { reply, .. }
+            | Error::Response { reply, .. }
+            | Error::SenderRefused { reply, .. }
+            | Error::DataError { reply }
+            | Error::ConnectError { reply }
+            | Error::HeloError { reply }
+            | Error::AuthenticationError { reply, .. } => Some(reply),
+            Error::TlsRequired { reply } => reply.as_ref(),
+            Error::OutcomeUnknown { cause } => cause.reply(),
+            _ => None,
+        }
+    }
+
+    /// smtplib's `smtp_code`: the reply code, if a reply is carried.
+    pub fn smtp_code(&self) -> Option<u16> {
+        self.reply().map(|r| r.code().get())
+    }
+
+    /// smtplib's `smtp_error`: the reply text, lines joined with `\n`.
+    pub fn smtp_error(&self) -> Option<String> {
+        self.reply().map(Reply::text_lossy)
+    }
+
+    /// The RFC 3463 enhanced status code of the carried reply, if any.
+    pub fn enhanced_code(&self) -> Option<smtp_proto::EnhancedStatusCode> {
+        self.reply().and_then(Reply::enhanced_code)
+    }
+
+    /// Whether the message may have been delivered although this error
+    /// was returned (see [`Error::OutcomeUnknown`]).
+    pub fn is_outcome_unknown(&self) -> bool {
+        matches!(self, Error::OutcomeUnknown { .. })
+    }
+
+    /// Whether the connection can still be used after this error. Negative
+    /// replies and usage errors leave it usable; transport failures,
+    /// timeouts, protocol errors, 421, cancellation and closed connections
+    /// do not.
+    pub fn is_fatal(&self) -> bool {
+        !matches!(
+            self,
+            Error::NotSupported(_)
+                | Error::Response { .. }
+                | Error::SenderRefused { .. }
+                | Error::RecipientsRefused { .. }
+                | Error::DataError { .. }
+                | Error::HeloError { .. }
+                | Error::AuthenticationError { .. }
+                | Error::Usage(_)
+                | Error::InvalidArgument(_)
+                | Error::InvalidMessage(_)
+        )
+    }
+
+    /// Converts a fatal engine error; a failure after the end of data is
+    /// wrapped in [`Error::OutcomeUnknown`].
+    pub(crate) fn from_engine(e: smtp_proto::Error) -> Error {
+        let unknown = e.is_outcome_unknown();
+        let mapped = match e {
+            smtp_proto::Error::Timeout { stage } => Error::Timeout { stage: Some(stage) },
+            smtp_proto::Error::PeerClosed { stage } => Error::ServerDisconnected { stage: Some(stage) },
+            smtp_proto::Error::ServiceClosing { reply, stage } => {
+                Error::ServiceClosing { reply, stage }
+            }
+            other => Error::Protocol(other),
+        };
+        if unknown {
+            Error::OutcomeUnknown {
+                cause: Box::new(mapped),
+            }
+        } else {
+            mapped
+        }
+    }
+}
+
+impl From<smtp_proto::command::CommandError> for Error {
+    fn from(e: smtp_proto::command::CommandError) -> Self {
+        Error::InvalidArgument(e.to_string())
+    }
+}
+
+impl From<smtp_proto::address::AddressError> for Error {
+    fn from(e: smtp_proto::address::AddressError) -> Self {
+        Error::InvalidArgument(e.to_string())
+    }
+}
+
+impl From<Error> for io::Error {
+    /// For callers inside `io::Result` code. I/O errors come back
+    /// unchanged; timeouts become `TimedOut`, closed connections
+    /// `ConnectionAborted`, everything else `Other`.
+    fn from(e: Error) -> io::Error {
+        match e {
+            Error::Io(io) => io,
+            Error::Timeout { .. } => io::Error::new(io::ErrorKind::TimedOut, e),
+            Error::ServerDisconnected { .. } | Error::ServiceClosing { .. } => {
+                io::Error::new(io::ErrorKind::ConnectionAborted, e)
+            }
+            other => io::Error::other(other),
+        }
+    }
+}
+
+fn stage_suffix(stage: &Option<Stage>) -> String {
+    match stage {
+        Some(s) => format!(" at {s:?}"),
+        None => String::new(),
+    }
+}
+
+fn refused_list(recipients: &Refused) -> String {
+    let parts: Vec<String> = recipients
+        .iter()
+        .map(|(addr, reply)| format!("{addr} ({reply})"))
+        .collect();
+    parts.join(", ")
+}

@@ -1,0 +1,320 @@
+//! Sockets: TCP (smtplib's `host:port` parsing, `source_address`,
+//! TCP_NODELAY), Unix sockets for LMTP, caller-supplied streams, and the
+//! TLS layer on top of any of them.
+
+use std::fmt;
+use std::io;
+use std::net::{IpAddr, SocketAddr};
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use smtp_proto::Domain;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::{TcpSocket, TcpStream};
+
+/// A caller-supplied byte stream (smtplib lets subclasses override
+/// `_get_socket`; here any `AsyncRead + AsyncWrite + Unpin + Send` will do:
+/// a SOCKS tunnel, an in-memory duplex for tests, a stream with its own
+/// buffering). Implemented for every such type.
+///
+/// Deadlines are the session's own (`tokio::time`), so the stream needs no
+/// timeout support. A stream that buffers writes must flush them in
+/// `poll_flush`: the driver flushes after every batch of commands.
+pub trait Stream: AsyncRead + AsyncWrite + Unpin + Send {}
+
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> Stream for T {}
+
+/// The raw connection under TLS.
+pub(crate) enum Base {
+    Tcp(TcpStream),
+    #[cfg(unix)]
+    Unix(tokio::net::UnixStream),
+    Custom(Box<dyn Stream>),
+}
+
+impl fmt::Debug for Base {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Base::Tcp(s) => f.debug_tuple("Tcp").field(s).finish(),
+            #[cfg(unix)]
+            Base::Unix(s) => f.debug_tuple("Unix").field(s).finish(),
+            Base::Custom(_) => f.write_str("Custom"),
+        }
+    }
+}
+
+impl Base {
+    /// The local IP address, for the `[ip]` EHLO name.
+    pub(crate) fn local_ip(&self) -> Option<IpAddr> {
+        match self {
+            Base::Tcp(s) => s.local_addr().ok().map(|a| a.ip()),
+            _ => None,
+        }
+    }
+}
+
+macro_rules! delegate {
+    ($self:ident, $s:ident => $e:expr) => {
+        match $self.get_mut() {
+            Base::Tcp($s) => $e,
+            #[cfg(unix)]
+            Base::Unix($s) => $e,
+            Base::Custom($s) => $e,
+        }
+    };
+}
+
+impl AsyncRead for Base {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        delegate!(self, s => Pin::new(s).poll_read(cx, buf))
+    }
+}
+
+impl AsyncWrite for Base {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        delegate!(self, s => Pin::new(s).poll_write(cx, buf))
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        delegate!(self, s => Pin::new(s).poll_flush(cx))
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        delegate!(self, s => Pin::new(s).poll_shutdown(cx))
+    }
+}
+
+/// The connection as the driver sees it: plaintext or TLS.
+#[derive(Debug)]
+pub(crate) enum Transport {
+    Plain(Base),
+    Tls(Box<tokio_native_tls::TlsStream<Base>>),
+}
+
+impl AsyncRead for Transport {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Transport::Plain(b) => Pin::new(b).poll_read(cx, buf),
+            Transport::Tls(t) => Pin::new(t.as_mut()).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for Transport {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            Transport::Plain(b) => Pin::new(b).poll_write(cx, buf),
+            Transport::Tls(t) => Pin::new(t.as_mut()).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Transport::Plain(b) => Pin::new(b).poll_flush(cx),
+            Transport::Tls(t) => Pin::new(t.as_mut()).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Transport::Plain(b) => Pin::new(b).poll_shutdown(cx),
+            Transport::Tls(t) => Pin::new(t.as_mut()).poll_shutdown(cx),
+        }
+    }
+}
+
+/// Where to connect, after smtplib's parsing.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Target {
+    Tcp { host: String, port: u16 },
+    Unix(String),
+}
+
+/// smtplib's `connect(host, port)` parsing: a host starting with `/` is a
+/// Unix socket path when `unix_ok` (LMTP); otherwise, when no port is given
+/// and the host has exactly one `:`, what follows it is the port. As an
+/// extension, `[v6addr]:port` and `[v6addr]` are understood too.
+pub(crate) fn parse_target(
+    host: &str,
+    port: Option<u16>,
+    default_port: u16,
+    unix_ok: bool,
+) -> Result<Target, crate::Error> {
+    let host = if host.is_empty() { "localhost" } else { host };
+    if unix_ok && host.starts_with('/') {
+        return Ok(Target::Unix(host.to_owned()));
+    }
+    let tcp = |host: &str, port: u16| Target::Tcp {
+        host: host.to_owned(),
+        port,
+    };
+    if let Some(port) = port {
+        return Ok(tcp(host, port));
+    }
+    if let Some(inner) = host.strip_prefix('[')
+        && let Some((addr, tail)) = inner.split_once(']')
+    {
+        return match tail.strip_prefix(':') {
+            Some(p) => Ok(tcp(addr, parse_port(p)?)),
+            None if tail.is_empty() => Ok(tcp(addr, default_port)),
+            None => Err(crate::Error::InvalidArgument(format!(
+                "bad address {host:?}"
+            ))),
+        };
+    }
+    match host.split_once(':') {
+        Some((h, p)) if !p.contains(':') => Ok(tcp(h, parse_port(p)?)),
+        _ => Ok(tcp(host, default_port)),
+    }
+}
+
+fn parse_port(p: &str) -> Result<u16, crate::Error> {
+    p.parse()
+        .map_err(|_| crate::Error::InvalidArgument(format!("nonnumeric port {p:?}")))
+}
+
+/// Opens a TCP connection to the first address of `host:port` that
+/// answers within `timeout`, binding `source` first when given, and sets
+/// TCP_NODELAY: SMTP commands are small writes that Nagle's algorithm
+/// would hold back waiting for an ACK.
+pub(crate) async fn connect_tcp(
+    host: &str,
+    port: u16,
+    source: Option<SocketAddr>,
+    timeout: Duration,
+) -> io::Result<TcpStream> {
+    let deadline = tokio::time::Instant::now() + timeout.max(Duration::from_millis(1));
+    let addrs = tokio::time::timeout_at(deadline, tokio::net::lookup_host((host, port)))
+        .await
+        .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "name lookup timed out"))??;
+    let mut last = None;
+    for addr in addrs {
+        if source.is_some_and(|s| s.is_ipv4() != addr.is_ipv4()) {
+            continue;
+        }
+        match tokio::time::timeout_at(deadline, connect_one(addr, source)).await {
+            Ok(Ok(stream)) => return Ok(stream),
+            Ok(Err(e)) => last = Some(e),
+            Err(_) => {
+                last = Some(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    format!("connecting to {addr} timed out"),
+                ));
+                break;
+            }
+        }
+    }
+    Err(last.unwrap_or_else(|| {
+        io::Error::new(
+            io::ErrorKind::NotFound,
+            format!("no usable address for {host}:{port}"),
+        )
+    }))
+}
+
+async fn connect_one(addr: SocketAddr, source: Option<SocketAddr>) -> io::Result<TcpStream> {
+    let socket = if addr.is_ipv4() {
+        TcpSocket::new_v4()?
+    } else {
+        TcpSocket::new_v6()?
+    };
+    if let Some(src) = source {
+        socket.bind(src)?;
+    }
+    let stream = socket.connect(addr).await?;
+    stream.set_nodelay(true)?;
+    Ok(stream)
+}
+
+/// Opens a Unix socket (LMTP).
+#[cfg(unix)]
+pub(crate) async fn connect_unix(path: &str, timeout: Duration) -> io::Result<Base> {
+    let timeout = timeout.max(Duration::from_millis(1));
+    match tokio::time::timeout(timeout, tokio::net::UnixStream::connect(path)).await {
+        Ok(r) => r.map(Base::Unix),
+        Err(_) => Err(io::Error::new(
+            io::ErrorKind::TimedOut,
+            format!("connecting to {path} timed out"),
+        )),
+    }
+}
+
+/// Unix sockets do not exist here.
+#[cfg(not(unix))]
+pub(crate) async fn connect_unix(path: &str, _timeout: Duration) -> io::Result<Base> {
+    Err(io::Error::new(
+        io::ErrorKind::Unsupported,
+        format!("Unix sockets are not supported on this platform: {path}"),
+    ))
+}
+
+/// smtplib's default `local_hostname`: the host's name when it looks fully
+/// qualified (has a dot and is a valid domain), else the `[ip]` literal of
+/// the local end of the connection, else `localhost`. smtplib asks DNS for
+/// the FQDN; this crate resolves nothing behind the caller's back.
+pub(crate) fn default_local_hostname(local_ip: Option<IpAddr>) -> Domain {
+    let name = gethostname::gethostname();
+    if let Some(name) = name.to_str()
+        && name.contains('.')
+        && let Ok(domain) = Domain::parse(name)
+    {
+        return domain;
+    }
+    match local_ip {
+        Some(ip) => Domain::from_ip(ip),
+        None => Domain::localhost(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tcp(host: &str, port: u16) -> Target {
+        Target::Tcp {
+            host: host.to_owned(),
+            port,
+        }
+    }
+
+    #[test]
+    fn smtplib_host_port_parsing() {
+        assert_eq!(parse_target("mx:2525", None, 25, false).unwrap(), tcp("mx", 2525));
+        assert_eq!(parse_target("mx", None, 25, false).unwrap(), tcp("mx", 25));
+        assert_eq!(parse_target("mx:1", Some(7), 25, false).unwrap(), tcp("mx:1", 7));
+        assert_eq!(parse_target("", None, 465, false).unwrap(), tcp("localhost", 465));
+        assert_eq!(parse_target("::1", None, 25, false).unwrap(), tcp("::1", 25));
+        assert_eq!(parse_target("[::1]:26", None, 25, false).unwrap(), tcp("::1", 26));
+        assert_eq!(parse_target("[::1]", None, 25, false).unwrap(), tcp("::1", 25));
+        assert!(parse_target("mx:smtp", None, 25, false).is_err());
+        assert!(parse_target("[::1]x", None, 25, false).is_err());
+        assert_eq!(
+            parse_target("/run/lmtp", None, 2003, true).unwrap(),
+            Target::Unix("/run/lmtp".to_owned())
+        );
+        assert_eq!(parse_target("/x", None, 25, false).unwrap(), tcp("/x", 25));
+    }
+
+    #[test]
+    fn local_hostname_is_a_valid_domain() {
+        let d = default_local_hostname(Some(IpAddr::from([127, 0, 0, 1])));
+        assert!(d.as_str().contains('.') || d.is_address_literal(), "{d}");
+    }
+}
