@@ -236,7 +236,7 @@ impl SmtpClient {
         let id = self.driver.client.starttls()?;
         loop {
             match self.driver.step()? {
-                Event::StartTlsReady { id: got } if got == id => break,
+                Event::StartTlsReady { id: got, .. } if got == id => break,
                 Event::StartTlsRejected { id: got, reply } if got == id => {
                     return self.tls_unavailable(Some(reply), explicit);
                 }

@@ -69,6 +69,8 @@ pub enum Event {
     StartTlsReady {
         /// The STARTTLS command.
         id: CommandId,
+        /// The 220 reply (smtplib's `starttls()` returns it).
+        reply: Reply,
     },
     /// The server refused STARTTLS. The session continues in plaintext; the
     /// caller's TLS policy decides whether to go on or quit.

@@ -72,6 +72,7 @@ mod client;
 mod config;
 mod error;
 mod event;
+mod mail;
 mod state;
 mod txn;
 

@@ -388,7 +388,7 @@ impl Client {
                     self.starttls_pending = true;
                     self.phase = Phase::AwaitingTls;
                     self.deadline = None;
-                    self.events.push_back(Event::StartTlsReady { id });
+                    self.events.push_back(Event::StartTlsReady { id, reply });
                 } else {
                     self.events.push_back(Event::StartTlsRejected { id, reply });
                 }

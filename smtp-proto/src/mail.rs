@@ -1,0 +1,280 @@
+//! Mail transactions on the [`Client`]: [`Client::send_mail`],
+//! [`Client::send_body`] and [`Client::finish_body`]. What the replies mean
+//! lives in [`state`](crate::state); this file decides what goes on the wire
+//! (`SIZE=`, `BODY=`, `SMTPUTF8`, DATA or BDAT) and feeds the body encoder.
+
+use crate::body::BodyEncoder;
+use crate::client::Client;
+use crate::command::{BodyType, Command};
+use crate::error::{Error, UsageError};
+use crate::event::TxnId;
+use crate::state::{Op, OpKind};
+use crate::txn::{BodyContent, BodyMode, BodyOptions, Envelope, Txn, TxnStage};
+
+impl Client {
+    /// Starts a mail transaction: queues MAIL, one RCPT per recipient and,
+    /// without CHUNKING, DATA. The client picks pipelining and BDAT from the
+    /// extensions, and adds `SIZE=`, `BODY=` and `SMTPUTF8` as needed.
+    ///
+    /// Events follow: [`Event::MailReply`], [`Event::RcptReply`] per
+    /// recipient, then [`Event::ReadyForBody`] (send the body) unless the
+    /// transaction failed, and always [`Event::TransactionFinished`]. Several
+    /// transactions may be queued; with PIPELINING the end of one message and
+    /// the next envelope share a round trip.
+    ///
+    /// # Errors
+    /// `NotAllowed` before a successful EHLO/HELO, `NoRecipients`,
+    /// `ExtensionNotAdvertised` for 8BITMIME, BINARYMIME, CHUNKING, SMTPUTF8,
+    /// REQUIRETLS or DSN when needed and missing, `MessageTooLarge`,
+    /// `InvalidCommand`, `StartTlsInProgress`, `AuthInProgress`, `Closed`.
+    pub fn send_mail(
+        &mut self,
+        envelope: &Envelope,
+        options: BodyOptions,
+    ) -> Result<TxnId, UsageError> {
+        self.check_open("MAIL")?;
+        self.check_ready("MAIL")?;
+        if envelope.recipients.is_empty() {
+            return Err(UsageError::NoRecipients);
+        }
+        let ext = self.extensions.clone().unwrap_or_default();
+        let mut params = envelope.params.clone();
+
+        // SIZE (RFC 1870): declare and check before anything is queued.
+        if let Some(size) = options.size {
+            if let Some(limit) = ext.size()
+                && size > limit
+            {
+                return Err(UsageError::MessageTooLarge { size, limit });
+            }
+            if ext.has("SIZE") && params.size.is_none() {
+                params.size = Some(size);
+            }
+        }
+
+        // BODY= (RFC 6152, RFC 3030) and the body mode.
+        let chunking = self.config.chunking && options.allow_chunking && ext.chunking();
+        let (mode, encoder, eight_bit_ok) = match options.content {
+            BodyContent::Binary => {
+                if !ext.binary_mime() {
+                    return Err(UsageError::ExtensionNotAdvertised("BINARYMIME"));
+                }
+                if !ext.chunking() {
+                    return Err(UsageError::ExtensionNotAdvertised("CHUNKING"));
+                }
+                params.body = Some(BodyType::BinaryMime);
+                (BodyMode::Bdat, BodyEncoder::raw(), true)
+            }
+            content => {
+                let eight_bit = match content {
+                    BodyContent::EightBit => {
+                        if !ext.eight_bit_mime() {
+                            return Err(UsageError::ExtensionNotAdvertised("8BITMIME"));
+                        }
+                        true
+                    }
+                    BodyContent::Unknown => ext.eight_bit_mime(),
+                    _ => false,
+                };
+                if eight_bit && params.body.is_none() {
+                    params.body = Some(BodyType::EightBitMime);
+                }
+                let ok = matches!(
+                    params.body,
+                    Some(BodyType::EightBitMime | BodyType::BinaryMime)
+                );
+                if chunking {
+                    (BodyMode::Bdat, BodyEncoder::normalize(), ok)
+                } else {
+                    (BodyMode::Data, BodyEncoder::data(), ok)
+                }
+            }
+        };
+        if params.body == Some(BodyType::BinaryMime) && mode == BodyMode::Data {
+            return Err(UsageError::ExtensionNotAdvertised("CHUNKING"));
+        }
+
+        // SMTPUTF8 (RFC 6531): needed by any non-ASCII address.
+        let needs_utf8 = envelope.from.needs_smtputf8()
+            || envelope.recipients.iter().any(|r| r.to.needs_smtputf8());
+        if needs_utf8 || params.smtputf8 {
+            if !ext.smtputf8() {
+                return Err(UsageError::ExtensionNotAdvertised("SMTPUTF8"));
+            }
+            params.smtputf8 = true;
+        }
+
+        // REQUIRETLS (RFC 8689) only over TLS and only when offered.
+        if params.requiretls && !(ext.requiretls() && self.tls) {
+            return Err(UsageError::ExtensionNotAdvertised("REQUIRETLS"));
+        }
+        // DSN parameters (RFC 3461) only when offered.
+        let dsn_used = params.ret.is_some()
+            || params.envid.is_some()
+            || envelope
+                .recipients
+                .iter()
+                .any(|r| r.params.notify.is_some() || r.params.orcpt.is_some());
+        if dsn_used && !ext.dsn() {
+            return Err(UsageError::ExtensionNotAdvertised("DSN"));
+        }
+        if params.auth.is_some() && !ext.has("AUTH") {
+            return Err(UsageError::ExtensionNotAdvertised("AUTH"));
+        }
+
+        // Encode every line before queueing any: all or nothing.
+        let txn_id = TxnId(self.bump_id());
+        let mut ops = Vec::with_capacity(envelope.recipients.len() + 3);
+        ops.push(Op::encode(
+            OpKind::Mail { txn: txn_id },
+            &Command::Mail {
+                from: envelope.from.clone(),
+                params,
+            },
+        )?);
+        for (i, r) in envelope.recipients.iter().enumerate() {
+            ops.push(Op::encode(
+                OpKind::Rcpt {
+                    txn: txn_id,
+                    rcpt: i,
+                },
+                &Command::Rcpt {
+                    to: r.to.clone(),
+                    params: r.params.clone(),
+                },
+            )?);
+        }
+        if mode == BodyMode::Data {
+            ops.push(Op::encode(OpKind::Data { txn: txn_id }, &Command::Data)?);
+        }
+        ops.push(Op::placeholder(OpKind::Body { txn: txn_id }));
+
+        let mut txn = Txn::new(txn_id, envelope, mode, encoder);
+        txn.eight_bit_ok = eight_bit_ok;
+        self.txns.push_back(txn);
+        self.pending.extend(ops);
+        Ok(txn_id)
+    }
+
+    /// Sends a piece of the message body of the transaction that reported
+    /// [`Event::ReadyForBody`]. Any chunking works: line endings are
+    /// normalised to CRLF and (for DATA) leading dots doubled across chunk
+    /// boundaries.
+    ///
+    /// # Errors
+    /// `NoBodyExpected` when no body is open (also after the transaction
+    /// failed, e.g. a refused BDAT chunk: stop sending); `WouldBlock` when a
+    /// BDAT chunk still waits for the wire without PIPELINING; `Closed`.
+    /// An 8-bit byte in a body declared 7-bit fails the whole session with
+    /// [`Error::Undeclared8Bit`] and returns `Closed`.
+    pub fn send_body(&mut self, chunk: &[u8]) -> Result<(), UsageError> {
+        if self.error.is_some() {
+            return Err(UsageError::Closed);
+        }
+        let chunk_waiting = self.chunk_waiting();
+        let chunk_size = self.config.bdat_chunk_size.max(1);
+        // Borrow only `txns`, so the output buffer stays usable.
+        let Some(txn) = self.txns.iter_mut().find(|t| t.stage == TxnStage::BodyOpen) else {
+            return Err(UsageError::NoBodyExpected);
+        };
+        if !txn.eight_bit_ok && !chunk.is_ascii() {
+            let _ = self.fail(Error::Undeclared8Bit);
+            return Err(UsageError::Closed);
+        }
+        match txn.mode {
+            BodyMode::Data => {
+                txn.encoder.encode(chunk, &mut self.out);
+                Ok(())
+            }
+            BodyMode::Bdat => {
+                if chunk_waiting {
+                    return Err(UsageError::WouldBlock);
+                }
+                txn.encoder.encode(chunk, &mut txn.hold);
+                if txn.hold.len() < chunk_size {
+                    return Ok(());
+                }
+                // Cut full chunks of `chunk_size`; the rest waits for more.
+                let hold = std::mem::take(&mut txn.hold);
+                let mut full = Vec::new();
+                for piece in hold.chunks(chunk_size) {
+                    if piece.len() == chunk_size {
+                        full.push(piece.to_vec());
+                    } else {
+                        txn.hold = piece.to_vec();
+                    }
+                }
+                let id = txn.id;
+                for data in full {
+                    self.queue_bdat(id, data, false)?;
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// Ends the message body: queues the final "." (DATA) or the last BDAT
+    /// chunk. [`Event::DeliveryReply`] and [`Event::TransactionFinished`]
+    /// follow.
+    ///
+    /// # Errors
+    /// `NoBodyExpected` when no body is open; `Closed`.
+    pub fn finish_body(&mut self) -> Result<(), UsageError> {
+        if self.error.is_some() {
+            return Err(UsageError::Closed);
+        }
+        let Some(txn) = self.body_txn_mut() else {
+            return Err(UsageError::NoBodyExpected);
+        };
+        txn.stage = TxnStage::BodyDone;
+        let id = txn.id;
+        match txn.mode {
+            BodyMode::Data => {
+                let mut end = Vec::with_capacity(5);
+                txn.encoder.finish(&mut end);
+                self.replace_body_placeholder(id, Op::raw(OpKind::BodyEnd { txn: id }, end));
+            }
+            BodyMode::Bdat => {
+                txn.encoder.finish(&mut txn.hold);
+                let data = std::mem::take(&mut txn.hold);
+                let op = Op::bdat(id, data, true)?;
+                self.replace_body_placeholder(id, op);
+            }
+        }
+        Ok(())
+    }
+
+    // ----- internals -----------------------------------------------------
+
+    pub(crate) fn body_txn_mut(&mut self) -> Option<&mut Txn> {
+        self.txns.iter_mut().find(|t| t.stage == TxnStage::BodyOpen)
+    }
+
+    /// A BDAT chunk is queued ahead of the body placeholder, not yet sent.
+    pub(crate) fn chunk_waiting(&self) -> bool {
+        matches!(self.pending.front(), Some(op) if matches!(op.kind, OpKind::Bdat { .. }))
+    }
+
+    /// Queues a non-final BDAT chunk just ahead of the transaction's body
+    /// placeholder (which is at the front of `pending`).
+    fn queue_bdat(&mut self, txn: TxnId, data: Vec<u8>, last: bool) -> Result<(), UsageError> {
+        let op = Op::bdat(txn, data, last)?;
+        let at = self
+            .pending
+            .iter()
+            .position(|o| matches!(o.kind, OpKind::Body { txn: t } if t == txn))
+            .unwrap_or(0);
+        self.pending.insert(at, op);
+        Ok(())
+    }
+
+    fn replace_body_placeholder(&mut self, txn: TxnId, op: Op) {
+        if let Some(slot) = self
+            .pending
+            .iter_mut()
+            .find(|o| matches!(o.kind, OpKind::Body { txn: t } if t == txn))
+        {
+            *slot = op;
+        }
+    }
+}
