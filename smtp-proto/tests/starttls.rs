@@ -38,7 +38,9 @@ transcript!(happy_path, Config::default(), |t| {
     let id = starttls_sent(t);
     assert_eq!(t.deadline_in(), Some(Duration::from_secs(300)));
     t.server_ok("220 2.0.0 Go ahead\r\n");
-    assert!(matches!(t.event(), Event::StartTlsReady { id: got, reply } if got == id && reply.code().get() == 220));
+    assert!(
+        matches!(t.event(), Event::StartTlsReady { id: got, reply } if got == id && reply.code().get() == 220)
+    );
     t.no_event();
     t.expect_sent("");
     assert_eq!(t.client.phase(), Phase::AwaitingTls);
@@ -101,7 +103,9 @@ fn tls(t: &mut Harness) -> Result<(), UsageError> {
 transcript!(multi_line_220_is_accepted, Config::default(), |t| {
     let id = starttls_sent(t);
     t.server_ok("220-2.0.0 Ready\r\n220 2.0.0 Go ahead\r\n");
-    assert!(matches!(t.event(), Event::StartTlsReady { id: got, reply } if got == id && reply.code().get() == 220));
+    assert!(
+        matches!(t.event(), Event::StartTlsReady { id: got, reply } if got == id && reply.code().get() == 220)
+    );
 });
 
 transcript!(
@@ -117,7 +121,9 @@ transcript!(
         let id = t.cmd(|c| c.starttls()).unwrap();
         t.expect_sent("STARTTLS\r\n");
         t.server_ok("220 go\r\n");
-        assert!(matches!(t.event(), Event::StartTlsReady { id: got, reply } if got == id && reply.code().get() == 220));
+        assert!(
+            matches!(t.event(), Event::StartTlsReady { id: got, reply } if got == id && reply.code().get() == 220)
+        );
         tls(t).unwrap();
         t.expect_sent("");
         t.no_event();
@@ -225,7 +231,9 @@ transcript!(
     |t| {
         let id = starttls_sent(t);
         t.server_ok("220 2.0.0 Go ahead\r\n");
-        assert!(matches!(t.event(), Event::StartTlsReady { id: got, reply } if got == id && reply.code().get() == 220));
+        assert!(
+            matches!(t.event(), Event::StartTlsReady { id: got, reply } if got == id && reply.code().get() == 220)
+        );
         assert_eq!(
             t.feed("250 OK\r\n"),
             Err(ProtocolError::DataAfterStartTls.into())
@@ -398,7 +406,9 @@ transcript!(
         assert!(matches!(t.event(), Event::Reply { .. }));
         t.expect_sent("STARTTLS\r\n");
         t.server_ok("220 go\r\n");
-        assert!(matches!(t.event(), Event::StartTlsReady { id: got, reply } if got == id && reply.code().get() == 220));
+        assert!(
+            matches!(t.event(), Event::StartTlsReady { id: got, reply } if got == id && reply.code().get() == 220)
+        );
     }
 );
 
@@ -573,7 +583,9 @@ transcript!(lmtp_starttls_then_lhlo, Config::lmtp(), |t| {
     let id = t.cmd(|c| c.starttls()).unwrap();
     t.expect_sent("STARTTLS\r\n");
     t.server_ok("220 go\r\n");
-    assert!(matches!(t.event(), Event::StartTlsReady { id: got, reply } if got == id && reply.code().get() == 220));
+    assert!(
+        matches!(t.event(), Event::StartTlsReady { id: got, reply } if got == id && reply.code().get() == 220)
+    );
     tls(t).unwrap();
     t.expect_sent("LHLO localhost\r\n");
 });
