@@ -24,5 +24,31 @@ scripts/test-servers.sh start
 trap 'scripts/test-servers.sh stop >/dev/null 2>&1 || true' EXIT
 eval "$(scripts/test-servers.sh env)"
 
-cargo nextest run --workspace --all-targets --no-fail-fast
-cargo test --workspace --doc
+# Both runners' own output goes through; their counts are added up into one
+# closing line, `tests: N passed, N failed`, which .ci/run repeats at its end.
+summary=${TEST_SUMMARY_FILE:-target/test-summary.txt}
+mkdir -p "$(dirname "$summary")"
+log=$(mktemp)
+trap 'rm -f "$log"; scripts/test-servers.sh stop >/dev/null 2>&1 || true' EXIT
+status=0
+cargo nextest run --workspace --all-targets --no-fail-fast 2>&1 | tee "$log" || status=1
+cargo test --workspace --doc 2>&1 | tee -a "$log" || status=1
+passed=0
+failed=0
+# nextest: "Summary [ 22.7s] 515 tests run: 515 passed, 0 skipped" (failures: "N failed")
+if line=$(grep -E '^ *Summary \[' "$log" | tail -n 1); then
+    p=$(grep -oE '[0-9]+ passed' <<<"$line" | grep -oE '[0-9]+' || echo 0)
+    f=$(grep -oE '[0-9]+ failed' <<<"$line" | grep -oE '[0-9]+' || echo 0)
+    passed=$((passed + p))
+    failed=$((failed + f))
+fi
+# cargo test: "test result: ok. 4 passed; 0 failed; ..." once per doc-test crate
+while read -r p f; do
+    passed=$((passed + p))
+    failed=$((failed + f))
+done < <(grep -E '^test result:' "$log" | sed -E 's/.* ([0-9]+) passed; ([0-9]+) failed.*/\1 \2/')
+if [ "$status" -ne 0 ] && [ "$failed" -eq 0 ]; then
+    failed=1 # a runner failed without reporting a count (e.g. a build error)
+fi
+echo "tests: $passed passed, $failed failed" | tee "$summary"
+exit "$status"
