@@ -44,6 +44,9 @@ pub struct SmtpClient {
     /// A positive EHLO/HELO/LHLO in the current (TLS) phase.
     hello_ok: bool,
     policy: TlsPolicy,
+    /// The envelope opened by [`mail`](Self::mail), until `data`, `rset`
+    /// or the next MAIL.
+    pub(crate) envelope: Option<crate::send::OpenEnvelope>,
 }
 
 impl SmtpClient {
@@ -58,6 +61,7 @@ impl SmtpClient {
             does_esmtp: false,
             hello_ok: false,
             policy,
+            envelope: None,
         };
         smtp.await_greeting()?;
         match policy {
@@ -402,12 +406,15 @@ impl SmtpClient {
         self.simple(Client::noop)
     }
 
-    /// RSET (smtplib's `rset`).
+    /// RSET (smtplib's `rset`). Also closes an envelope opened by
+    /// [`mail`](Self::mail).
     ///
     /// # Errors
     /// Fatal errors.
     pub fn rset(&mut self) -> Result<Reply, Error> {
-        self.simple(Client::rset)
+        let reply = self.simple(Client::rset);
+        self.envelope = None;
+        reply
     }
 
     /// smtplib's `docmd(cmd, args)`: one line, `cmd` and `args` joined by a
@@ -571,7 +578,10 @@ impl SmtpClient {
 
 impl Drop for SmtpClient {
     fn drop(&mut self) {
-        if self.driver.is_open() && self.driver.client.is_idle() {
+        // An open envelope from `mail`/`rcpt` has every reply in (those
+        // calls return only then): QUIT ends it on the server too.
+        let idle = self.driver.client.is_idle() || self.envelope.is_some();
+        if self.driver.is_open() && idle {
             let _ = self.quit_bounded(DROP_QUIT_BUDGET);
         }
         self.driver.close();

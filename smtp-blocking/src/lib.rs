@@ -50,7 +50,7 @@
 //! | `login(user, password)`                   | [`SmtpClient::login`]                                  |
 //! | `auth(mechanism, authobject)`             | [`SmtpClient::auth`], [`SmtpClient::authenticate`]    |
 //! | `auth_cram_md5`, `auth_plain`, `auth_login`, `user`, `password` | [`smtp_proto::auth`] builders (`CramMd5`, `Plain`, `Login`) |
-//! | `mail`, `rcpt`, `data`                    | none, see below; [`SmtpClient::send`] takes an [`Envelope`](smtp_proto::Envelope) with per-recipient parameters |
+//! | `mail(sender, options)`, `rcpt(recip, options)`, `data(msg)` | [`SmtpClient::mail`], [`SmtpClient::rcpt`], [`SmtpClient::data`] (see below) |
 //! | `sendmail(from, to, msg, mail_options, rcpt_options)` | [`SmtpClient::sendmail`] (returns [`Refused`]) |
 //! | `send_message(msg, from, to)`             | [`SmtpClient::send_message`], [`SmtpClient::send_message_reader`] |
 //! | `quit()`, `close()`                       | [`SmtpClient::quit`], [`SmtpClient::close`]            |
@@ -61,16 +61,21 @@
 //! | `_MAXLINE`, `_MAXCHALLENGE`, `OLDSTYLE_AUTH` | the engine's `ParserConfig` limits, `Config::max_auth_rounds`, `Extensions` (merges `AUTH=`) |
 //! | `default_port`, `ehlo_msg`                | the port constants; the engine picks EHLO/LHLO by dialect |
 //!
-//! **Why no `mail`/`rcpt`/`data`.** The engine runs a transaction as one
-//! unit ([`smtp_proto::Client::send_mail`]): it pipelines MAIL, RCPT and
-//! DATA, answers a pipelined 354 with a lone "." when nobody was accepted,
-//! sends RSET itself, and counts LMTP's per-recipient replies. Sending
-//! MAIL through [`SmtpClient::docmd`] would leave the engine unaware of the
-//! transaction, and there is no way to hand it a body after a raw DATA, so
-//! offering these methods would mean re-implementing SMTP here. What
-//! smtplib's docs send callers to them for (different parameters per
-//! recipient) is [`Recipient::params`](smtp_proto::Recipient) in
-//! [`SmtpClient::send`].
+//! **`mail`, `rcpt`, `data`.** As in smtplib, each sends its command and
+//! returns the reply whatever its code, and nothing is skipped: RCPT after
+//! a refused MAIL and DATA with no accepted recipient go out, and the
+//! server's 503/554 comes back. `data` raises [`Error::DataError`] when
+//! DATA is not answered with 354 and otherwise returns the final reply
+//! (in LMTP the first accepted recipient's; [`SmtpClient::send`] and
+//! [`SmtpClient::sendmail`] give every recipient's). The engine still
+//! runs the transaction ([`smtp_proto::Client::mail`]): it dot-stuffs the
+//! body, answers a 354 with a lone "." when nobody was accepted, and
+//! closes the envelope on [`SmtpClient::rset`] or the next MAIL. Unlike
+//! smtplib, `rcpt` and `data` without an open envelope are usage errors
+//! rather than commands the server refuses. For a whole message,
+//! [`SmtpClient::sendmail`] is one round trip with PIPELINING where these
+//! are one per command, and [`SmtpClient::send`] takes an
+//! [`Envelope`](smtp_proto::Envelope) with per-recipient parameters.
 //!
 //! # Security defaults
 //!

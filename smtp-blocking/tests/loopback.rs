@@ -12,7 +12,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::{Peer, Step, expect, loopback_builder, send};
-use smtp_blocking::smtp_proto::{ProtocolError, Stage};
+use smtp_blocking::smtp_proto::{ProtocolError, Stage, UsageError};
 use smtp_blocking::{Error, SmtpClient, TlsPolicy};
 
 const T: Duration = Duration::from_secs(5);
@@ -567,5 +567,81 @@ fn auth_callback_sees_challenges_and_can_cancel() {
     );
     assert_eq!(seen, [b"ch1".to_vec(), b"ch2".to_vec()]);
     drop(c);
+    peer.finish();
+}
+
+#[test]
+fn mail_rcpt_data_exact_bytes_and_smtplib_results() {
+    let mut steps = vec![
+        send(GREETING),
+        expect(EHLO),
+        send("250-peer.test\r\n250-8BITMIME\r\n250-SIZE 5000\r\n250 DSN\r\n"),
+    ];
+    steps.extend([
+        // smtplib's mail/rcpt/data: one command per call, options as given.
+        expect("MAIL FROM:<a@x.test> SIZE=1000 BODY=8BITMIME\r\n"),
+        send("250 2.1.0 Ok\r\n"),
+        expect("RCPT TO:<b@x.test> NOTIFY=SUCCESS\r\n"),
+        send("250 2.1.5 Ok\r\n"),
+        expect("RCPT TO:<c@x.test>\r\n"),
+        send("550 5.1.1 no c\r\n"),
+        expect("DATA\r\n"),
+        send("354 go\r\n"),
+        expect("Subject: x\r\n\r\n..dot\r\n.\r\n"),
+        send("250 2.0.0 queued as 1\r\n"),
+        // A refused MAIL: RCPT and DATA still go out; DATA's refusal is
+        // the DataError.
+        expect("MAIL FROM:<bad@x.test>\r\n"),
+        send("550 5.7.1 bad sender\r\n"),
+        expect("RCPT TO:<b@x.test>\r\n"),
+        send("503 5.5.1 need MAIL\r\n"),
+        expect("DATA\r\n"),
+        send("503 5.5.1 need MAIL\r\n"),
+        // rset closes an envelope left open.
+        expect("MAIL FROM:<a@x.test>\r\n"),
+        send("250 2.1.0 Ok\r\n"),
+        expect("RSET\r\n"),
+        send("250 2.0.0 Ok\r\n"),
+        expect("QUIT\r\n"),
+        send("221 bye\r\n"),
+        Step::Close,
+    ]);
+    let peer = Peer::start(steps);
+    let mut c = connect(&peer).unwrap();
+    let r = c.mail("a@x.test", &["SIZE=1000", "BODY=8BITMIME"]).unwrap();
+    assert_eq!(r.code().get(), 250);
+    let r = c.rcpt("b@x.test", &["NOTIFY=SUCCESS"]).unwrap();
+    assert_eq!(r.code().get(), 250);
+    // A refusal is an answer, not an error.
+    let r = c.rcpt("c@x.test", &[]).unwrap();
+    assert_eq!(r.code().get(), 550);
+    let r = c.data(b"Subject: x\n\n.dot").unwrap();
+    assert_eq!(r.code().get(), 250);
+    assert_eq!(r.text_lossy(), "2.0.0 queued as 1");
+    assert!(matches!(
+        c.rcpt("d@x.test", &[]),
+        Err(Error::Usage(UsageError::NoOpenEnvelope))
+    ));
+
+    assert_eq!(c.mail("bad@x.test", &[]).unwrap().code().get(), 550);
+    assert_eq!(c.rcpt("b@x.test", &[]).unwrap().code().get(), 503);
+    let e = c.data(MSG).unwrap_err();
+    assert!(
+        matches!(&e, Error::DataError { reply } if reply.code().get() == 503),
+        "{e:?}"
+    );
+    assert!(!e.is_fatal());
+
+    assert_eq!(c.mail("a@x.test", &[]).unwrap().code().get(), 250);
+    assert_eq!(c.rset().unwrap().code().get(), 250);
+    assert!(matches!(
+        c.data(MSG),
+        Err(Error::Usage(UsageError::NoOpenEnvelope))
+    ));
+    assert!(matches!(
+        c.mail("a@x.test", &["SIZE=lots"]),
+        Err(Error::InvalidArgument(_))
+    ));
+    assert_eq!(c.quit().unwrap().code().get(), 221);
     peer.finish();
 }

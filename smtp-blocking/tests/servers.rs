@@ -533,3 +533,47 @@ fn vrfy_expn_help_noop_rset_docmd_and_quit() {
     assert_eq!(q.code().get(), 221);
     assert!(matches!(c.noop(), Err(Error::ServerDisconnected { .. })));
 }
+
+#[test]
+fn postfix_mail_rcpt_data_step_by_step() {
+    let Some(s) = servers() else { return };
+    let mut c = s
+        .builder()
+        .connect_port(&s.host(), s.port("SMTP_TEST_POSTFIX_PORT"))
+        .unwrap();
+    let tok = token("steps");
+    let msg = format!("Subject: {tok}\r\n\r\n.leading dot\r\nend\r\n");
+    let size = format!("SIZE={}", msg.len());
+    let r = c.mail("a@example.org", &[&size, "BODY=8BITMIME"]).unwrap();
+    assert_eq!(r.code().get(), 250);
+    let r = c.rcpt("one@example.org", &["NOTIFY=NEVER"]).unwrap();
+    assert_eq!(r.code().get(), 250);
+    let r = c.rcpt("reject-two@example.org", &[]).unwrap();
+    assert_eq!(r.code().get(), 550);
+    assert_eq!(r.enhanced_code().unwrap().to_string(), "5.1.1");
+    let r = c.data(msg.as_bytes()).unwrap();
+    assert_eq!(r.code().get(), 250);
+    let (eml, env) = postfix_delivery(&s, &r.text_lossy());
+    assert_eq!(strip_received(&eml), msg.replace("\r\n", "\n").as_bytes());
+    assert_eq!(env[0], "sender a@example.org");
+    assert_eq!(env[1..], ["rcpt one@example.org"]);
+
+    // A refused sender: RCPT and DATA are still sent, as smtplib sends
+    // them, and Postfix's refusal of DATA is the DataError.
+    assert_eq!(
+        c.mail("reject-me@example.org", &[]).unwrap().code().get(),
+        550
+    );
+    assert_eq!(c.rcpt("b@example.org", &[]).unwrap().code().get(), 503);
+    let e = c.data(msg.as_bytes()).unwrap_err();
+    assert!(
+        matches!(&e, Error::DataError { reply } if reply.code().get() == 503),
+        "{e:?}"
+    );
+    // An envelope left open is closed by RSET.
+    assert_eq!(c.mail("a@example.org", &[]).unwrap().code().get(), 250);
+    assert_eq!(c.rset().unwrap().code().get(), 250);
+    assert!(c.engine().is_idle());
+    assert_eq!(c.noop().unwrap().code().get(), 250);
+    assert_eq!(c.quit().unwrap().code().get(), 221);
+}

@@ -458,12 +458,19 @@ impl Client {
 
     /// Queues RSET.
     ///
+    /// An envelope opened by [`mail`](Self::mail) that has not queued DATA
+    /// is closed: no more RCPT or DATA may be added, and its
+    /// [`Event::TransactionFinished`] (outcome `SenderRefused`,
+    /// `AllRecipientsRefused` or `Aborted`) comes once its MAIL and RCPT
+    /// replies are in, before the reply to this RSET.
+    ///
     /// # Errors
     /// `NotAllowed` before the greeting, `StartTlsInProgress`, `Closed`.
     pub fn rset(&mut self) -> Result<CommandId, UsageError> {
         self.check_open("RSET")?;
         let id = self.next_command_id();
         self.push_op(OpKind::Rset { id }, &Command::Rset)?;
+        self.abandon_open_envelopes();
         Ok(id)
     }
 

@@ -199,6 +199,19 @@ pub enum UsageError {
     /// A transaction without recipients.
     #[error("a transaction needs at least one recipient")]
     NoRecipients,
+    /// [`Client::rcpt`](crate::Client::rcpt) or
+    /// [`Client::data`](crate::Client::data) for a transaction that is not
+    /// an open envelope: unknown or finished, started with
+    /// [`Client::send_mail`](crate::Client::send_mail), or already closed by
+    /// `data`, `rset` or a new MAIL.
+    #[error("no open envelope: start one with mail()")]
+    NoOpenEnvelope,
+    /// An internationalized recipient in a transaction whose MAIL did not
+    /// declare `SMTPUTF8` (RFC 6531 §3.4): set
+    /// [`MailParams::smtputf8`](crate::MailParams) when calling
+    /// [`Client::mail`](crate::Client::mail).
+    #[error("the recipient needs SMTPUTF8, which MAIL did not declare")]
+    SmtpUtf8NotDeclared,
     /// The declared message size exceeds the server's SIZE limit (RFC 1870).
     #[error("message of {size} octets exceeds the server's limit of {limit}")]
     MessageTooLarge {

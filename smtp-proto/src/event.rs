@@ -14,12 +14,14 @@ use crate::secret::Secret;
 pub struct CommandId(pub(crate) u64);
 
 /// Identifies one mail transaction started with
-/// [`Client::send_mail`](crate::Client::send_mail).
+/// [`Client::send_mail`](crate::Client::send_mail) or
+/// [`Client::mail`](crate::Client::mail).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct TxnId(pub(crate) u64);
 
 /// Identifies one recipient of a transaction: its index in the envelope's
-/// recipient list.
+/// recipient list (for [`Client::rcpt`](crate::Client::rcpt), in the order
+/// of the calls).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct RcptId(pub usize);
 

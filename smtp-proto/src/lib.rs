@@ -41,7 +41,8 @@
 //!   [`Client::handle_timeout`], [`Client::tls_established`].
 //! - Commands: [`Client::ehlo`], [`Client::helo`], [`Client::starttls`],
 //!   [`Client::auth`] (+ [`Client::auth_respond`], [`Client::auth_cancel`]),
-//!   [`Client::send_mail`] (+ [`Client::send_body`],
+//!   [`Client::send_mail`] or [`Client::mail`] + [`Client::rcpt`] +
+//!   [`Client::data`] (+ [`Client::send_body`],
 //!   [`Client::finish_body`]), [`Client::rset`], [`Client::noop`],
 //!   [`Client::vrfy`], [`Client::expn`], [`Client::help`], [`Client::raw`],
 //!   [`Client::quit`].

@@ -1,13 +1,18 @@
-//! Mail transactions on the [`Client`]: [`Client::send_mail`],
+//! Mail transactions on the [`Client`]: [`Client::send_mail`] (the whole
+//! envelope at once), or [`Client::mail`], [`Client::rcpt`] and
+//! [`Client::data`] (smtplib's step-by-step envelope), then
 //! [`Client::send_body`] and [`Client::finish_body`]. What the replies mean
 //! lives in [`state`](crate::state); this file decides what goes on the wire
 //! (`SIZE=`, `BODY=`, `SMTPUTF8`, DATA or BDAT) and feeds the body encoder.
 
+use crate::address::{ForwardPath, ReversePath};
 use crate::body::BodyEncoder;
 use crate::client::Client;
-use crate::command::{BodyType, Command};
+use crate::command::{BodyType, Command, CommandError, MailParams, RcptParams};
 use crate::error::{Error, UsageError};
-use crate::event::TxnId;
+#[cfg(doc)]
+use crate::event::Event;
+use crate::event::{RcptId, RecipientReport, TxnId};
 use crate::state::{Op, OpKind};
 use crate::txn::{BodyContent, BodyMode, BodyOptions, Envelope, Txn, TxnStage};
 
@@ -20,7 +25,9 @@ impl Client {
     /// recipient, then [`Event::ReadyForBody`] (send the body) unless the
     /// transaction failed, and always [`Event::TransactionFinished`]. Several
     /// transactions may be queued; with PIPELINING the end of one message and
-    /// the next envelope share a round trip.
+    /// the next envelope share a round trip. An envelope left open by
+    /// [`mail`](Self::mail) without [`data`](Self::data) is closed first (as
+    /// by [`rset`](Self::rset), but without sending RSET).
     ///
     /// # Errors
     /// `NotAllowed` before a successful EHLO/HELO, `NoRecipients`,
@@ -151,9 +158,177 @@ impl Client {
 
         let mut txn = Txn::new(txn_id, envelope, mode, encoder);
         txn.eight_bit_ok = eight_bit_ok;
+        self.abandon_open_envelopes();
         self.txns.push_back(txn);
         self.pending.extend(ops);
         Ok(txn_id)
+    }
+
+    /// smtplib's `mail(sender, options)`: queues MAIL FROM alone and opens
+    /// an envelope that [`rcpt`](Self::rcpt) adds recipients to and
+    /// [`data`](Self::data) closes. The parameters are sent as given: no
+    /// `SIZE=` or `BODY=` is added (`SMTPUTF8` is, when an address or
+    /// parameter needs it). The body always goes with DATA, never BDAT.
+    ///
+    /// Unlike [`send_mail`](Self::send_mail), nothing is skipped because of
+    /// an earlier refusal: RCPT after a refused MAIL and DATA without an
+    /// accepted recipient are sent, and the server's answer reported (as
+    /// smtplib does). A 354 with no recipient accepted is still answered
+    /// with a lone "." and a refused DATA still ends the transaction, with
+    /// RSET when the server holds one.
+    ///
+    /// Events: [`Event::MailReply`], one [`Event::RcptReply`] per
+    /// [`rcpt`](Self::rcpt), then as for [`send_mail`](Self::send_mail) once
+    /// [`data`](Self::data) is called. The envelope is closed without DATA
+    /// by [`rset`](Self::rset) or by a new `mail`/`send_mail` (the server
+    /// will answer that MAIL with 503 if it still holds a transaction): its
+    /// [`Event::TransactionFinished`] comes once its replies are in, with
+    /// outcome `SenderRefused`, `AllRecipientsRefused` or `Aborted`.
+    ///
+    /// # Errors
+    /// `NotAllowed` before a successful EHLO/HELO; `ExtensionNotAdvertised`
+    /// for SMTPUTF8, 8BITMIME (`BODY=`), SIZE, REQUIRETLS (also without
+    /// TLS), DSN (`RET=`, `ENVID=`) or AUTH (`AUTH=`) when used and not
+    /// offered; `MessageTooLarge` when `SIZE=` exceeds the server's limit;
+    /// `InvalidCommand` for `BODY=BINARYMIME` (it needs BDAT) or an
+    /// unencodable line; `StartTlsInProgress`, `AuthInProgress`, `Closed`.
+    pub fn mail(&mut self, from: ReversePath, mut params: MailParams) -> Result<TxnId, UsageError> {
+        self.check_open("MAIL")?;
+        self.check_ready("MAIL")?;
+        let ext = self.extensions.clone().unwrap_or_default();
+        if from.needs_smtputf8() || params.needs_smtputf8() || params.smtputf8 {
+            if !ext.smtputf8() {
+                return Err(UsageError::ExtensionNotAdvertised("SMTPUTF8"));
+            }
+            params.smtputf8 = true;
+        }
+        match params.body {
+            Some(BodyType::BinaryMime) => {
+                return Err(UsageError::InvalidCommand(CommandError::InvalidParameter {
+                    keyword: "BODY".to_owned(),
+                    reason: "BINARYMIME needs BDAT; use send_mail",
+                }));
+            }
+            Some(_) if !ext.eight_bit_mime() => {
+                return Err(UsageError::ExtensionNotAdvertised("8BITMIME"));
+            }
+            _ => {}
+        }
+        if let Some(size) = params.size {
+            if !ext.has("SIZE") {
+                return Err(UsageError::ExtensionNotAdvertised("SIZE"));
+            }
+            if let Some(limit) = ext.size()
+                && size > limit
+            {
+                return Err(UsageError::MessageTooLarge { size, limit });
+            }
+        }
+        if params.requiretls && !(ext.requiretls() && self.tls) {
+            return Err(UsageError::ExtensionNotAdvertised("REQUIRETLS"));
+        }
+        if (params.ret.is_some() || params.envid.is_some()) && !ext.dsn() {
+            return Err(UsageError::ExtensionNotAdvertised("DSN"));
+        }
+        if params.auth.is_some() && !ext.has("AUTH") {
+            return Err(UsageError::ExtensionNotAdvertised("AUTH"));
+        }
+
+        let txn_id = TxnId(self.bump_id());
+        let smtputf8 = params.smtputf8;
+        let eight_bit_ok = params.body == Some(BodyType::EightBitMime);
+        let op = Op::encode(
+            OpKind::Mail { txn: txn_id },
+            &Command::Mail { from, params },
+        )?;
+        let empty = Envelope::new(ReversePath::null(), std::iter::empty());
+        let mut txn = Txn::new(txn_id, &empty, BodyMode::Data, BodyEncoder::data());
+        txn.eight_bit_ok = eight_bit_ok;
+        txn.smtputf8 = smtputf8;
+        txn.incremental = true;
+        self.abandon_open_envelopes();
+        self.txns.push_back(txn);
+        self.pending.push_back(op);
+        Ok(txn_id)
+    }
+
+    /// smtplib's `rcpt(recip, options)`: queues one RCPT TO for the envelope
+    /// opened by [`mail`](Self::mail). It is sent even when MAIL was
+    /// refused. [`Event::RcptReply`] follows, with the returned id (the
+    /// recipient's index in the transaction's report).
+    ///
+    /// # Errors
+    /// `NoOpenEnvelope` unless `txn` is an envelope from [`mail`](Self::mail)
+    /// not yet closed by [`data`](Self::data), [`rset`](Self::rset) or a new
+    /// MAIL; `SmtpUtf8NotDeclared` for an internationalized address or
+    /// parameter when MAIL did not declare SMTPUTF8; `ExtensionNotAdvertised`
+    /// for DSN (`NOTIFY=`, `ORCPT=`) when not offered; `InvalidCommand`;
+    /// `StartTlsInProgress`, `AuthInProgress`, `Closed`.
+    pub fn rcpt(
+        &mut self,
+        txn: TxnId,
+        to: ForwardPath,
+        params: RcptParams,
+    ) -> Result<RcptId, UsageError> {
+        self.check_open("RCPT")?;
+        self.check_ready("RCPT")?;
+        let dsn = self.extensions.as_ref().is_some_and(|e| e.dsn());
+        let Some(t) = self.txn(txn).filter(|t| t.is_open_envelope()) else {
+            return Err(UsageError::NoOpenEnvelope);
+        };
+        if (to.needs_smtputf8() || params.needs_smtputf8()) && !t.smtputf8 {
+            return Err(UsageError::SmtpUtf8NotDeclared);
+        }
+        if (params.notify.is_some() || params.orcpt.is_some()) && !dsn {
+            return Err(UsageError::ExtensionNotAdvertised("DSN"));
+        }
+        let rcpt = t.recipients.len();
+        let op = Op::encode(
+            OpKind::Rcpt { txn, rcpt },
+            &Command::Rcpt {
+                to: to.clone(),
+                params,
+            },
+        )?;
+        if let Some(t) = self.txn_mut(txn) {
+            t.recipients.push(RecipientReport {
+                rcpt: RcptId(rcpt),
+                address: to,
+                rcpt_reply: None,
+                delivery_reply: None,
+            });
+        }
+        self.pending.push_back(op);
+        Ok(RcptId(rcpt))
+    }
+
+    /// smtplib's `data(msg)`, first half: queues DATA for the envelope
+    /// opened by [`mail`](Self::mail) and closes it. It is sent even when
+    /// MAIL or every RCPT was refused. On 354 [`Event::ReadyForBody`]
+    /// follows: send the body with [`send_body`](Self::send_body) and
+    /// [`finish_body`](Self::finish_body); then [`Event::DeliveryReply`]
+    /// (one, or in LMTP one per accepted recipient) and
+    /// [`Event::TransactionFinished`]. A refused DATA ends the transaction
+    /// at once (`DataRefused`, or `SenderRefused`/`AllRecipientsRefused`
+    /// when that is why; the DATA reply is the report's `data_reply`).
+    ///
+    /// # Errors
+    /// `NoOpenEnvelope` as for [`rcpt`](Self::rcpt); `StartTlsInProgress`,
+    /// `AuthInProgress`, `Closed`.
+    pub fn data(&mut self, txn: TxnId) -> Result<(), UsageError> {
+        self.check_open("DATA")?;
+        self.check_ready("DATA")?;
+        if !self.txn(txn).is_some_and(Txn::is_open_envelope) {
+            return Err(UsageError::NoOpenEnvelope);
+        }
+        let op = Op::encode(OpKind::Data { txn }, &Command::Data)?;
+        if let Some(t) = self.txn_mut(txn) {
+            t.envelope_closed = true;
+        }
+        self.pending.push_back(op);
+        self.pending
+            .push_back(Op::placeholder(OpKind::Body { txn }));
+        Ok(())
     }
 
     /// Sends a piece of the message body of the transaction that reported

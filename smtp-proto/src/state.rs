@@ -25,9 +25,14 @@
 //!    transaction. A refused MAIL makes the transaction "sender refused"
 //!    whatever the pipelined RCPTs got. In lock-step, RCPTs after a refused
 //!    MAIL are not sent, and DATA is not sent when no recipient was accepted
-//!    (RSET instead). A 354 with no accepted recipient (pipelined) is
-//!    answered with a lone "." (RFC 2920 §3.1). A refused DATA or BDAT chunk
-//!    ends the transaction and, when the server holds one, queues RSET.
+//!    (RSET instead) — except in an *incremental* envelope
+//!    (`mail`/`rcpt`/`data`, smtplib's step-by-step calls), where every
+//!    command the caller queued is sent and the server answers it. A 354
+//!    with no accepted recipient (pipelined, or incremental) is answered
+//!    with a lone "." (RFC 2920 §3.1). A refused DATA or BDAT chunk ends the
+//!    transaction and, when the server holds one, queues RSET. An
+//!    incremental envelope closed without DATA (by the caller's RSET or a
+//!    new MAIL) ends once its last MAIL/RCPT reply is in.
 //! 6. **End of data.** SMTP: one reply speaks for every accepted recipient.
 //!    LMTP: one reply per accepted recipient, in RCPT order (RFC 2033 §4.2).
 //!    Losing the connection or a deadline after the end of data leaves the
@@ -289,8 +294,13 @@ impl Client {
             if !self.may_send(kind) {
                 break;
             }
-            // Rule 5, lock-step: skip what a known refusal makes pointless.
-            if let Some(t) = kind.txn().and_then(|id| self.txn(id)) {
+            // Rule 5, lock-step: skip what a known refusal makes pointless
+            // (never in an incremental envelope: the caller asked for it).
+            if let Some(t) = kind
+                .txn()
+                .and_then(|id| self.txn(id))
+                .filter(|t| !t.incremental)
+            {
                 let skip_rcpt = matches!(kind, OpKind::Rcpt { .. }) && t.sender_refused();
                 let skip_data =
                     matches!(kind, OpKind::Data { .. }) && (t.sender_refused() || t.all_refused());
@@ -400,6 +410,7 @@ impl Client {
                     t.mail_reply = Some(reply.clone());
                     self.events.push_back(Event::MailReply { txn, reply });
                 }
+                self.reap_abandoned();
             }
             OpKind::Rcpt { txn, rcpt } => {
                 self.complete_head(now);
@@ -413,6 +424,7 @@ impl Client {
                         reply,
                     });
                 }
+                self.reap_abandoned();
             }
             OpKind::Data { txn } => {
                 self.complete_head(now);
@@ -684,6 +696,35 @@ impl Client {
             .find(|o| matches!(o.kind, OpKind::Body { txn } if txn == id))
         {
             *slot = op;
+        }
+    }
+
+    /// Closes every incremental envelope that has not queued DATA (rule 5):
+    /// RSET or a new MAIL ends it on the server.
+    pub(crate) fn abandon_open_envelopes(&mut self) {
+        for t in self.txns.iter_mut().filter(|t| t.is_open_envelope()) {
+            t.envelope_closed = true;
+            t.abandoned = true;
+        }
+        self.reap_abandoned();
+    }
+
+    /// Finishes each abandoned envelope once none of its commands is queued
+    /// or in flight, so that its report holds every reply.
+    pub(crate) fn reap_abandoned(&mut self) {
+        let done: Vec<TxnId> = self
+            .txns
+            .iter()
+            .filter(|t| t.abandoned)
+            .map(|t| t.id)
+            .filter(|id| {
+                !self.pending.iter().any(|o| o.kind.txn() == Some(*id))
+                    && !self.inflight.iter().any(|k| k.txn() == Some(*id))
+            })
+            .collect();
+        for id in done {
+            let outcome = t_early(self, id);
+            self.finish_txn(id, outcome);
         }
     }
 

@@ -177,6 +177,18 @@ pub(crate) struct Txn {
     pub(crate) hold: Vec<u8>,
     /// The lone "." was sent because no recipient was accepted.
     pub(crate) lone_dot: bool,
+    /// Started with [`Client::mail`](crate::Client::mail): recipients and
+    /// DATA come one call at a time, and the lock-step skip rules do not
+    /// apply (the caller sees the server's answer to what it asked for).
+    pub(crate) incremental: bool,
+    /// Incremental only: no more RCPT or DATA may be added (DATA is queued,
+    /// or the envelope was abandoned).
+    pub(crate) envelope_closed: bool,
+    /// Incremental only: closed without DATA (by RSET or a new MAIL); the
+    /// transaction ends once none of its commands is queued or in flight.
+    pub(crate) abandoned: bool,
+    /// MAIL declared `SMTPUTF8`: internationalized RCPTs may follow.
+    pub(crate) smtputf8: bool,
 }
 
 impl Txn {
@@ -211,7 +223,16 @@ impl Txn {
             next_final: 0,
             hold: Vec::new(),
             lone_dot: false,
+            incremental: false,
+            envelope_closed: false,
+            abandoned: false,
+            smtputf8: false,
         }
+    }
+
+    /// An incremental envelope still accepts RCPT and DATA.
+    pub(crate) fn is_open_envelope(&self) -> bool {
+        self.incremental && !self.envelope_closed
     }
 
     /// MAIL was answered negatively.
@@ -241,7 +262,8 @@ impl Txn {
     pub(crate) fn early_outcome(&self) -> TxnOutcome {
         if self.sender_refused() {
             TxnOutcome::SenderRefused
-        } else if self.accepted_count() == 0
+        } else if !self.recipients.is_empty()
+            && self.accepted_count() == 0
             && self.recipients.iter().all(|r| r.rcpt_reply.is_some())
         {
             TxnOutcome::AllRecipientsRefused
