@@ -239,7 +239,9 @@ impl Error {
         let unknown = e.is_outcome_unknown();
         let mapped = match e {
             smtp_proto::Error::Timeout { stage } => Error::Timeout { stage: Some(stage) },
-            smtp_proto::Error::PeerClosed { stage } => Error::ServerDisconnected { stage: Some(stage) },
+            smtp_proto::Error::PeerClosed { stage } => {
+                Error::ServerDisconnected { stage: Some(stage) }
+            }
             smtp_proto::Error::ServiceClosing { reply, stage } => {
                 Error::ServiceClosing { reply, stage }
             }

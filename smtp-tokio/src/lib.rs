@@ -1,1 +1,125 @@
-//! Placeholder: being written.
+//! `smtp-tokio` is the async SMTP/LMTP client over Tokio and
+//! tokio-native-tls: it moves bytes between a Tokio stream and the sans-IO
+//! engine [`smtp_proto::Client`], applies the engine's deadlines with
+//! `tokio::time`, and performs TLS. Every protocol decision (pipelining,
+//! STARTTLS checks, AUTH choreography, dot-stuffing, LMTP replies) is the
+//! engine's; this crate holds none of its own.
+//!
+//! The API is `smtp-blocking`'s, method for method and error for error, so
+//! code moves between the two by adding or removing `.await`:
+//!
+//! ```no_run
+//! use smtp_tokio::{Builder, TlsPolicy};
+//! # async fn f() -> Result<(), smtp_tokio::Error> {
+//! let mut smtp = Builder::new()
+//!     .starttls(TlsPolicy::Required)
+//!     .connect("mail.example.org:587")
+//!     .await?;
+//! smtp.login("user", "password").await?;
+//! let refused = smtp
+//!     .sendmail(
+//!         "me@example.org",
+//!         &["you@example.org"],
+//!         b"Subject: hi\r\n\r\nHello.\r\n",
+//!         &[],
+//!         &[],
+//!     )
+//!     .await?;
+//! assert!(refused.is_empty());
+//! smtp.quit().await?;
+//! # Ok(()) }
+//! ```
+//!
+//! What this crate adds to the blocking one: [`SmtpClient::send_many`]
+//! (a batch pipelined across messages on one connection) and the
+//! connection [`Pool`].
+//!
+//! # From smtplib
+//!
+//! | smtplib | here (add `.await`) |
+//! |---|---|
+//! | `SMTP(host)`, `SMTP_SSL(host)`, `LMTP(host)` | [`SmtpClient::connect`], [`SmtpClient::connect_tls`], [`SmtpClient::connect_lmtp`]; options on [`Builder`] |
+//! | `local_hostname`, `timeout`, `source_address`, `context` | [`Builder::local_hostname`], [`Builder::timeout`], [`Builder::source_address`], [`Builder::tls_connector`] |
+//! | `_get_socket` override | [`Builder::connect_stream`] with any [`Stream`] |
+//! | `set_debuglevel` | [`SmtpClient::set_debuglevel`], [`Builder::debuglevel`] (AUTH redacted) |
+//! | `helo`, `ehlo`, `ehlo_or_helo_if_needed`, `has_extn` | the same names |
+//! | `ehlo_resp`, `helo_resp`, `does_esmtp`, `esmtp_features` | the same names, as methods |
+//! | `starttls`, `login`, `auth` | [`SmtpClient::starttls`] (+ [`TlsPolicy`]), [`SmtpClient::login`], [`SmtpClient::auth`], [`SmtpClient::authenticate`] |
+//! | `mail`, `rcpt`, `data` | [`SmtpClient::mail`], [`SmtpClient::rcpt`], [`SmtpClient::data`] |
+//! | `sendmail`, `send_message` | [`SmtpClient::sendmail`] (returns [`Refused`]), [`SmtpClient::send_message`], [`SmtpClient::send_message_reader`], [`SmtpClient::send`] (streams any `AsyncRead`) |
+//! | `verify`, `expn`, `help`, `noop`, `rset`, `docmd` | the same names |
+//! | `quit`, `close`, `with` block | [`SmtpClient::quit`], [`SmtpClient::close`]; dropping sends QUIT without waiting |
+//! | `SMTPException` and subclasses | [`Error`] (table in [`error`]) |
+//!
+//! # The driver
+//!
+//! One task-free loop per connection reads and writes at the same time: a
+//! `tokio::select!` waits for the stream to be readable, for it to be
+//! writable while output is pending, and for the engine's deadline. A
+//! large pipelined write therefore never deadlocks against a server that
+//! answers before it reads. Writes that make no progress for
+//! `Timeouts::data_block` fail the connection; the engine's per-phase
+//! reply deadlines are applied as they are. TCP_NODELAY is set on every
+//! TCP socket.
+//!
+//! The runtime must have I/O and time enabled (`tokio::main` does both);
+//! the client spawns no task and works on current-thread and
+//! multi-threaded runtimes alike. Its futures are `Send`.
+//!
+//! # Cancellation
+//!
+//! Dropping a future in the middle of a command (losing a `select!`, a
+//! `tokio::time::timeout` firing) cannot leave a half-written command to be
+//! continued by the next call. Instead the connection is **poisoned**: the
+//! next call returns [`Error::Poisoned`], [`SmtpClient::is_connected`] is
+//! false, and a [`Pool`] never hands it out again.
+//!
+//! | operation | cancellation-safe? |
+//! |---|---|
+//! | [`Builder::connect`], [`Builder::connect_port`], [`Builder::connect_stream`], [`SmtpClient::connect`], [`SmtpClient::connect_tls`], [`SmtpClient::connect_lmtp`] | yes: the half-made connection is dropped |
+//! | [`Pool::get`] | yes: a connection under its health check is discarded |
+//! | [`Pool::close`] | yes: the connections not yet closed are dropped |
+//! | every other `async` method of [`SmtpClient`], [`Pool::sendmail`], [`Pool::send`], [`Pool::send_many`] | no: the connection is poisoned (and discarded by the pool); a message whose final "." was written may have been delivered |
+//!
+//! # Security defaults
+//!
+//! Certificates and host names are verified (turning that off takes
+//! [`Builder::dangerous_accept_invalid_certs`]); the TLS server name can
+//! differ from the address ([`Builder::tls_server_name`]); under
+//! [`TlsPolicy::Required`] nothing but QUIT follows a missing or refused
+//! STARTTLS; PLAIN and LOGIN are refused without TLS unless
+//! [`Builder::allow_plaintext_auth`]; the trace never shows AUTH payloads.
+//! A connection lost after the final "." is [`Error::OutcomeUnknown`],
+//! never a plain failure.
+
+#![forbid(unsafe_code)]
+
+mod builder;
+mod client;
+mod debug;
+mod driver;
+pub mod error;
+mod message;
+mod pool;
+mod send;
+mod steps;
+mod tls;
+mod transport;
+
+pub use builder::Builder;
+pub use client::SmtpClient;
+pub use error::{Error, Refused};
+pub use native_tls;
+pub use pool::{HealthCheck, Pool, PoolConfig, PoolStats, PooledClient};
+pub use send::refusal;
+pub use smtp_proto;
+pub use tls::{TlsPolicy, load_pem_certificates};
+pub use tokio_native_tls;
+pub use transport::Stream;
+
+/// smtplib's `SMTP_PORT`.
+pub const SMTP_PORT: u16 = 25;
+/// smtplib's `SMTP_SSL_PORT` (implicit TLS, RFC 8314).
+pub const SMTP_SSL_PORT: u16 = 465;
+/// smtplib's `LMTP_PORT`.
+pub const LMTP_PORT: u16 = 2003;

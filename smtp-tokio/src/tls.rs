@@ -44,7 +44,10 @@ impl std::fmt::Debug for TlsSettings {
             .field("custom_connector", &self.connector.is_some())
             .field("server_name", &self.server_name)
             .field("extra_roots", &self.extra_roots.len())
-            .field("danger_accept_invalid_certs", &self.danger_accept_invalid_certs)
+            .field(
+                "danger_accept_invalid_certs",
+                &self.danger_accept_invalid_certs,
+            )
             .field(
                 "danger_accept_invalid_hostnames",
                 &self.danger_accept_invalid_hostnames,

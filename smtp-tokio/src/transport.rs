@@ -296,13 +296,31 @@ mod tests {
 
     #[test]
     fn smtplib_host_port_parsing() {
-        assert_eq!(parse_target("mx:2525", None, 25, false).unwrap(), tcp("mx", 2525));
+        assert_eq!(
+            parse_target("mx:2525", None, 25, false).unwrap(),
+            tcp("mx", 2525)
+        );
         assert_eq!(parse_target("mx", None, 25, false).unwrap(), tcp("mx", 25));
-        assert_eq!(parse_target("mx:1", Some(7), 25, false).unwrap(), tcp("mx:1", 7));
-        assert_eq!(parse_target("", None, 465, false).unwrap(), tcp("localhost", 465));
-        assert_eq!(parse_target("::1", None, 25, false).unwrap(), tcp("::1", 25));
-        assert_eq!(parse_target("[::1]:26", None, 25, false).unwrap(), tcp("::1", 26));
-        assert_eq!(parse_target("[::1]", None, 25, false).unwrap(), tcp("::1", 25));
+        assert_eq!(
+            parse_target("mx:1", Some(7), 25, false).unwrap(),
+            tcp("mx:1", 7)
+        );
+        assert_eq!(
+            parse_target("", None, 465, false).unwrap(),
+            tcp("localhost", 465)
+        );
+        assert_eq!(
+            parse_target("::1", None, 25, false).unwrap(),
+            tcp("::1", 25)
+        );
+        assert_eq!(
+            parse_target("[::1]:26", None, 25, false).unwrap(),
+            tcp("::1", 26)
+        );
+        assert_eq!(
+            parse_target("[::1]", None, 25, false).unwrap(),
+            tcp("::1", 25)
+        );
         assert!(parse_target("mx:smtp", None, 25, false).is_err());
         assert!(parse_target("[::1]x", None, 25, false).is_err());
         assert_eq!(
