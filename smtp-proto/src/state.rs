@@ -30,7 +30,8 @@
 //!    command the caller queued is sent and the server answers it. A 354
 //!    with no accepted recipient (pipelined, or incremental) is answered
 //!    with a lone "." (RFC 2920 §3.1). A refused DATA or BDAT chunk ends the
-//!    transaction and, when the server holds one, queues RSET. An
+//!    transaction and, when the server still holds one (MAIL accepted, BDAT
+//!    LAST not sent: LAST ends the transaction whatever its reply), queues RSET. An
 //!    incremental envelope closed without DATA (by the caller's RSET or a
 //!    new MAIL) ends once its last MAIL/RCPT reply is in.
 //! 6. **End of data.** SMTP: one reply speaks for every accepted recipient.
@@ -39,11 +40,13 @@
 //!    outcome unknown.
 //! 7. **Pipelining** (RFC 2920 §3.1), only when advertised and configured: a
 //!    command may join the commands in flight when none of those ends a group.
-//!    MAIL, RCPT, RSET, the end of data and non-final BDAT chunks do not end
-//!    a group; DATA, final BDAT, NOOP, VRFY, EXPN, HELP, QUIT and raw
-//!    commands do. EHLO, STARTTLS and AUTH are always sent alone. The body
-//!    blocks the queue until the caller finishes it; the next envelope may
-//!    then follow the end of data in the same write.
+//!    MAIL, RCPT, RSET, the end of data and BDAT chunks (the last one too:
+//!    RFC 3030 §2 has BDAT LAST complete the transaction whatever its reply,
+//!    exactly as the final "." does) do not end a group; DATA, NOOP, VRFY,
+//!    EXPN, HELP, QUIT and raw commands do. EHLO, STARTTLS and AUTH are
+//!    always sent alone. The body blocks the queue until the caller finishes
+//!    it; the next envelope may then follow the end of data in the same
+//!    write.
 //! 8. **421** from any command ends the session with
 //!    [`Error::ServiceClosing`] after the reply has been reported to the
 //!    command it answers.
@@ -173,7 +176,7 @@ impl OpKind {
             OpKind::Mail { .. }
                 | OpKind::Rcpt { .. }
                 | OpKind::BodyEnd { .. }
-                | OpKind::Bdat { last: false, .. }
+                | OpKind::Bdat { .. }
                 | OpKind::Simple { internal: true, .. }
                 | OpKind::Rset { .. }
         )
@@ -438,7 +441,11 @@ impl Client {
                 if !reply.code().is_positive_completion()
                     && let Some(t) = self.txn_mut(txn)
                 {
-                    let rset = t.sender_accepted();
+                    // RSET only if BDAT LAST never left: LAST completes the
+                    // transaction on the server whatever its reply, and the
+                    // next envelope may already be in flight behind it, where
+                    // an RSET would reset the wrong transaction.
+                    let rset = t.sender_accepted() && !t.end_sent;
                     t.data_reply = Some(reply);
                     t.failed = true;
                     self.finish_early(txn, rset);

@@ -548,14 +548,22 @@ transcript!(two_bdat_transactions, Config::default(), |t| {
     assert_eq!(t.event(), Event::ReadyForBody { txn: first });
     t.cmd(|c| c.send_body(b"one\r\n")).unwrap();
     t.cmd(|c| c.finish_body()).unwrap();
-    t.expect_sent("MAIL FROM:<a@b.example>\r\nRCPT TO:<c@d.example>\r\nBDAT 5 LAST\r\none\r\n");
-    t.no_event();
-    t.server_ok("250 ok\r\n250 ok\r\n250 first done\r\n");
-    let events = t.events();
-    assert_eq!(events.last(), Some(&Event::ReadyForBody { txn: second }));
+    // BDAT LAST ends the transaction whatever its reply (RFC 3030 §2), so the
+    // next envelope shares the write, as it does after a final ".".
+    t.expect_sent(
+        "MAIL FROM:<a@b.example>\r\nRCPT TO:<c@d.example>\r\nBDAT 5 LAST\r\none\r\n\
+         MAIL FROM:<a@b.example>\r\nRCPT TO:<c@d.example>\r\n",
+    );
+    assert_eq!(t.event(), Event::ReadyForBody { txn: second });
     t.cmd(|c| c.send_body(b"two\r\n")).unwrap();
     t.cmd(|c| c.finish_body()).unwrap();
-    t.expect_sent("MAIL FROM:<a@b.example>\r\nRCPT TO:<c@d.example>\r\nBDAT 5 LAST\r\ntwo\r\n");
+    t.expect_sent("BDAT 5 LAST\r\ntwo\r\n");
+    t.server_ok("250 ok\r\n250 ok\r\n250 first done\r\n");
+    let first_report = finished(&t.events());
+    assert_eq!(
+        (first_report.txn, first_report.outcome),
+        (first, TxnOutcome::Delivered)
+    );
     t.server_ok("250 ok\r\n250 ok\r\n250 second done\r\n");
     let report = finished(&t.events());
     assert_eq!(
@@ -617,5 +625,48 @@ transcript!(
         assert!(!err.is_outcome_unknown());
         assert_eq!(finished(&t.events()).outcome, TxnOutcome::Aborted);
         assert_eq!(t.cmd(|c| c.send_body(b"x")), Err(UsageError::Closed));
+    }
+);
+
+// A chunk refused while BDAT LAST and the next envelope are already in flight:
+// LAST ended the first transaction on the server, so no RSET may follow (it
+// would land after the second envelope and reset it).
+transcript!(
+    refused_chunk_behind_next_envelope_sends_no_rset,
+    Config::default().with_bdat_chunk_size(4),
+    |t| {
+        t.ready(&["CHUNKING", "PIPELINING"]);
+        let first = t
+            .cmd(|c| c.send_mail(&simple(), BodyOptions::default()))
+            .unwrap();
+        let second = t
+            .cmd(|c| c.send_mail(&simple(), BodyOptions::default()))
+            .unwrap();
+        assert_eq!(t.event(), Event::ReadyForBody { txn: first });
+        t.cmd(|c| c.send_body(b"abcdef")).unwrap();
+        t.cmd(|c| c.finish_body()).unwrap();
+        t.expect_sent(
+            "MAIL FROM:<a@b.example>\r\nRCPT TO:<c@d.example>\r\nBDAT 4\r\nabcdBDAT 2 LAST\r\nef\
+             MAIL FROM:<a@b.example>\r\nRCPT TO:<c@d.example>\r\n",
+        );
+        assert_eq!(t.event(), Event::ReadyForBody { txn: second });
+        t.server_ok("250 ok\r\n250 ok\r\n552 5.3.4 too big\r\n");
+        let report = finished(&t.events());
+        assert_eq!(
+            (report.txn, report.outcome),
+            (first, TxnOutcome::DataRefused)
+        );
+        t.expect_sent("");
+        // The reply to the first transaction's LAST is consumed quietly.
+        t.server_ok("554 5.5.1 transaction failed\r\n250 ok\r\n250 ok\r\n");
+        t.cmd(|c| c.send_body(b"x\r\n")).unwrap();
+        t.cmd(|c| c.finish_body()).unwrap();
+        t.expect_sent("BDAT 3 LAST\r\nx\r\n");
+        t.server_ok("250 2.0.0 queued\r\n");
+        let report = finished(&t.events());
+        assert_eq!(
+            (report.txn, report.outcome),
+            (second, TxnOutcome::Delivered)
+        );
     }
 );
