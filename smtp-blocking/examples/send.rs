@@ -20,309 +20,51 @@
 //! reply (LMTP: that recipient's own). Exit status: 0 every recipient
 //! accepted, 1 some refused, 2 any error or none accepted (`error: ...` on
 //! stderr), 3 outcome unknown (connection lost after the final dot).
+//!
+//! The flags, prompts, report and exit codes live in `send_cli/mod.rs`,
+//! shared with `smtp-tokio`'s `send-async`; this file keeps only the calls.
 
-use std::io::{BufRead, IsTerminal, Read, Write};
 use std::process::ExitCode;
-use std::time::Duration;
 
-use smtp_blocking::smtp_proto::auth::{Authenticator, CramMd5, Login, Plain, XOAuth2};
-use smtp_blocking::smtp_proto::{
-    BodyOptions, Domain, Envelope, ForwardPath, Reply, ReversePath, TxnOutcome, TxnReport,
-};
-use smtp_blocking::{Builder, Error, SmtpClient, TlsPolicy, load_pem_certificates, refusal};
+use smtp_blocking as adapter;
 
-const USAGE: &str = "usage: send [OPTIONS] [--from ADDR] [--to ADDR]... < MESSAGE
-  --server HOST[:PORT]  default localhost, port 25 (465 with --tls, 2003 with --lmtp)
-  --lmtp                speak LMTP; HOST may be an absolute Unix socket path
-  --tls                 implicit TLS          --starttls   require STARTTLS (fail before AUTH/MAIL without it)
-  --ca-file PEM         trust this certificate in addition to the system roots
-  --user U --password P log in; --auth MECH forces one mechanism
-  --allow-plaintext-auth   permit password mechanisms without TLS
-  --helo NAME   --timeout SECS   --no-pipelining   --no-chunking   --debug (wire trace on stderr)";
+use adapter::Error;
+use adapter::smtp_proto::BodyOptions;
 
-#[derive(Debug, Default)]
-struct Args {
-    server: Option<String>,
-    lmtp: bool,
-    tls: bool,
-    starttls: bool,
-    ca_file: Option<String>,
-    user: Option<String>,
-    password: Option<String>,
-    auth: Option<String>,
-    allow_plaintext_auth: bool,
-    helo: Option<String>,
-    timeout: Option<f64>,
-    no_pipelining: bool,
-    no_chunking: bool,
-    debug: bool,
-    from: Option<String>,
-    to: Vec<String>,
-}
-
-fn parse_args() -> Result<Args, String> {
-    let mut a = Args::default();
-    let mut it = std::env::args().skip(1);
-    while let Some(arg) = it.next() {
-        let (name, inline) = match arg.split_once('=') {
-            Some((n, v)) if n.starts_with("--") => (n.to_owned(), Some(v.to_owned())),
-            _ => (arg.clone(), None),
-        };
-        let mut value = || -> Result<String, String> {
-            match inline.clone() {
-                Some(v) => Ok(v),
-                None => it.next().ok_or_else(|| format!("{name} needs a value")),
-            }
-        };
-        match name.as_str() {
-            "--server" => a.server = Some(value()?),
-            "--lmtp" => a.lmtp = true,
-            "--tls" => a.tls = true,
-            "--starttls" => a.starttls = true,
-            "--ca-file" => a.ca_file = Some(value()?),
-            "--user" => a.user = Some(value()?),
-            "--password" => a.password = Some(value()?),
-            "--auth" => a.auth = Some(value()?),
-            "--allow-plaintext-auth" => a.allow_plaintext_auth = true,
-            "--helo" => a.helo = Some(value()?),
-            "--timeout" => {
-                let v = value()?;
-                let secs: f64 = v.parse().map_err(|_| format!("bad --timeout {v:?}"))?;
-                if !(secs > 0.0 && secs.is_finite()) {
-                    return Err(format!("bad --timeout {v:?}"));
-                }
-                a.timeout = Some(secs);
-            }
-            "--no-pipelining" => a.no_pipelining = true,
-            "--no-chunking" => a.no_chunking = true,
-            "--debug" => a.debug = true,
-            "--from" => a.from = Some(value()?),
-            "--to" => a.to.push(value()?),
-            "-h" | "--help" => return Err(USAGE.to_owned()),
-            other => return Err(format!("unknown option {other:?}\n{USAGE}")),
-        }
-    }
-    if a.tls && a.starttls {
-        return Err("--tls and --starttls exclude each other".to_owned());
-    }
-    if a.user.is_some() != a.password.is_some() {
-        return Err("--user and --password go together".to_owned());
-    }
-    Ok(a)
-}
+mod send_cli;
 
 fn main() -> ExitCode {
-    let args = match parse_args() {
-        Ok(a) => a,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(2);
-        }
-    };
-    match run(&args) {
-        Ok(code) => ExitCode::from(code),
-        Err(e) => {
-            eprintln!("error: {e}");
-            ExitCode::from(if e.is_outcome_unknown() { 3 } else { 2 })
-        }
+    match send_cli::parse_args() {
+        Ok(args) => send_cli::exit_code(run(&args)),
+        Err(e) => send_cli::usage_error(&e),
     }
 }
 
-fn builder(args: &Args) -> Result<Builder, Error> {
-    let mut b = Builder::new();
-    if args.lmtp {
-        b = b.lmtp();
-    }
-    if args.tls {
-        b = b.implicit_tls();
-    }
-    if args.starttls {
-        b = b.starttls(TlsPolicy::Required);
-    }
-    if let Some(path) = &args.ca_file {
-        for cert in load_pem_certificates(std::path::Path::new(path))? {
-            b = b.add_root_certificate(cert);
-        }
-    }
-    if let Some(name) = &args.helo {
-        let domain = Domain::parse(name)
-            .map_err(|e| Error::InvalidArgument(format!("--helo {name:?}: {e}")))?;
-        b = b.local_hostname(domain);
-    }
-    if let Some(secs) = args.timeout {
-        b = b.timeout(Duration::from_secs_f64(secs));
-    }
-    Ok(b.pipelining(!args.no_pipelining)
-        .chunking(!args.no_chunking)
-        .allow_plaintext_auth(args.allow_plaintext_auth)
-        .debuglevel(u8::from(args.debug)))
-}
-
-fn run(args: &Args) -> Result<u8, Error> {
-    let mut from = args.from.clone();
-    let mut to = args.to.clone();
-    let stdin = std::io::stdin();
-    // Interactive: prompt like smtplib's example, before connecting.
-    let typed = if stdin.is_terminal() {
-        Some(prompt_message(&mut from, &mut to)?)
-    } else {
-        None
-    };
-
-    let server = args.server.as_deref().unwrap_or("localhost");
-    let mut smtp = builder(args)?.connect(server)?;
-    if let (Some(user), Some(password)) = (&args.user, &args.password) {
-        match &args.auth {
+fn run(args: &send_cli::Args) -> Result<u8, Error> {
+    let request = send_cli::Request::read(args)?;
+    let mut smtp = args.builder()?.connect(args.server())?;
+    if let Some((user, password)) = args.credentials() {
+        match args.authenticator(user, password)? {
             None => {
                 smtp.login(user, password)?;
             }
-            Some(mech) => {
-                let mut auth: Box<dyn Authenticator> = match mech.to_ascii_uppercase().as_str() {
-                    "PLAIN" => Box::new(Plain::new(user, password)),
-                    "LOGIN" => Box::new(Login::new(user, password)),
-                    "CRAM-MD5" => Box::new(CramMd5::new(user, password)),
-                    "XOAUTH2" => Box::new(XOAuth2::new(user, password)),
-                    other => {
-                        return Err(Error::InvalidArgument(format!(
-                            "--auth {other}: use PLAIN, LOGIN, CRAM-MD5 or XOAUTH2"
-                        )));
-                    }
-                };
+            Some(mut auth) => {
                 smtp.authenticate(auth.as_mut())?;
             }
         }
     }
-
-    let to_refs: Vec<&str> = to.iter().map(String::as_str).collect();
-    let to_opt = (!to_refs.is_empty()).then_some(to_refs.as_slice());
-    let report = match (&typed, from.as_deref(), to_opt) {
-        (Some(msg), f, t) => send_message(&mut smtp, &msg[..], f, t)?,
+    let stdin = std::io::stdin();
+    let to = request.to();
+    let report = match (&request.typed, request.from.as_deref(), to.as_deref()) {
+        (Some(msg), f, t) => smtp.send_message_reader(&msg[..], f, t)?.1,
         (None, Some(f), Some(t)) => {
-            let envelope = envelope(f, t)?;
+            let envelope = send_cli::envelope(f, t)?;
             smtp.send(&envelope, stdin.lock(), BodyOptions::default())?
         }
-        (None, f, t) => send_message(&mut smtp, stdin.lock(), f, t)?,
+        (None, f, t) => smtp.send_message_reader(stdin.lock(), f, t)?.1,
     };
-    let code = print_report(&report)?;
+    let code = send_cli::print_report(&report)?;
     // The message is delivered (or not) whatever QUIT does now.
     let _ = smtp.quit();
     Ok(code)
-}
-
-fn send_message(
-    smtp: &mut SmtpClient,
-    reader: impl Read,
-    from: Option<&str>,
-    to: Option<&[&str]>,
-) -> Result<TxnReport, Error> {
-    smtp.send_message_reader(reader, from, to).map(|(_, r)| r)
-}
-
-fn envelope(from: &str, to: &[&str]) -> Result<Envelope, Error> {
-    let from = ReversePath::parse(from)
-        .map_err(|e| Error::InvalidArgument(format!("--from {from:?}: {e}")))?;
-    let mut paths = Vec::new();
-    for t in to {
-        paths.push(
-            ForwardPath::parse(t)
-                .map_err(|e| Error::InvalidArgument(format!("--to {t:?}: {e}")))?,
-        );
-    }
-    Ok(Envelope::new(from, paths))
-}
-
-/// Prints one line per recipient and picks the exit status.
-fn print_report(report: &TxnReport) -> Result<u8, Error> {
-    match report.outcome {
-        TxnOutcome::SenderRefused => {
-            let reply = report.mail_reply.as_ref().map(line).unwrap_or_default();
-            return Err(Error::InvalidArgument(format!("sender refused: {reply}")));
-        }
-        TxnOutcome::DataRefused => {
-            let reply = report.data_reply.as_ref().map(line).unwrap_or_default();
-            return Err(Error::InvalidArgument(format!("message refused: {reply}")));
-        }
-        _ => {}
-    }
-    let mut out = std::io::stdout().lock();
-    let mut refused = 0usize;
-    let mut accepted = 0usize;
-    for r in &report.recipients {
-        let address = match r.address.mailbox() {
-            Some(m) => m.to_string(),
-            None => "Postmaster".to_owned(),
-        };
-        let reply = match refusal(r) {
-            Some(reply) => {
-                refused += 1;
-                Some(reply)
-            }
-            None => {
-                accepted += 1;
-                r.delivery_reply.as_ref().or(r.rcpt_reply.as_ref())
-            }
-        };
-        let text = reply.map(line).unwrap_or_else(|| "(no reply)".to_owned());
-        let _ = writeln!(out, "{address} {text}");
-    }
-    let _ = out.flush();
-    if accepted == 0 {
-        eprintln!("error: no recipient accepted the message");
-        return Ok(2);
-    }
-    Ok(if refused == 0 { 0 } else { 1 })
-}
-
-/// `CODE [ENHANCED] TEXT` on one line.
-fn line(reply: &Reply) -> String {
-    let text: Vec<String> = reply
-        .lines()
-        .iter()
-        .map(|l| String::from_utf8_lossy(l).trim().to_owned())
-        .collect();
-    let text = text.join(" ");
-    if text.is_empty() {
-        reply.code().to_string()
-    } else {
-        format!("{} {text}", reply.code())
-    }
-}
-
-/// smtplib's example prompts (on stderr, so stdout stays the report).
-fn prompt_message(from: &mut Option<String>, to: &mut Vec<String>) -> Result<Vec<u8>, Error> {
-    let stdin = std::io::stdin();
-    let mut lines = stdin.lock().lines();
-    let mut ask = |prompt: &str| -> Result<String, Error> {
-        eprint!("{prompt}");
-        let _ = std::io::stderr().flush();
-        Ok(lines
-            .next()
-            .transpose()?
-            .unwrap_or_default()
-            .trim()
-            .to_owned())
-    };
-    if from.is_none() {
-        *from = Some(ask("From: ")?);
-    }
-    if to.is_empty() {
-        *to = ask("To: ")?.split_whitespace().map(str::to_owned).collect();
-    }
-    eprintln!("Enter message, end with ^D (Unix) or ^Z (Windows):");
-    let mut msg = format!(
-        "From: {}\r\nTo: {}\r\n\r\n",
-        from.as_deref().unwrap_or_default(),
-        to.join(", ")
-    )
-    .into_bytes();
-    for l in lines {
-        let l = l?;
-        if l.is_empty() {
-            break;
-        }
-        msg.extend_from_slice(l.as_bytes());
-        msg.extend_from_slice(b"\r\n");
-    }
-    eprintln!("Message length is {}", msg.len());
-    Ok(msg)
 }

@@ -3,13 +3,13 @@
 //! implicit TLS, greeting, EHLO, STARTTLS by policy.
 
 use std::net::SocketAddr;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use native_tls::{Certificate, TlsConnector};
 use smtp_proto::{Client, Config, Dialect, Domain, Timeouts};
 
 use crate::client::SmtpClient;
-use crate::debug::Trace;
+use crate::debug;
 use crate::driver::Driver;
 use crate::tls::{TlsPolicy, TlsSettings};
 use crate::transport::{self, Base, Stream, Target, Transport};
@@ -259,10 +259,12 @@ impl Builder {
             .server_name
             .clone()
             .unwrap_or_else(|| host.to_owned());
-        let mut trace = Trace::default();
-        trace.level = self.debuglevel;
+        let mut trace = debug::stderr(self.debuglevel);
         let transport = if self.implicit_tls {
-            trace.note(&format!("TLS handshake, verifying {server_name:?}"));
+            trace.note(
+                &format!("TLS handshake, verifying {server_name:?}"),
+                SystemTime::now(),
+            );
             let connector = self.tls.connector()?;
             crate::tls::handshake(&connector, &server_name, base, config.timeouts.greeting)?
         } else {

@@ -20,7 +20,7 @@
 //! is left anywhere to be mistaken for TLS-protected input.
 
 use std::io::{ErrorKind, Read, Write};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use smtp_proto::{Client, Event, Stage};
 
@@ -98,7 +98,7 @@ impl Driver {
     pub(crate) fn fail<T>(&mut self, e: Error) -> Result<T, Error> {
         if self.poisoned.is_none() {
             self.poisoned = Some(e.to_string());
-            self.trace.note(&format!("fatal: {e}"));
+            self.trace.note(&format!("fatal: {e}"), SystemTime::now());
         }
         if let Some(mut t) = self.transport.take() {
             t.close();
@@ -122,7 +122,7 @@ impl Driver {
             if self.client.poll_transmit(Instant::now(), &mut self.out) == 0 {
                 return Ok(());
             }
-            self.trace.sent(&self.out, self.sending);
+            self.trace.sent(&self.out, self.sending, SystemTime::now());
             let Some(t) = self.transport.as_mut() else {
                 return Err(Error::ServerDisconnected { stage: None });
             };
@@ -197,12 +197,13 @@ impl Driver {
         let now = Instant::now();
         let handled = match result {
             Ok(0) => {
-                self.trace.note("connection closed by the server");
+                self.trace
+                    .note("connection closed by the server", SystemTime::now());
                 self.client.handle_eof(now)
             }
             Ok(n) => {
                 let bytes = self.buf.get(..n).unwrap_or_default();
-                self.trace.received(bytes);
+                self.trace.received(bytes, SystemTime::now());
                 self.client.handle_input(now, bytes)
             }
             Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
@@ -264,8 +265,10 @@ impl Driver {
             return self.fail(Error::NotSupported("TLS is already active".to_owned()));
         };
         let timeouts = self.client.config().timeouts;
-        self.trace
-            .note(&format!("TLS handshake, verifying {name:?}"));
+        self.trace.note(
+            &format!("TLS handshake, verifying {name:?}"),
+            SystemTime::now(),
+        );
         let transport = match crate::tls::handshake(&connector, &name, base, timeouts.command) {
             Ok(t) => t,
             Err(e) => return self.fail(e),
@@ -277,7 +280,7 @@ impl Driver {
             return self.fail(Error::Io(e));
         }
         self.transport = Some(transport);
-        self.trace.note("TLS established");
+        self.trace.note("TLS established", SystemTime::now());
         if let Err(e) = self.client.tls_established(Instant::now()) {
             return self.fail(Error::Usage(e));
         }

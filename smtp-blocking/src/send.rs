@@ -5,14 +5,15 @@
 
 use std::io::{self, Read};
 
-use smtp_proto::command::{BodyType, EsmtpParam, MailParams, RcptParams};
+use smtp_proto::command::{MailParams, RcptParams};
+use smtp_proto::message::{analyze, body_options, build_envelope, header_end, kept, pick_envelope};
 use smtp_proto::{
-    BodyContent, BodyOptions, Envelope, Event, ForwardPath, Recipient, Reply, ReversePath, TxnId,
-    TxnOutcome, TxnReport, UsageError,
+    BodyOptions, Envelope, Event, ForwardPath, Reply, ReversePath, TxnId, TxnOutcome, TxnReport,
+    UsageError,
 };
 
 use crate::debug::Sent;
-use crate::message;
+use crate::message::{self, invalid_envelope, invalid_message};
 use crate::{Error, Refused, SmtpClient};
 
 /// Bytes read from the body source per `send_body` call.
@@ -46,7 +47,8 @@ impl SmtpClient {
         rcpt_options: &[&str],
     ) -> Result<Refused, Error> {
         let to: Vec<&str> = to_addrs.iter().map(AsRef::as_ref).collect();
-        let (envelope, content) = envelope(from_addr, &to, mail_options, rcpt_options)?;
+        let (envelope, content) =
+            build_envelope(from_addr, &to, mail_options, rcpt_options).map_err(invalid_envelope)?;
         let mut options = BodyOptions::for_body(msg);
         if let Some(content) = content {
             options = options.with_content(content);
@@ -74,20 +76,12 @@ impl SmtpClient {
         from_addr: Option<&str>,
         to_addrs: Option<&[&str]>,
     ) -> Result<Refused, Error> {
-        let headers = message::analyze(msg)?;
-        let (from, to) = pick_envelope(&headers, from_addr, to_addrs)?;
+        let headers = analyze(msg).map_err(invalid_message)?;
+        let (from, to) = pick_envelope(&headers, from_addr, to_addrs).map_err(invalid_message)?;
         let to: Vec<&str> = to.iter().map(String::as_str).collect();
-        let (envelope, _) = envelope(&from, &to, &[], &[])?;
-        let parts = message::kept(msg, &headers.drop);
-        let size: u64 = parts.iter().map(|p| smtp_proto::body::message_len(p)).sum();
-        let ascii = parts.iter().all(|p| p.is_ascii());
-        let options = BodyOptions::default()
-            .with_size(Some(size))
-            .with_content(if ascii {
-                BodyContent::SevenBit
-            } else {
-                BodyContent::EightBit
-            });
+        let (envelope, _) = build_envelope(&from, &to, &[], &[]).map_err(invalid_envelope)?;
+        let parts = kept(msg, &headers.drop);
+        let options = body_options(&parts);
         let reader = Parts { parts, at: 0 };
         let report = self.send(&envelope, reader, options)?;
         outcome(&report, &from, &to, self.is_lmtp())
@@ -107,12 +101,12 @@ impl SmtpClient {
         to_addrs: Option<&[&str]>,
     ) -> Result<(Envelope, TxnReport), Error> {
         let head = message::read_header_block(&mut reader)?;
-        let end = message::header_end(&head).unwrap_or(head.len());
-        let headers = message::analyze(head.get(..end).unwrap_or_default())?;
-        let (from, to) = pick_envelope(&headers, from_addr, to_addrs)?;
+        let end = header_end(&head).unwrap_or(head.len());
+        let headers = analyze(head.get(..end).unwrap_or_default()).map_err(invalid_message)?;
+        let (from, to) = pick_envelope(&headers, from_addr, to_addrs).map_err(invalid_message)?;
         let to: Vec<&str> = to.iter().map(String::as_str).collect();
-        let (envelope, _) = envelope(&from, &to, &[], &[])?;
-        let parts = message::kept(&head, &headers.drop);
+        let (envelope, _) = build_envelope(&from, &to, &[], &[]).map_err(invalid_envelope)?;
+        let parts = kept(&head, &headers.drop);
         let source = Parts { parts, at: 0 }.chain(reader);
         let report = self.send(&envelope, source, BodyOptions::default())?;
         Ok((envelope, report))
@@ -166,9 +160,7 @@ impl SmtpClient {
         self.ehlo_or_helo_if_needed()?;
         let from = ReversePath::parse(sender)
             .map_err(|e| Error::InvalidArgument(format!("sender {sender:?}: {e}")))?;
-        let parsed = parse_mail_options(options)?;
-        let mut params = parsed.params;
-        params.size = parsed.size.transpose()?;
+        let params = MailParams::from_options(options)?;
         let txn = self.driver.client.mail(from, params)?;
         self.envelope = Some(OpenEnvelope {
             txn,
@@ -203,7 +195,7 @@ impl SmtpClient {
         let rcpt = self
             .driver
             .client
-            .rcpt(txn, to, parse_rcpt_options(options)?)?;
+            .rcpt(txn, to, RcptParams::from_options(options)?)?;
         if let Some(env) = self.envelope.as_mut() {
             env.recipients.push(recip.to_owned());
         }
@@ -319,86 +311,6 @@ impl SmtpClient {
     }
 }
 
-/// Builds the envelope from smtplib-style strings; returns the body type
-/// a `BODY=` option asked for.
-fn envelope(
-    from: &str,
-    to: &[&str],
-    mail_options: &[&str],
-    rcpt_options: &[&str],
-) -> Result<(Envelope, Option<BodyContent>), Error> {
-    let from_path = ReversePath::parse(from)
-        .map_err(|e| Error::InvalidArgument(format!("sender {from:?}: {e}")))?;
-    // SIZE is ignored: the engine declares the real size.
-    let mut params = parse_mail_options(mail_options)?.params;
-    let content = params.body.take().map(|body| match body {
-        BodyType::EightBitMime => BodyContent::EightBit,
-        BodyType::BinaryMime => BodyContent::Binary,
-        _ => BodyContent::SevenBit,
-    });
-    let rcpt_params = parse_rcpt_options(rcpt_options)?;
-    let mut recipients = Vec::with_capacity(to.len());
-    for addr in to {
-        let path = ForwardPath::parse(addr)
-            .map_err(|e| Error::InvalidArgument(format!("recipient {addr:?}: {e}")))?;
-        recipients.push(Recipient {
-            to: path,
-            params: rcpt_params.clone(),
-        });
-    }
-    let mut envelope = Envelope::new(from_path, std::iter::empty());
-    envelope.params = params;
-    envelope.recipients = recipients;
-    Ok((envelope, content))
-}
-
-/// smtplib-style MAIL options, parsed.
-struct MailOptions {
-    /// `BODY=`, `SMTPUTF8`, `REQUIRETLS` typed; the rest in `extra`.
-    params: MailParams,
-    /// The last `SIZE=` option, parsed (`sendmail` ignores it).
-    size: Option<Result<u64, Error>>,
-}
-
-/// Parses `KEYWORD[=VALUE]` MAIL options for `sendmail` and `mail`.
-fn parse_mail_options(options: &[&str]) -> Result<MailOptions, Error> {
-    let mut params = MailParams::new();
-    let mut size = None;
-    for opt in options {
-        let (kw, val) = split_option(opt);
-        match kw.to_ascii_uppercase().as_str() {
-            "SIZE" => {
-                size = Some(
-                    val.and_then(|v| v.parse::<u64>().ok())
-                        .ok_or_else(|| Error::InvalidArgument(format!("mail option {opt:?}"))),
-                );
-            }
-            "BODY" => {
-                params.body = Some(match val.map(str::to_ascii_uppercase).as_deref() {
-                    Some("8BITMIME") => BodyType::EightBitMime,
-                    Some("7BIT") => BodyType::SevenBit,
-                    Some("BINARYMIME") => BodyType::BinaryMime,
-                    _ => return Err(Error::InvalidArgument(format!("mail option {opt:?}"))),
-                });
-            }
-            "SMTPUTF8" => params.smtputf8 = true,
-            "REQUIRETLS" => params.requiretls = true,
-            _ => params.extra.push(EsmtpParam::new(kw, val)?),
-        }
-    }
-    Ok(MailOptions { params, size })
-}
-
-/// Parses `KEYWORD[=VALUE]` RCPT options; they are sent as given.
-fn parse_rcpt_options(options: &[&str]) -> Result<RcptParams, Error> {
-    let mut params = RcptParams::new();
-    for opt in options {
-        let (kw, val) = split_option(opt);
-        params.extra.push(EsmtpParam::new(kw, val)?);
-    }
-    Ok(params)
-}
-
 /// The envelope opened by [`SmtpClient::mail`]: the engine's transaction
 /// and the caller's spelling of each address, for errors.
 #[derive(Debug)]
@@ -406,35 +318,6 @@ pub(crate) struct OpenEnvelope {
     txn: TxnId,
     sender: String,
     recipients: Vec<String>,
-}
-
-fn split_option(opt: &str) -> (&str, Option<&str>) {
-    match opt.split_once('=') {
-        Some((k, v)) => (k, Some(v)),
-        None => (opt, None),
-    }
-}
-
-/// The caller's envelope, completed from the headers.
-fn pick_envelope(
-    headers: &message::Headers,
-    from_addr: Option<&str>,
-    to_addrs: Option<&[&str]>,
-) -> Result<(String, Vec<String>), Error> {
-    let from = match from_addr {
-        Some(f) => f.to_owned(),
-        None => headers.sender.clone().ok_or_else(|| {
-            Error::InvalidMessage("no Sender or From header to take the sender from".to_owned())
-        })?,
-    };
-    let to: Vec<String> = match to_addrs {
-        Some(t) => t.iter().map(|s| (*s).to_owned()).collect(),
-        None => headers.recipients.clone(),
-    };
-    if to.is_empty() {
-        return Err(Error::InvalidMessage("no recipients".to_owned()));
-    }
-    Ok((from, to))
 }
 
 /// smtplib's reading of a transaction: the refused map on success, its
@@ -452,7 +335,7 @@ pub(crate) fn outcome(
             .recipients
             .iter()
             .enumerate()
-            .filter_map(|(i, r)| refusal(r).map(|reply| (name(i), reply.clone())))
+            .filter_map(|(i, r)| r.refusal().map(|reply| (name(i), reply.clone())))
             .collect()
     };
     match report.outcome {
@@ -492,13 +375,10 @@ pub(crate) fn outcome(
 }
 
 /// The reply that refused a recipient: its negative RCPT reply, or its
-/// negative final reply.
+/// negative final reply. The same as
+/// [`RecipientReport::refusal`](smtp_proto::RecipientReport::refusal).
 pub fn refusal(r: &smtp_proto::RecipientReport) -> Option<&Reply> {
-    match (&r.rcpt_reply, &r.delivery_reply) {
-        (Some(rr), _) if !rr.code().is_positive_completion() => Some(rr),
-        (Some(_), Some(d)) if !d.code().is_positive_completion() => Some(d),
-        _ => None,
-    }
+    r.refusal()
 }
 
 /// Reads until `buf` is full or the source ends.

@@ -218,6 +218,20 @@ impl RecipientReport {
                 .as_ref()
                 .is_some_and(|r| r.code().is_positive_completion())
     }
+
+    /// The reply that refused this recipient, if one did: its negative
+    /// RCPT reply, or, once accepted, its negative final reply (in LMTP
+    /// each recipient has its own). `None` when it was accepted and not
+    /// refused afterwards, or when no RCPT reply arrived (the session
+    /// ended first: nothing refused it). This is how smtplib fills its
+    /// "refused recipients" map.
+    pub fn refusal(&self) -> Option<&Reply> {
+        match (&self.rcpt_reply, &self.delivery_reply) {
+            (Some(rr), _) if !rr.code().is_positive_completion() => Some(rr),
+            (Some(_), Some(d)) if !d.code().is_positive_completion() => Some(d),
+            _ => None,
+        }
+    }
 }
 
 /// The full outcome of a transaction, delivered with
@@ -244,11 +258,7 @@ impl TxnReport {
     pub fn refused(&self) -> impl Iterator<Item = (&ForwardPath, &Reply)> {
         self.recipients
             .iter()
-            .filter_map(|r| match (&r.rcpt_reply, &r.delivery_reply) {
-                (Some(rr), _) if !rr.code().is_positive_completion() => Some((&r.address, rr)),
-                (Some(_), Some(d)) if !d.code().is_positive_completion() => Some((&r.address, d)),
-                _ => None,
-            })
+            .filter_map(|r| r.refusal().map(|reply| (&r.address, reply)))
     }
 
     /// Recipients whose final reply was positive.
@@ -257,5 +267,36 @@ impl TxnReport {
             .iter()
             .filter(|r| r.delivered())
             .map(|r| &r.address)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::reply::ReplyCode;
+
+    fn reply(code: u16) -> Reply {
+        Reply::new(ReplyCode::new(code).unwrap(), vec![b"x".to_vec()])
+    }
+
+    fn report(rcpt: Option<u16>, delivery: Option<u16>) -> RecipientReport {
+        RecipientReport {
+            rcpt: RcptId(0),
+            address: ForwardPath::parse("a@x.org").unwrap(),
+            rcpt_reply: rcpt.map(reply),
+            delivery_reply: delivery.map(reply),
+        }
+    }
+
+    #[test]
+    fn refusal_is_the_rcpt_refusal_or_the_final_one() {
+        assert_eq!(report(Some(550), None).refusal(), Some(&reply(550)));
+        assert_eq!(report(Some(550), Some(250)).refusal(), Some(&reply(550)));
+        assert_eq!(report(Some(250), Some(452)).refusal(), Some(&reply(452)));
+        assert_eq!(report(Some(250), Some(250)).refusal(), None);
+        assert_eq!(report(Some(250), None).refusal(), None);
+        // No RCPT reply: nothing refused it (the session ended first).
+        assert_eq!(report(None, Some(550)).refusal(), None);
+        assert_eq!(report(None, None).refusal(), None);
     }
 }

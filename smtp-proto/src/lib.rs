@@ -66,8 +66,10 @@ pub mod body;
 pub mod command;
 pub mod ehlo;
 pub mod manual;
+pub mod message;
 pub mod reply;
 pub mod secret;
+pub mod trace;
 
 mod client;
 mod config;

@@ -4,13 +4,13 @@
 //! `smtp-blocking`'s; only `connect*` are `async`.
 
 use std::net::SocketAddr;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use native_tls::{Certificate, TlsConnector};
 use smtp_proto::{Client, Config, Dialect, Domain, Timeouts};
 
 use crate::client::SmtpClient;
-use crate::debug::Trace;
+use crate::debug;
 use crate::driver::{Driver, now};
 use crate::tls::{TlsPolicy, TlsSettings};
 use crate::transport::{self, Base, Stream, Target, Transport};
@@ -265,9 +265,12 @@ impl Builder {
             .server_name
             .clone()
             .unwrap_or_else(|| host.to_owned());
-        let trace = Trace::with_level(self.debuglevel);
+        let mut trace = debug::stderr(self.debuglevel);
         let transport = if self.implicit_tls {
-            trace.note(&format!("TLS handshake, verifying {server_name:?}"));
+            trace.note(
+                &format!("TLS handshake, verifying {server_name:?}"),
+                SystemTime::now(),
+            );
             let connector = self.tls.connector()?;
             crate::tls::handshake(connector, &server_name, base, config.timeouts.greeting).await?
         } else {

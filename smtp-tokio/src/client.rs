@@ -202,7 +202,7 @@ impl SmtpClient {
     /// smtplib's `set_debuglevel`: 0 off, 1 the wire conversation on
     /// stderr, 2 with timestamps. AUTH payloads are always redacted.
     pub fn set_debuglevel(&mut self, level: u8) {
-        self.driver.trace.level = level;
+        self.driver.trace.set_level(level);
     }
 
     // ----- hello ---------------------------------------------------------

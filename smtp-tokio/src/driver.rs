@@ -31,14 +31,14 @@ use std::future::{Future, poll_fn};
 use std::io;
 use std::pin::Pin;
 use std::task::Poll;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use smtp_proto::{Client, Event, Stage};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::time::Sleep;
 
 use crate::Error;
-use crate::debug::{Sent, Trace};
+use crate::debug::{self, Sent, Trace};
 use crate::tls::TlsSettings;
 use crate::transport::Transport;
 
@@ -159,7 +159,7 @@ impl Driver {
             unflushed: false,
             buf: Vec::new(),
             eof: true,
-            trace: Trace::default(),
+            trace: debug::stderr(0),
             poisoned: None,
             closed: true,
             busy: false,
@@ -217,7 +217,8 @@ impl Driver {
                 Error::Poisoned { cause } => cause.clone(),
                 other => other.to_string(),
             };
-            self.trace.note(&format!("fatal: {cause}"));
+            self.trace
+                .note(&format!("fatal: {cause}"), SystemTime::now());
             self.poisoned = Some(cause);
         }
         self.transport = None;
@@ -262,7 +263,7 @@ impl Driver {
         let now = now();
         while self.client.poll_transmit(now, &mut self.out) > 0 {}
         if !self.out.is_empty() {
-            self.trace.sent(&self.out, self.sending);
+            self.trace.sent(&self.out, self.sending, SystemTime::now());
             if self.sending == Sent::Secret {
                 self.sending = Sent::Commands;
             }
@@ -388,14 +389,15 @@ impl Driver {
             None => {}
             Some(Ok(0)) => {
                 self.eof = true;
-                self.trace.note("connection closed by the server");
+                self.trace
+                    .note("connection closed by the server", SystemTime::now());
                 if let Err(e) = self.client.handle_eof(now) {
                     return Err(self.fail(Error::from_engine(e)));
                 }
             }
             Some(Ok(n)) => {
                 let bytes = self.buf.get(..n).unwrap_or_default();
-                self.trace.received(bytes);
+                self.trace.received(bytes, SystemTime::now());
                 if let Err(e) = self.client.handle_input(now, bytes) {
                     return Err(self.fail(Error::from_engine(e)));
                 }
@@ -517,14 +519,16 @@ impl Driver {
             return Err(self.fail(Error::NotSupported("TLS is already active".to_owned())));
         };
         self.unflushed = false;
-        self.trace
-            .note(&format!("TLS handshake, verifying {name:?}"));
+        self.trace.note(
+            &format!("TLS handshake, verifying {name:?}"),
+            SystemTime::now(),
+        );
         let timeout = self.client.config().timeouts.command;
         match crate::tls::handshake(connector, &name, base, timeout).await {
             Ok(t) => self.transport = Some(t),
             Err(e) => return Err(self.fail(e)),
         }
-        self.trace.note("TLS established");
+        self.trace.note("TLS established", SystemTime::now());
         if let Err(e) = self.client.tls_established(now()) {
             return Err(self.fail(Error::Usage(e)));
         }
@@ -552,7 +556,7 @@ impl Driver {
             if let Poll::Ready(Ok(n)) = Pin::new(&mut *t).poll_write(&mut cx, &line)
                 && n == line.len()
             {
-                self.trace.sent(&line, Sent::Commands);
+                self.trace.sent(&line, Sent::Commands, SystemTime::now());
                 let _ = Pin::new(&mut *t).poll_flush(&mut cx);
             }
         }

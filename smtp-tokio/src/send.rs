@@ -7,17 +7,13 @@ use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use smtp_proto::command::BodyType;
-use smtp_proto::{
-    BodyContent, BodyOptions, Envelope, Event, ForwardPath, Recipient, Reply, ReversePath, TxnId,
-    TxnOutcome, TxnReport, UsageError,
-};
+use smtp_proto::message::{analyze, body_options, build_envelope, header_end, kept, pick_envelope};
+use smtp_proto::{BodyOptions, Envelope, Event, Reply, TxnId, TxnOutcome, TxnReport, UsageError};
 use tokio::io::{AsyncRead, AsyncReadExt, ReadBuf};
 
 use crate::client::guarded;
 use crate::debug::Sent;
-use crate::message;
-use crate::steps::{parse_mail_options, parse_rcpt_options};
+use crate::message::{self, invalid_envelope, invalid_message};
 use crate::{Error, Refused, SmtpClient};
 
 /// Bytes read from the body source per `send_body` call.
@@ -56,7 +52,8 @@ impl SmtpClient {
         rcpt_options: &[&str],
     ) -> Result<Refused, Error> {
         let to: Vec<&str> = to_addrs.iter().map(AsRef::as_ref).collect();
-        let (envelope, content) = build_envelope(from_addr, &to, mail_options, rcpt_options)?;
+        let (envelope, content) =
+            build_envelope(from_addr, &to, mail_options, rcpt_options).map_err(invalid_envelope)?;
         let mut options = BodyOptions::for_body(msg);
         if let Some(content) = content {
             options = options.with_content(content);
@@ -79,20 +76,12 @@ impl SmtpClient {
         from_addr: Option<&str>,
         to_addrs: Option<&[&str]>,
     ) -> Result<Refused, Error> {
-        let headers = message::analyze(msg)?;
-        let (from, to) = pick_envelope(&headers, from_addr, to_addrs)?;
+        let headers = analyze(msg).map_err(invalid_message)?;
+        let (from, to) = pick_envelope(&headers, from_addr, to_addrs).map_err(invalid_message)?;
         let to: Vec<&str> = to.iter().map(String::as_str).collect();
-        let (envelope, _) = build_envelope(&from, &to, &[], &[])?;
-        let parts = message::kept(msg, &headers.drop);
-        let size: u64 = parts.iter().map(|p| smtp_proto::body::message_len(p)).sum();
-        let content = if parts.iter().all(|p| p.is_ascii()) {
-            BodyContent::SevenBit
-        } else {
-            BodyContent::EightBit
-        };
-        let options = BodyOptions::default()
-            .with_size(Some(size))
-            .with_content(content);
+        let (envelope, _) = build_envelope(&from, &to, &[], &[]).map_err(invalid_envelope)?;
+        let parts = kept(msg, &headers.drop);
+        let options = body_options(&parts);
         let body = Parts::new(parts);
         let report = guarded!(self, self.send_in(&envelope, body, options).await)?;
         outcome(&report, &from, &to, self.is_lmtp())
@@ -112,12 +101,12 @@ impl SmtpClient {
         to_addrs: Option<&[&str]>,
     ) -> Result<(Envelope, TxnReport), Error> {
         let head = message::read_header_block(&mut reader).await?;
-        let end = message::header_end(&head).unwrap_or(head.len());
-        let headers = message::analyze(head.get(..end).unwrap_or_default())?;
-        let (from, to) = pick_envelope(&headers, from_addr, to_addrs)?;
+        let end = header_end(&head).unwrap_or(head.len());
+        let headers = analyze(head.get(..end).unwrap_or_default()).map_err(invalid_message)?;
+        let (from, to) = pick_envelope(&headers, from_addr, to_addrs).map_err(invalid_message)?;
         let to: Vec<&str> = to.iter().map(String::as_str).collect();
-        let (envelope, _) = build_envelope(&from, &to, &[], &[])?;
-        let body = Parts::new(message::kept(&head, &headers.drop)).chain(reader);
+        let (envelope, _) = build_envelope(&from, &to, &[], &[]).map_err(invalid_envelope)?;
+        let body = Parts::new(kept(&head, &headers.drop)).chain(reader);
         let report = guarded!(
             self,
             self.send_in(&envelope, body, BodyOptions::default()).await
@@ -374,61 +363,6 @@ fn finish(
     }
 }
 
-/// Builds the envelope from smtplib-style strings; returns the body type a
-/// `BODY=` option asked for. `SIZE=` is ignored: the engine declares the
-/// real size.
-pub(crate) fn build_envelope(
-    from: &str,
-    to: &[&str],
-    mail_options: &[&str],
-    rcpt_options: &[&str],
-) -> Result<(Envelope, Option<BodyContent>), Error> {
-    let from_path = ReversePath::parse(from)
-        .map_err(|e| Error::InvalidArgument(format!("sender {from:?}: {e}")))?;
-    let mut params = parse_mail_options(mail_options)?.params;
-    let content = params.body.take().map(|body| match body {
-        BodyType::EightBitMime => BodyContent::EightBit,
-        BodyType::BinaryMime => BodyContent::Binary,
-        _ => BodyContent::SevenBit,
-    });
-    let rcpt_params = parse_rcpt_options(rcpt_options)?;
-    let mut recipients = Vec::with_capacity(to.len());
-    for addr in to {
-        let path = ForwardPath::parse(addr)
-            .map_err(|e| Error::InvalidArgument(format!("recipient {addr:?}: {e}")))?;
-        recipients.push(Recipient {
-            to: path,
-            params: rcpt_params.clone(),
-        });
-    }
-    let mut envelope = Envelope::new(from_path, std::iter::empty());
-    envelope.params = params;
-    envelope.recipients = recipients;
-    Ok((envelope, content))
-}
-
-/// The caller's envelope, completed from the headers.
-fn pick_envelope(
-    headers: &message::Headers,
-    from_addr: Option<&str>,
-    to_addrs: Option<&[&str]>,
-) -> Result<(String, Vec<String>), Error> {
-    let from = match from_addr {
-        Some(f) => f.to_owned(),
-        None => headers.sender.clone().ok_or_else(|| {
-            Error::InvalidMessage("no Sender or From header to take the sender from".to_owned())
-        })?,
-    };
-    let to: Vec<String> = match to_addrs {
-        Some(t) => t.iter().map(|s| (*s).to_owned()).collect(),
-        None => headers.recipients.clone(),
-    };
-    if to.is_empty() {
-        return Err(Error::InvalidMessage("no recipients".to_owned()));
-    }
-    Ok((from, to))
-}
-
 /// smtplib's reading of a transaction: the refused map on success, its
 /// exceptions otherwise. `to` holds the caller's spelling of each address,
 /// in envelope order.
@@ -445,7 +379,7 @@ pub(crate) fn outcome(
             .enumerate()
             .filter_map(|(i, r)| {
                 let name = to.get(i).map_or_else(String::new, |s| (*s).to_owned());
-                refusal(r).map(|reply| (name, reply.clone()))
+                r.refusal().map(|reply| (name, reply.clone()))
             })
             .collect()
     };
@@ -486,13 +420,10 @@ pub(crate) fn outcome(
 }
 
 /// The reply that refused a recipient: its negative RCPT reply, or its
-/// negative final reply (LMTP).
+/// negative final reply (LMTP). The same as
+/// [`RecipientReport::refusal`](smtp_proto::RecipientReport::refusal).
 pub fn refusal(r: &smtp_proto::RecipientReport) -> Option<&Reply> {
-    match (&r.rcpt_reply, &r.delivery_reply) {
-        (Some(rr), _) if !rr.code().is_positive_completion() => Some(rr),
-        (Some(_), Some(d)) if !d.code().is_positive_completion() => Some(d),
-        _ => None,
-    }
+    r.refusal()
 }
 
 /// Reads until `buf` is full or the source ends.

@@ -1,6 +1,7 @@
 //! smtplib's step-by-step `mail`, `rcpt` and `data`, over the engine's
-//! incremental envelope ([`smtp_proto::Client::mail`]), and the parsing of
-//! smtplib-style `KEYWORD[=VALUE]` options shared with `sendmail`.
+//! incremental envelope ([`smtp_proto::Client::mail`]). Their
+//! smtplib-style `KEYWORD[=VALUE]` options are parsed by the engine
+//! ([`MailParams::from_options`], [`RcptParams::from_options`]).
 //!
 //! As in smtplib, each step sends its command and returns the reply
 //! whatever its code, and nothing is skipped: RCPT after a refused MAIL and
@@ -9,7 +10,7 @@
 //! answers a 354 with a lone "." when nobody was accepted, and closes the
 //! envelope on [`SmtpClient::rset`] or the next MAIL.
 
-use smtp_proto::command::{BodyType, EsmtpParam, MailParams, RcptParams};
+use smtp_proto::command::{MailParams, RcptParams};
 use smtp_proto::{Event, ForwardPath, Reply, ReversePath, TxnId, TxnOutcome, UsageError};
 
 use crate::client::guarded;
@@ -23,57 +24,6 @@ pub(crate) struct OpenEnvelope {
     txn: TxnId,
     sender: String,
     recipients: Vec<String>,
-}
-
-/// smtplib-style MAIL options, parsed.
-pub(crate) struct MailOptions {
-    /// `BODY=`, `SMTPUTF8`, `REQUIRETLS` typed; the rest in `extra`.
-    pub(crate) params: MailParams,
-    /// The last `SIZE=` option (`sendmail` ignores it: the engine declares
-    /// the real size).
-    pub(crate) size: Option<Result<u64, Error>>,
-}
-
-/// Parses `KEYWORD[=VALUE]` MAIL options for `sendmail` and `mail`.
-pub(crate) fn parse_mail_options(options: &[&str]) -> Result<MailOptions, Error> {
-    let mut params = MailParams::new();
-    let mut size = None;
-    for opt in options {
-        let (kw, val) = split_option(opt);
-        let bad = || Error::InvalidArgument(format!("mail option {opt:?}"));
-        match kw.to_ascii_uppercase().as_str() {
-            "SIZE" => size = Some(val.and_then(|v| v.parse::<u64>().ok()).ok_or_else(bad)),
-            "BODY" => {
-                params.body = Some(match val.map(str::to_ascii_uppercase).as_deref() {
-                    Some("8BITMIME") => BodyType::EightBitMime,
-                    Some("7BIT") => BodyType::SevenBit,
-                    Some("BINARYMIME") => BodyType::BinaryMime,
-                    _ => return Err(bad()),
-                });
-            }
-            "SMTPUTF8" => params.smtputf8 = true,
-            "REQUIRETLS" => params.requiretls = true,
-            _ => params.extra.push(EsmtpParam::new(kw, val)?),
-        }
-    }
-    Ok(MailOptions { params, size })
-}
-
-/// Parses `KEYWORD[=VALUE]` RCPT options; they are sent as given.
-pub(crate) fn parse_rcpt_options(options: &[&str]) -> Result<RcptParams, Error> {
-    let mut params = RcptParams::new();
-    for opt in options {
-        let (kw, val) = split_option(opt);
-        params.extra.push(EsmtpParam::new(kw, val)?);
-    }
-    Ok(params)
-}
-
-fn split_option(opt: &str) -> (&str, Option<&str>) {
-    match opt.split_once('=') {
-        Some((k, v)) => (k, Some(v)),
-        None => (opt, None),
-    }
 }
 
 impl SmtpClient {
@@ -102,9 +52,7 @@ impl SmtpClient {
         self.hello_if_needed().await?;
         let from = ReversePath::parse(sender)
             .map_err(|e| Error::InvalidArgument(format!("sender {sender:?}: {e}")))?;
-        let parsed = parse_mail_options(options)?;
-        let mut params = parsed.params;
-        params.size = parsed.size.transpose()?;
+        let params = MailParams::from_options(options)?;
         let txn = self.driver.client.mail(from, params)?;
         self.envelope = Some(OpenEnvelope {
             txn,
@@ -139,7 +87,7 @@ impl SmtpClient {
         };
         let to = ForwardPath::parse(recip)
             .map_err(|e| Error::InvalidArgument(format!("recipient {recip:?}: {e}")))?;
-        let params = parse_rcpt_options(options)?;
+        let params = RcptParams::from_options(options)?;
         let rcpt = self.driver.client.rcpt(txn, to, params)?;
         if let Some(env) = self.envelope.as_mut() {
             env.recipients.push(recip.to_owned());

@@ -82,6 +82,14 @@ pub enum CommandError {
         /// What is wrong.
         reason: &'static str,
     },
+    /// An smtplib-style MAIL option string (see
+    /// [`MailParams::from_options`]) has a `SIZE=` that is not a number or
+    /// a `BODY=` that is not `7BIT`, `8BITMIME` or `BINARYMIME`.
+    #[error("mail option {option:?}")]
+    InvalidMailOption {
+        /// The option string, as given.
+        option: String,
+    },
     /// The same ESMTP parameter keyword would appear twice on one line.
     #[error("ESMTP parameter {keyword:?} appears twice")]
     DuplicateParameter {

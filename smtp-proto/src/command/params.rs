@@ -501,6 +501,80 @@ impl MailParams {
         Self::default()
     }
 
+    /// Parses smtplib-style `KEYWORD[=VALUE]` option strings, as given to
+    /// smtplib's `mail(sender, options)`.
+    ///
+    /// Keywords are matched case-insensitively. `SIZE=n` sets
+    /// [`size`](Self::size) (the last one wins), `BODY=` sets
+    /// [`body`](Self::body), `SMTPUTF8` and `REQUIRETLS` set their flags;
+    /// any other option goes to [`extra`](Self::extra) as given, so that
+    /// `NOTIFY`-style extensions the typed fields do not cover still reach
+    /// the server. Nothing is checked against the server's extensions here:
+    /// that is the session engine's job.
+    ///
+    /// ```
+    /// use smtp_proto::command::{BodyType, MailParams};
+    /// let p = MailParams::from_options(&["SIZE=1000", "BODY=8BITMIME", "SMTPUTF8"])?;
+    /// assert_eq!(p.size, Some(1000));
+    /// assert_eq!(p.body, Some(BodyType::EightBitMime));
+    /// assert!(p.smtputf8);
+    /// # Ok::<(), smtp_proto::command::CommandError>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`CommandError::InvalidMailOption`] for a `BODY=` other than `7BIT`,
+    /// `8BITMIME` or `BINARYMIME` (reported at once), or when the last
+    /// `SIZE` has no numeric value (reported after every other option);
+    /// [`CommandError::InvalidParameter`] for another option that does not
+    /// follow the ESMTP grammar.
+    pub fn from_options(options: &[&str]) -> Result<Self, CommandError> {
+        let (mut params, size) = Self::parse_options(options)?;
+        params.size = size.transpose()?;
+        Ok(params)
+    }
+
+    /// [`from_options`](Self::from_options) for smtplib's `sendmail`,
+    /// which ignores `SIZE=` options, valid or not: the size sent is the
+    /// real one, which the engine computes from the body.
+    ///
+    /// # Errors
+    ///
+    /// As [`from_options`](Self::from_options), except for `SIZE`.
+    pub fn from_options_ignoring_size(options: &[&str]) -> Result<Self, CommandError> {
+        Self::parse_options(options).map(|(params, _)| params)
+    }
+
+    /// The parameters of `options` without `size`, and the last `SIZE=`
+    /// option parsed (its error deferred, since `sendmail` ignores it).
+    fn parse_options(
+        options: &[&str],
+    ) -> Result<(Self, Option<Result<u64, CommandError>>), CommandError> {
+        let mut params = Self::new();
+        let mut size = None;
+        for opt in options {
+            let (kw, val) = split_option(opt);
+            let bad = || CommandError::InvalidMailOption {
+                option: (*opt).to_owned(),
+            };
+            match kw.to_ascii_uppercase().as_str() {
+                "SIZE" => size = Some(val.and_then(|v| v.parse::<u64>().ok()).ok_or_else(bad)),
+                "BODY" => {
+                    params.body = Some(match val.map(str::to_ascii_uppercase).as_deref() {
+                        Some("8BITMIME") => BodyType::EightBitMime,
+                        Some("7BIT") => BodyType::SevenBit,
+                        Some("BINARYMIME") => BodyType::BinaryMime,
+                        _ => return Err(bad()),
+                    });
+                }
+                "SMTPUTF8" => params.smtputf8 = true,
+                "REQUIRETLS" => params.requiretls = true,
+                _ => params.extra.push(EsmtpParam::new(kw, val)?),
+            }
+        }
+        Ok((params, size))
+    }
+
     /// `true` if a parameter needs SMTPUTF8: an internationalized `AUTH=`
     /// mailbox or a non-ASCII [`extra`](Self::extra) value. (The `smtputf8`
     /// flag itself does not count.)
@@ -578,6 +652,26 @@ impl RcptParams {
         Self::default()
     }
 
+    /// Parses smtplib-style `KEYWORD[=VALUE]` option strings, as given to
+    /// smtplib's `rcpt(recip, options)` (`"NOTIFY=SUCCESS,FAILURE"`,
+    /// `"ORCPT=rfc822;a@b"`, …).
+    ///
+    /// Every option goes to [`extra`](Self::extra) and is sent as given,
+    /// as smtplib does: typing `ORCPT` would re-encode its address.
+    ///
+    /// # Errors
+    ///
+    /// [`CommandError::InvalidParameter`] for an option that does not
+    /// follow the ESMTP grammar.
+    pub fn from_options(options: &[&str]) -> Result<Self, CommandError> {
+        let mut params = Self::new();
+        for opt in options {
+            let (kw, val) = split_option(opt);
+            params.extra.push(EsmtpParam::new(kw, val)?);
+        }
+        Ok(params)
+    }
+
     /// `true` if a non-ASCII [`extra`](Self::extra) value needs SMTPUTF8
     /// (`ORCPT` never does, see [`Orcpt`]).
     pub fn needs_smtputf8(&self) -> bool {
@@ -595,6 +689,15 @@ impl RcptParams {
             w.push(param.keyword(), param.value())?;
         }
         Ok(())
+    }
+}
+
+/// Splits an smtplib-style option at its first `=`: `"SIZE=10"` gives
+/// `("SIZE", Some("10"))`, `"SMTPUTF8"` gives `("SMTPUTF8", None)`.
+fn split_option(opt: &str) -> (&str, Option<&str>) {
+    match opt.split_once('=') {
+        Some((k, v)) => (k, Some(v)),
+        None => (opt, None),
     }
 }
 
@@ -627,5 +730,95 @@ impl<'a> ParamWriter<'a> {
             self.line.push_str(value);
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn split_option_at_the_first_equals() {
+        assert_eq!(split_option("SIZE=10"), ("SIZE", Some("10")));
+        assert_eq!(split_option("SMTPUTF8"), ("SMTPUTF8", None));
+        assert_eq!(split_option("ORCPT=a=b"), ("ORCPT", Some("a=b")));
+        assert_eq!(split_option("X="), ("X", Some("")));
+    }
+
+    #[test]
+    fn mail_options_fill_the_typed_fields() {
+        let p = MailParams::from_options(&[
+            "size=1000",
+            "BODY=8bitmime",
+            "SMTPUTF8",
+            "RequireTLS",
+            "MT-PRIORITY=3",
+        ])
+        .unwrap();
+        assert_eq!(p.size, Some(1000));
+        assert_eq!(p.body, Some(BodyType::EightBitMime));
+        assert!(p.smtputf8 && p.requiretls);
+        assert_eq!(
+            p.extra,
+            [EsmtpParam::new("MT-PRIORITY", Some("3")).unwrap()]
+        );
+        let p = MailParams::from_options(&["BODY=7BIT"]).unwrap();
+        assert_eq!(p.body, Some(BodyType::SevenBit));
+        let p = MailParams::from_options(&["BODY=BINARYMIME"]).unwrap();
+        assert_eq!(p.body, Some(BodyType::BinaryMime));
+        assert_eq!(MailParams::from_options(&[]).unwrap(), MailParams::new());
+    }
+
+    #[test]
+    fn the_last_size_wins_and_its_error_comes_last() {
+        let p = MailParams::from_options(&["SIZE=x", "SIZE=5"]).unwrap();
+        assert_eq!(p.size, Some(5));
+        let bad = |o: &str| CommandError::InvalidMailOption {
+            option: o.to_owned(),
+        };
+        assert_eq!(MailParams::from_options(&["SIZE"]), Err(bad("SIZE")));
+        assert_eq!(MailParams::from_options(&["SIZE=-1"]), Err(bad("SIZE=-1")));
+        // A bad BODY is reported at once, a bad SIZE after the rest.
+        assert_eq!(
+            MailParams::from_options(&["SIZE=x", "BODY=9BIT"]),
+            Err(bad("BODY=9BIT"))
+        );
+        assert_eq!(MailParams::from_options(&["BODY"]), Err(bad("BODY")));
+        assert_eq!(bad("SIZE").to_string(), "mail option \"SIZE\"");
+    }
+
+    #[test]
+    fn sendmail_ignores_size_valid_or_not() {
+        let p = MailParams::from_options_ignoring_size(&["SIZE=x", "SIZE=10", "SMTPUTF8"]).unwrap();
+        assert_eq!(p.size, None);
+        assert!(p.smtputf8);
+        assert!(MailParams::from_options_ignoring_size(&["BODY=x"]).is_err());
+    }
+
+    #[test]
+    fn other_mail_options_follow_the_esmtp_grammar() {
+        assert!(matches!(
+            MailParams::from_options(&["-X"]),
+            Err(CommandError::InvalidParameter { .. })
+        ));
+        assert!(matches!(
+            MailParams::from_options(&["X="]),
+            Err(CommandError::InvalidParameter { .. })
+        ));
+    }
+
+    #[test]
+    fn rcpt_options_are_sent_as_given() {
+        let p =
+            RcptParams::from_options(&["NOTIFY=SUCCESS,FAILURE", "ORCPT=rfc822;a+b@c"]).unwrap();
+        assert_eq!(p.notify, None);
+        assert_eq!(p.orcpt, None);
+        let shown: Vec<String> = p.extra.iter().map(ToString::to_string).collect();
+        assert_eq!(shown, ["NOTIFY=SUCCESS,FAILURE", "ORCPT=rfc822;a+b@c"]);
+        assert_eq!(RcptParams::from_options(&[]).unwrap(), RcptParams::new());
+        assert!(matches!(
+            RcptParams::from_options(&["NOTIFY=a b"]),
+            Err(CommandError::InvalidParameter { .. })
+        ));
     }
 }
