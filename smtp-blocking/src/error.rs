@@ -21,15 +21,12 @@
 //! | `socket.timeout`, `OSError`| [`Error::Timeout`], [`Error::Io`]           |
 //! | `ssl.SSLError`             | [`Error::Tls`]                              |
 
-use std::collections::BTreeMap;
 use std::io;
 
 use smtp_proto::{Reply, Stage};
 
-/// Refused recipients: each address, as the caller wrote it, with the reply
-/// that refused it (its RCPT reply, or in LMTP its own negative final reply).
-/// smtplib's `sendmail` return value and `SMTPRecipientsRefused.recipients`.
-pub type Refused = BTreeMap<String, Reply>;
+pub use smtp_proto::smtplib::Refused;
+use smtp_proto::smtplib::TxnFailure;
 
 /// Everything that can go wrong; smtplib's exceptions plus the transport's.
 ///
@@ -236,6 +233,23 @@ impl Error {
             }
         } else {
             mapped
+        }
+    }
+}
+
+impl From<TxnFailure> for Error {
+    /// smtplib's exception for a transaction the engine classified.
+    fn from(f: TxnFailure) -> Self {
+        match f {
+            TxnFailure::SenderRefused { reply, sender } => Error::SenderRefused { reply, sender },
+            TxnFailure::RecipientsRefused { recipients } => Error::RecipientsRefused { recipients },
+            TxnFailure::DataError { reply } => Error::DataError { reply },
+            TxnFailure::OutcomeUnknown => Error::OutcomeUnknown {
+                cause: Box::new(Error::ServerDisconnected {
+                    stage: Some(Stage::DataEnd),
+                }),
+            },
+            _ => Error::ServerDisconnected { stage: None },
         }
     }
 }

@@ -8,8 +8,7 @@ use std::io::{self, Read};
 use smtp_proto::command::{MailParams, RcptParams};
 use smtp_proto::message::{analyze, body_options, build_envelope, header_end, kept, pick_envelope};
 use smtp_proto::{
-    BodyOptions, Envelope, Event, ForwardPath, Reply, ReversePath, TxnId, TxnOutcome, TxnReport,
-    UsageError,
+    BodyOptions, Envelope, Event, ForwardPath, Reply, ReversePath, TxnId, TxnReport, UsageError,
 };
 
 use crate::debug::Sent;
@@ -54,7 +53,7 @@ impl SmtpClient {
             options = options.with_content(content);
         }
         let report = self.send(&envelope, msg, options)?;
-        outcome(&report, from_addr, &to, self.is_lmtp())
+        Ok(report.smtplib_outcome(from_addr, &to, self.is_lmtp())?)
     }
 
     /// smtplib's `send_message(msg, from_addr, to_addrs)` for a raw RFC
@@ -84,7 +83,7 @@ impl SmtpClient {
         let options = body_options(&parts);
         let reader = Parts { parts, at: 0 };
         let report = self.send(&envelope, reader, options)?;
-        outcome(&report, &from, &to, self.is_lmtp())
+        Ok(report.smtplib_outcome(&from, &to, self.is_lmtp())?)
     }
 
     /// [`send_message`](Self::send_message) for a message read from
@@ -237,25 +236,8 @@ impl SmtpClient {
         };
         self.driver.client.data(env.txn)?;
         let report = self.run_txn(env.txn, msg)?;
-        if let Some(reply) = report.data_reply {
-            return Err(Error::DataError { reply });
-        }
-        if matches!(
-            report.outcome,
-            TxnOutcome::Delivered | TxnOutcome::MessageRefused
-        ) && let Some(reply) = report
-            .recipients
-            .iter()
-            .find(|r| r.accepted())
-            .and_then(|r| r.delivery_reply.clone())
-        {
-            return Ok(reply);
-        }
         let to: Vec<&str> = env.recipients.iter().map(String::as_str).collect();
-        match outcome(&report, &env.sender, &to, self.is_lmtp()) {
-            Err(e) => Err(e),
-            Ok(_) => Err(Error::ServerDisconnected { stage: None }),
-        }
+        Ok(report.smtplib_data_reply(&env.sender, &to, self.is_lmtp())?)
     }
 
     /// Drives a queued transaction to its end, streaming `body` when the
@@ -318,60 +300,6 @@ pub(crate) struct OpenEnvelope {
     txn: TxnId,
     sender: String,
     recipients: Vec<String>,
-}
-
-/// smtplib's reading of a transaction: the refused map on success, its
-/// exceptions otherwise. `to` holds the caller's spelling of each address,
-/// in envelope order.
-pub(crate) fn outcome(
-    report: &TxnReport,
-    from: &str,
-    to: &[&str],
-    lmtp: bool,
-) -> Result<Refused, Error> {
-    let name = |i: usize| to.get(i).map_or_else(String::new, |s| (*s).to_owned());
-    let refused = || -> Refused {
-        report
-            .recipients
-            .iter()
-            .enumerate()
-            .filter_map(|(i, r)| r.refusal().map(|reply| (name(i), reply.clone())))
-            .collect()
-    };
-    match report.outcome {
-        TxnOutcome::Delivered => Ok(refused()),
-        TxnOutcome::SenderRefused => match &report.mail_reply {
-            Some(reply) => Err(Error::SenderRefused {
-                reply: reply.clone(),
-                sender: from.to_owned(),
-            }),
-            None => Err(Error::ServerDisconnected { stage: None }),
-        },
-        TxnOutcome::AllRecipientsRefused => Err(Error::RecipientsRefused {
-            recipients: refused(),
-        }),
-        TxnOutcome::MessageRefused if lmtp => Err(Error::RecipientsRefused {
-            recipients: refused(),
-        }),
-        TxnOutcome::DataRefused | TxnOutcome::MessageRefused => {
-            let reply = report.data_reply.clone().or_else(|| {
-                report
-                    .recipients
-                    .iter()
-                    .find_map(|r| r.delivery_reply.clone())
-            });
-            match reply {
-                Some(reply) => Err(Error::DataError { reply }),
-                None => Err(Error::ServerDisconnected { stage: None }),
-            }
-        }
-        TxnOutcome::Unknown => Err(Error::OutcomeUnknown {
-            cause: Box::new(Error::ServerDisconnected {
-                stage: Some(smtp_proto::Stage::DataEnd),
-            }),
-        }),
-        _ => Err(Error::ServerDisconnected { stage: None }),
-    }
 }
 
 /// The reply that refused a recipient: its negative RCPT reply, or its

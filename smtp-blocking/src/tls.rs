@@ -98,24 +98,10 @@ pub(crate) fn handshake(
 /// no valid certificate.
 pub fn load_pem_certificates(path: &std::path::Path) -> Result<Vec<Certificate>, Error> {
     let pem = std::fs::read(path)?;
-    let mut certs = Vec::new();
-    let text = String::from_utf8_lossy(&pem);
-    let mut block = String::new();
-    let mut inside = false;
-    for line in text.lines() {
-        if line.starts_with("-----BEGIN CERTIFICATE-----") {
-            inside = true;
-            block.clear();
-        }
-        if inside {
-            block.push_str(line);
-            block.push('\n');
-        }
-        if line.starts_with("-----END CERTIFICATE-----") && inside {
-            inside = false;
-            certs.push(Certificate::from_pem(block.as_bytes())?);
-        }
-    }
+    let certs = smtp_proto::pem::certificate_blocks(&String::from_utf8_lossy(&pem))
+        .iter()
+        .map(|block| Certificate::from_pem(block.as_bytes()))
+        .collect::<Result<Vec<_>, _>>()?;
     if certs.is_empty() {
         return Err(Error::Io(io::Error::new(
             io::ErrorKind::InvalidData,

@@ -55,8 +55,10 @@
 //! [`reply`] (the bounded incremental reply parser), [`ehlo`]
 //! ([`Extensions`]), [`address`] and [`command`] (validated arguments and the
 //! one encoding choke point), [`body`] (the streaming DATA/BDAT encoder),
-//! [`auth`] (SASL response builders) and [`secret`] ([`Secret`], never
-//! printed). The [`manual`] explains the design and security decisions.
+//! [`auth`] (SASL response builders), [`secret`] ([`Secret`], never
+//! printed), [`pem`] (certificate bundles split for a TLS library), and
+//! [`smtplib`] (a transaction report read as smtplib's return value or
+//! exception). The [`manual`] explains the design and security decisions.
 
 #![forbid(unsafe_code)]
 
@@ -67,8 +69,10 @@ pub mod command;
 pub mod ehlo;
 pub mod manual;
 pub mod message;
+pub mod pem;
 pub mod reply;
 pub mod secret;
+pub mod smtplib;
 pub mod trace;
 
 mod client;

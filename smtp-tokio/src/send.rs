@@ -8,7 +8,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use smtp_proto::message::{analyze, body_options, build_envelope, header_end, kept, pick_envelope};
-use smtp_proto::{BodyOptions, Envelope, Event, Reply, TxnId, TxnOutcome, TxnReport, UsageError};
+use smtp_proto::{BodyOptions, Envelope, Event, Reply, TxnId, TxnReport, UsageError};
 use tokio::io::{AsyncRead, AsyncReadExt, ReadBuf};
 
 use crate::client::guarded;
@@ -59,7 +59,7 @@ impl SmtpClient {
             options = options.with_content(content);
         }
         let report = guarded!(self, self.send_in(&envelope, msg, options).await)?;
-        outcome(&report, from_addr, &to, self.is_lmtp())
+        Ok(report.smtplib_outcome(from_addr, &to, self.is_lmtp())?)
     }
 
     /// smtplib's `send_message(msg, from_addr, to_addrs)` for a raw RFC
@@ -84,7 +84,7 @@ impl SmtpClient {
         let options = body_options(&parts);
         let body = Parts::new(parts);
         let report = guarded!(self, self.send_in(&envelope, body, options).await)?;
-        outcome(&report, &from, &to, self.is_lmtp())
+        Ok(report.smtplib_outcome(&from, &to, self.is_lmtp())?)
     }
 
     /// [`send_message`](Self::send_message) for a message read from
@@ -360,62 +360,6 @@ fn finish(
     if let Some(pos) = queued.iter().position(|(t, _)| *t == txn) {
         let (_, i) = queued.remove(pos);
         set(results, i, Ok(report));
-    }
-}
-
-/// smtplib's reading of a transaction: the refused map on success, its
-/// exceptions otherwise. `to` holds the caller's spelling of each address,
-/// in envelope order.
-pub(crate) fn outcome(
-    report: &TxnReport,
-    from: &str,
-    to: &[&str],
-    lmtp: bool,
-) -> Result<Refused, Error> {
-    let refused = || -> Refused {
-        report
-            .recipients
-            .iter()
-            .enumerate()
-            .filter_map(|(i, r)| {
-                let name = to.get(i).map_or_else(String::new, |s| (*s).to_owned());
-                r.refusal().map(|reply| (name, reply.clone()))
-            })
-            .collect()
-    };
-    match report.outcome {
-        TxnOutcome::Delivered => Ok(refused()),
-        TxnOutcome::SenderRefused => match &report.mail_reply {
-            Some(reply) => Err(Error::SenderRefused {
-                reply: reply.clone(),
-                sender: from.to_owned(),
-            }),
-            None => Err(Error::ServerDisconnected { stage: None }),
-        },
-        TxnOutcome::AllRecipientsRefused => Err(Error::RecipientsRefused {
-            recipients: refused(),
-        }),
-        TxnOutcome::MessageRefused if lmtp => Err(Error::RecipientsRefused {
-            recipients: refused(),
-        }),
-        TxnOutcome::DataRefused | TxnOutcome::MessageRefused => {
-            let reply = report.data_reply.clone().or_else(|| {
-                report
-                    .recipients
-                    .iter()
-                    .find_map(|r| r.delivery_reply.clone())
-            });
-            match reply {
-                Some(reply) => Err(Error::DataError { reply }),
-                None => Err(Error::ServerDisconnected { stage: None }),
-            }
-        }
-        TxnOutcome::Unknown => Err(Error::OutcomeUnknown {
-            cause: Box::new(Error::ServerDisconnected {
-                stage: Some(smtp_proto::Stage::DataEnd),
-            }),
-        }),
-        _ => Err(Error::ServerDisconnected { stage: None }),
     }
 }
 

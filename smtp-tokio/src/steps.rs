@@ -11,10 +11,9 @@
 //! envelope on [`SmtpClient::rset`] or the next MAIL.
 
 use smtp_proto::command::{MailParams, RcptParams};
-use smtp_proto::{Event, ForwardPath, Reply, ReversePath, TxnId, TxnOutcome, UsageError};
+use smtp_proto::{Event, ForwardPath, Reply, ReversePath, TxnId, UsageError};
 
 use crate::client::guarded;
-use crate::send::outcome;
 use crate::{Error, SmtpClient};
 
 /// The envelope opened by [`SmtpClient::mail`]: the engine's transaction
@@ -133,24 +132,7 @@ impl SmtpClient {
         };
         self.driver.client.data(env.txn)?;
         let report = self.run_txn(env.txn, msg).await?;
-        if let Some(reply) = report.data_reply {
-            return Err(Error::DataError { reply });
-        }
-        if matches!(
-            report.outcome,
-            TxnOutcome::Delivered | TxnOutcome::MessageRefused
-        ) && let Some(reply) = report
-            .recipients
-            .iter()
-            .find(|r| r.accepted())
-            .and_then(|r| r.delivery_reply.clone())
-        {
-            return Ok(reply);
-        }
         let to: Vec<&str> = env.recipients.iter().map(String::as_str).collect();
-        match outcome(&report, &env.sender, &to, self.is_lmtp()) {
-            Err(e) => Err(e),
-            Ok(_) => Err(Error::ServerDisconnected { stage: None }),
-        }
+        Ok(report.smtplib_data_reply(&env.sender, &to, self.is_lmtp())?)
     }
 }

@@ -97,22 +97,11 @@ pub(crate) async fn handshake(
 /// [`Error::Io`] when the file cannot be read or holds no certificate,
 /// [`Error::Tls`] when a certificate is invalid.
 pub fn load_pem_certificates(path: &std::path::Path) -> Result<Vec<Certificate>, Error> {
-    const BEGIN: &str = "-----BEGIN CERTIFICATE-----";
-    const END: &str = "-----END CERTIFICATE-----";
     let pem = std::fs::read(path)?;
-    let text = String::from_utf8_lossy(&pem);
-    let mut certs = Vec::new();
-    let mut rest = text.as_ref();
-    while let Some(start) = rest.find(BEGIN) {
-        let from = rest.get(start..).unwrap_or_default();
-        let Some(end) = from.find(END) else {
-            break;
-        };
-        let block_end = end.saturating_add(END.len());
-        let block = from.get(..block_end).unwrap_or_default();
-        certs.push(Certificate::from_pem(block.as_bytes())?);
-        rest = from.get(block_end..).unwrap_or_default();
-    }
+    let certs = smtp_proto::pem::certificate_blocks(&String::from_utf8_lossy(&pem))
+        .iter()
+        .map(|block| Certificate::from_pem(block.as_bytes()))
+        .collect::<Result<Vec<_>, _>>()?;
     if certs.is_empty() {
         return Err(Error::Io(io::Error::new(
             io::ErrorKind::InvalidData,

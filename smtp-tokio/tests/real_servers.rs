@@ -65,7 +65,7 @@ async fn postfix_starttls_login_and_one_refused_of_three() {
     assert_eq!(report.outcome, TxnOutcome::Delivered);
     let refused: Vec<String> = report.refused().map(|(a, _)| a.to_string()).collect();
     assert_eq!(refused, ["<reject-me@example.org>"]);
-    let (eml, env_lines) = postfix_delivery(&s, &final_text(&report)).await;
+    let (eml, env_lines) = postfix_delivery(&s, &final_text(&report));
     assert_eq!(
         String::from_utf8_lossy(strip_received(&eml)),
         format!("Subject: {tok}\n\nthree recipients\n")
@@ -180,7 +180,7 @@ async fn postfix_send_message_strips_bcc() {
         .unwrap();
     assert_eq!(env.recipients.len(), 2);
     assert_eq!(report.outcome, TxnOutcome::Delivered);
-    let (eml, env_lines) = postfix_delivery(&s, &final_text(&report)).await;
+    let (eml, env_lines) = postfix_delivery(&s, &final_text(&report));
     let stored = String::from_utf8_lossy(strip_received(&eml)).into_owned();
     assert!(!stored.contains("Bcc"), "{stored}");
     assert!(stored.contains(&tok));
@@ -279,7 +279,7 @@ async fn postfix_send_many_pipelines_a_batch() {
             continue;
         }
         assert_eq!(report.outcome, TxnOutcome::Delivered, "message {i}");
-        let (eml, _) = postfix_delivery(&s, &final_text(report)).await;
+        let (eml, _) = postfix_delivery(&s, &final_text(report));
         let stored = String::from_utf8_lossy(&eml).into_owned();
         assert!(
             stored.contains(&format!("{tok}-{i}\n")),
@@ -358,7 +358,7 @@ async fn aiosmtpd_starttls_auth_streamed_body_is_byte_exact() {
         .await
         .unwrap();
     assert_eq!(report.outcome, TxnOutcome::Delivered);
-    let (eml, json) = aiosmtpd_delivery(&s, &final_text(&report)).await;
+    let (eml, json) = aiosmtpd_delivery(&s, &final_text(&report));
     let want = lines_normalised(source.n);
     assert_eq!(eml.len(), want.len());
     assert!(eml == want, "stored bytes differ from the normalised body");
@@ -479,8 +479,8 @@ async fn lmtp_per_recipient(target: &str) {
             (Some(250), Some(250)),
         ]
     );
-    assert!(maildir_message(&s, "alice", &tok).await.is_some());
-    assert!(maildir_message(&s, "bob", &tok).await.is_some());
+    assert!(maildir_message(&s, "alice", &tok).is_some());
+    assert!(maildir_message(&s, "bob", &tok).is_some());
     // smtplib's view: the refused map holds the RCPT and the final refusal.
     let refused = lmtp
         .sendmail(
@@ -552,7 +552,7 @@ async fn postfix_mail_rcpt_data_step_by_step() {
         .await
         .unwrap();
     assert_eq!(reply.code().get(), 250);
-    let (eml, env_lines) = postfix_delivery(&s, &reply.text_lossy()).await;
+    let (eml, env_lines) = postfix_delivery(&s, &reply.text_lossy());
     assert_eq!(env_lines[1..], ["rcpt one@example.org".to_owned()]);
     assert!(String::from_utf8_lossy(&eml).ends_with(&format!("Subject: {tok}\n\n.leading dot\n")));
     // A refused MAIL: RCPT and DATA still go out and get the server's word.
@@ -599,7 +599,7 @@ async fn smtputf8_addresses_on_aiosmtpd_and_postfix() {
         .await
         .unwrap();
     assert_eq!(report.outcome, TxnOutcome::Delivered);
-    let (eml, json) = aiosmtpd_delivery(&s, &final_text(&report)).await;
+    let (eml, json) = aiosmtpd_delivery(&s, &final_text(&report));
     assert_eq!(eml, msg.as_bytes());
     assert!(json.contains("\"smtp_utf8\": true"), "{json}");
     assert!(json.contains(&format!("SIZE={}", msg.len())), "{json}");

@@ -1,5 +1,6 @@
 //! The `send-async` example end to end: the blocking example's flags,
-//! output lines and exit codes.
+//! output lines and exit codes. The cases without a scripted peer are
+//! smtp-blocking's `tests/common/cli_cases.rs`, included by path.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -7,88 +8,27 @@
     clippy::panic
 )]
 
+#[path = "../../smtp-blocking/tests/common/cli_cases.rs"]
+mod cli_cases;
 mod common;
 
-use std::io::Write;
-use std::path::PathBuf;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use cli_cases::Run;
+use common::{Peer, Step, expect, send};
 
-use common::{Peer, Step, expect, send, servers, token};
+const PACKAGE: &str = "smtp-tokio";
+const EXAMPLE: &str = "send-async";
 
-/// The example binary, built with the tests (or built here when missing).
-fn example() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let dir = exe.parent().unwrap().parent().unwrap();
-    let bin = dir.join("examples").join("send-async");
-    if !bin.exists() {
-        let status = Command::new(env!("CARGO"))
-            .args(["build", "-p", "smtp-tokio", "--example", "send-async"])
-            .status()
-            .unwrap();
-        assert!(status.success());
-    }
-    bin
-}
-
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-/// Runs the example with `args` and `stdin`, bounded to 60 s, off the
-/// runtime's threads.
+/// [`cli_cases::run`] off the runtime's threads, so the scripted peer
+/// keeps running while the example talks to it.
 async fn run(args: &[&str], stdin: &str) -> Run {
     let args: Vec<String> = args.iter().map(|s| (*s).to_owned()).collect();
     let stdin = stdin.to_owned();
     tokio::task::spawn_blocking(move || {
-        let mut child = Command::new(example())
-            .args(&args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        // The child may fail before reading its input: ignore a broken pipe.
-        let _ = child.stdin.take().unwrap().write_all(stdin.as_bytes());
-        let start = Instant::now();
-        while child.try_wait().unwrap().is_none() && start.elapsed() < Duration::from_secs(60) {
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        let _ = child.kill();
-        let out = child.wait_with_output().unwrap();
-        Run {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        }
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        cli_cases::run(&args, &stdin)
     })
     .await
     .unwrap()
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn bad_arguments_and_refused_connections_exit_2() {
-    let r = run(&["--bogus"], "").await;
-    assert_eq!(r.code, 2, "{}", r.stderr);
-    assert!(r.stderr.starts_with("error: "), "{}", r.stderr);
-    assert!(r.stdout.is_empty());
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let server = format!("127.0.0.1:{port}");
-    let r = run(
-        &[
-            "--server", &server, "--from", "a@x.test", "--to", "b@x.test",
-        ],
-        "x\r\n",
-    )
-    .await;
-    assert_eq!(r.code, 2);
-    assert!(r.stderr.starts_with("error: "), "{}", r.stderr);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -155,143 +95,4 @@ async fn required_starttls_missing_exits_2_before_mail() {
     peer.finish().await;
     assert_eq!(r.code, 2);
     assert!(r.stderr.contains("TLS required"), "{}", r.stderr);
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn postfix_starttls_login_some_refused_exits_1() {
-    let Some(s) = servers() else { return };
-    let server = s.addr("SMTP_TEST_POSTFIX_PORT");
-    let ca = s.var("SMTP_TEST_CA");
-    let (user, password) = (s.user(), s.password());
-    let tok = token("cli");
-    let args = [
-        "--server",
-        &server,
-        "--starttls",
-        "--ca-file",
-        &ca,
-        "--user",
-        &user,
-        "--password",
-        &password,
-        "--from",
-        "a@example.org",
-        "--to",
-        "one@example.org",
-        "--to",
-        "reject-two@example.org",
-    ];
-    let r = run(&args, &format!("Subject: {tok}\r\n\r\nhello\r\n")).await;
-    assert_eq!(r.code, 1, "{}", r.stderr);
-    let lines: Vec<&str> = r.stdout.lines().collect();
-    assert_eq!(lines.len(), 2, "{}", r.stdout);
-    assert!(
-        lines[0].starts_with("one@example.org 250 2.0.0 "),
-        "{}",
-        lines[0]
-    );
-    assert!(
-        lines[1].starts_with("reject-two@example.org 550 5.1.1 "),
-        "{}",
-        lines[1]
-    );
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn envelope_from_headers_all_accepted_exits_0() {
-    let Some(s) = servers() else { return };
-    let server = s.addr("SMTP_TEST_AIOSMTPD_PORT");
-    let msg = "From: a@example.org\r\nTo: b@example.org\r\nBcc: c@example.org\r\nSubject: hi\r\n\r\nx\r\n";
-    let r = run(
-        &["--server", &server, "--no-pipelining", "--no-chunking"],
-        msg,
-    )
-    .await;
-    assert_eq!(r.code, 0, "{}", r.stderr);
-    let lines: Vec<&str> = r.stdout.lines().collect();
-    assert_eq!(lines.len(), 2, "{}", r.stdout);
-    assert!(lines[0].starts_with("b@example.org 250 "), "{}", lines[0]);
-    assert!(lines[1].starts_with("c@example.org 250 "), "{}", lines[1]);
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn implicit_tls_and_debug_trace_redacts_auth() {
-    let Some(s) = servers() else { return };
-    let server = s.addr("SMTP_TEST_AIOSMTPD_TLS_PORT");
-    let ca = s.var("SMTP_TEST_CA");
-    let (user, password) = (s.user(), s.password());
-    for mech in ["PLAIN", "LOGIN"] {
-        let args = [
-            "--server",
-            &server,
-            "--tls",
-            "--ca-file",
-            &ca,
-            "--user",
-            &user,
-            "--password",
-            &password,
-            "--auth",
-            mech,
-            "--debug",
-            "--from",
-            "a@example.org",
-            "--to",
-            "b@example.org",
-        ];
-        let r = run(&args, "Subject: x\r\n\r\ny\r\n").await;
-        assert_eq!(r.code, 0, "{}", r.stderr);
-        assert!(!r.stderr.contains(&password), "password in the trace");
-        assert!(r.stderr.contains("S: 235"), "{}", r.stderr);
-        let trace: Vec<&str> = r.stderr.lines().collect();
-        if mech == "PLAIN" {
-            assert!(trace.contains(&"C: AUTH PLAIN <redacted>"), "{}", r.stderr);
-        } else {
-            let answers: Vec<&str> = trace
-                .windows(2)
-                .filter(|w| w[0].starts_with("S: 334"))
-                .map(|w| w[1])
-                .collect();
-            assert_eq!(answers, ["C: <redacted>", "C: <redacted>"], "{}", r.stderr);
-        }
-    }
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn lmtp_unix_socket_per_recipient_lines() {
-    let Some(s) = servers() else { return };
-    let socket = s.var("SMTP_TEST_LMTP_SOCKET");
-    let over = format!("{}@example.org", s.var("SMTP_TEST_LMTP_OVERQUOTA_USER"));
-    let args = [
-        "--lmtp",
-        "--server",
-        &socket,
-        "--from",
-        "a@example.org",
-        "--to",
-        "alice@example.org",
-        "--to",
-        &over,
-        "--to",
-        "nobody@example.org",
-    ];
-    let r = run(&args, "Subject: lmtp\r\n\r\nx\r\n").await;
-    assert_eq!(r.code, 1, "{}", r.stderr);
-    let lines: Vec<&str> = r.stdout.lines().collect();
-    assert_eq!(lines.len(), 3, "{}", r.stdout);
-    assert!(
-        lines[0].starts_with("alice@example.org 250 2.0.0 "),
-        "{}",
-        lines[0]
-    );
-    assert!(
-        lines[1].starts_with(&format!("{over} 552 5.2.2 ")),
-        "{}",
-        lines[1]
-    );
-    assert!(
-        lines[2].starts_with("nobody@example.org 550 5.1.1 "),
-        "{}",
-        lines[2]
-    );
 }

@@ -1,6 +1,7 @@
 //! Shared test helpers: a byte-exact scripted peer on 127.0.0.1 (it knows
-//! no SMTP: it sends and expects exact bytes), and access to the real
-//! servers of `scripts/test-servers.sh` through the `SMTP_TEST_*` variables.
+//! no SMTP: it sends and expects exact bytes), and (in `real_servers.rs`,
+//! shared with smtp-tokio) access to the real servers of
+//! `scripts/test-servers.sh` through the `SMTP_TEST_*` variables.
 #![allow(
     dead_code,
     unreachable_pub,
@@ -12,12 +13,16 @@
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use smtp_blocking::Builder;
 use smtp_blocking::smtp_proto::Domain;
-use smtp_blocking::{Builder, native_tls};
+
+mod real_servers;
+// Not every test crate reads the real servers.
+#[allow(unused_imports)]
+pub use real_servers::*;
 
 /// Upper bound for any single wait of the peer.
 pub const PEER_WAIT: Duration = Duration::from_secs(10);
@@ -165,159 +170,4 @@ fn run_step(stream: &mut TcpStream, step: &Step) -> Result<(), String> {
             Ok(())
         }
     }
-}
-
-/// The builder every loopback test uses: fixed EHLO name, short deadlines.
-pub fn loopback_builder(timeout: Duration) -> Builder {
-    Builder::new()
-        .local_hostname(Domain::parse("client.test").unwrap())
-        .timeout(timeout)
-}
-
-// ----- real servers ------------------------------------------------------
-
-/// The `SMTP_TEST_*` environment, or `None` (with a note) when the servers
-/// are not set up; under `CI=true` a missing setup fails the test instead.
-pub fn servers() -> Option<Servers> {
-    if std::env::var("SMTP_TEST_SERVERS").as_deref() != Ok("1") {
-        if std::env::var("CI").as_deref() == Ok("true") {
-            panic!(
-                "SMTP_TEST_SERVERS is not set under CI=true: run \
-                 `eval \"$(scripts/test-servers.sh env)\"` after `scripts/test-servers.sh start`"
-            );
-        }
-        eprintln!(
-            "skipped: real test servers not configured \
-             (scripts/test-servers.sh start; eval \"$(scripts/test-servers.sh env)\")"
-        );
-        return None;
-    }
-    Some(Servers)
-}
-
-/// Accessors for the `SMTP_TEST_*` variables.
-pub struct Servers;
-
-impl Servers {
-    pub fn var(&self, name: &str) -> String {
-        std::env::var(name).unwrap_or_else(|_| panic!("{name} is not set"))
-    }
-    pub fn host(&self) -> String {
-        self.var("SMTP_TEST_HOST")
-    }
-    pub fn port(&self, name: &str) -> u16 {
-        self.var(name).parse().unwrap()
-    }
-    pub fn user(&self) -> String {
-        self.var("SMTP_TEST_USER")
-    }
-    pub fn password(&self) -> String {
-        self.var("SMTP_TEST_PASSWORD")
-    }
-    pub fn ca(&self) -> native_tls::Certificate {
-        let pem = std::fs::read(self.var("SMTP_TEST_CA")).unwrap();
-        native_tls::Certificate::from_pem(&pem).unwrap()
-    }
-    /// A builder trusting the test CA, with a test EHLO name.
-    pub fn builder(&self) -> Builder {
-        Builder::new()
-            .add_root_certificate(self.ca())
-            .local_hostname(Domain::parse("client.test").unwrap())
-            .timeout(Duration::from_secs(30))
-    }
-    pub fn postfix_spool(&self) -> PathBuf {
-        PathBuf::from(self.var("SMTP_TEST_POSTFIX_SPOOL"))
-    }
-    pub fn aiosmtpd_spool(&self) -> PathBuf {
-        PathBuf::from(self.var("SMTP_TEST_AIOSMTPD_SPOOL"))
-    }
-    pub fn maildir(&self, user: &str) -> PathBuf {
-        Path::new(&self.var("SMTP_TEST_MAILDIR_ROOT"))
-            .join(user)
-            .join("Maildir")
-    }
-}
-
-/// Waits (bounded) for `path` to exist.
-pub fn wait_for(path: &Path) -> bool {
-    let start = Instant::now();
-    while start.elapsed() < Duration::from_secs(15) {
-        if path.exists() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    false
-}
-
-/// The queue id at the end of "... queued as ID".
-pub fn queue_id(text: &str) -> String {
-    text.rsplit("queued as ")
-        .next()
-        .unwrap()
-        .split_whitespace()
-        .next()
-        .unwrap()
-        .to_owned()
-}
-
-/// A Postfix spool entry: (message bytes, envelope lines), waiting for it.
-pub fn postfix_delivery(s: &Servers, reply_text: &str) -> (Vec<u8>, Vec<String>) {
-    let id = queue_id(reply_text);
-    let env = s.postfix_spool().join(format!("{id}.env"));
-    assert!(wait_for(&env), "no delivery {}", env.display());
-    let eml = std::fs::read(s.postfix_spool().join(format!("{id}.eml"))).unwrap();
-    let env = std::fs::read_to_string(env).unwrap();
-    (eml, env.lines().map(str::to_owned).collect())
-}
-
-/// The message Postfix stored, without its own `Received:` header (one
-/// line and two TAB continuations).
-pub fn strip_received(eml: &[u8]) -> &[u8] {
-    let mut at = 0;
-    assert!(eml.starts_with(b"Received: from "), "no Received header");
-    for _ in 0..3 {
-        let nl = eml[at..].iter().position(|&b| b == b'\n').unwrap();
-        at += nl + 1;
-    }
-    &eml[at..]
-}
-
-/// An aiosmtpd spool entry: (exact DATA bytes, JSON text).
-pub fn aiosmtpd_delivery(s: &Servers, reply_text: &str) -> (Vec<u8>, String) {
-    let id = queue_id(reply_text);
-    let json = s.aiosmtpd_spool().join(format!("{id}.json"));
-    assert!(wait_for(&json), "no delivery {}", json.display());
-    let eml = std::fs::read(s.aiosmtpd_spool().join(format!("{id}.eml"))).unwrap();
-    (eml, std::fs::read_to_string(json).unwrap())
-}
-
-/// A token unique to this test run, for finding messages.
-pub fn token(tag: &str) -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    format!("{tag}-{}-{nanos}", std::process::id())
-}
-
-/// Finds (bounded wait) the maildir file of `user` containing `token`.
-pub fn maildir_message(s: &Servers, user: &str, token: &str) -> Option<Vec<u8>> {
-    let start = Instant::now();
-    while start.elapsed() < Duration::from_secs(15) {
-        for sub in ["new", "cur"] {
-            let dir = s.maildir(user).join(sub);
-            if let Ok(entries) = std::fs::read_dir(&dir) {
-                for e in entries.flatten() {
-                    if let Ok(bytes) = std::fs::read(e.path())
-                        && bytes.windows(token.len()).any(|w| w == token.as_bytes())
-                    {
-                        return Some(bytes);
-                    }
-                }
-            }
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    None
 }
