@@ -11,7 +11,7 @@
 //! | `SMTPException`            | [`Error`] itself                            |
 //! | `SMTPNotSupportedError`    | [`Error::NotSupported`]                     |
 //! | `SMTPServerDisconnected`   | [`Error::ServerDisconnected`], [`Error::ServiceClosing`] (421) |
-//! | `SMTPResponseException`    | [`Error::Response`] (and every variant with a reply: [`Error::reply`]) |
+//! | `SMTPResponseException`    | every variant with a reply: [`Error::reply`], [`Error::smtp_code`], [`Error::smtp_error`] |
 //! | `SMTPSenderRefused`        | [`Error::SenderRefused`]                    |
 //! | `SMTPRecipientsRefused`    | [`Error::RecipientsRefused`]                |
 //! | `SMTPDataError`            | [`Error::DataError`]                        |
@@ -60,15 +60,6 @@ pub enum Error {
         reply: Reply,
         /// What the 421 answered.
         stage: Stage,
-    },
-    /// A command got an unexpected negative reply (smtplib's
-    /// `SMTPResponseException`).
-    #[error("{command} refused: {reply}")]
-    Response {
-        /// The command verb.
-        command: &'static str,
-        /// The reply.
-        reply: Reply,
     },
     /// MAIL FROM was refused (smtplib's `SMTPSenderRefused`).
     #[error("sender {sender} refused: {reply}")]
@@ -176,7 +167,6 @@ impl Error {
     pub fn reply(&self) -> Option<&Reply> {
         match self {
             Error::ServiceClosing { reply, .. }
-            | Error::Response { reply, .. }
             | Error::SenderRefused { reply, .. }
             | Error::DataError { reply }
             | Error::ConnectError { reply }
@@ -217,7 +207,6 @@ impl Error {
         !matches!(
             self,
             Error::NotSupported(_)
-                | Error::Response { .. }
                 | Error::SenderRefused { .. }
                 | Error::RecipientsRefused { .. }
                 | Error::DataError { .. }
