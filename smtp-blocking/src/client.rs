@@ -219,30 +219,36 @@ impl SmtpClient {
     /// is [`TlsPolicy::Opportunistic`], in which case the session stays
     /// usable in plaintext and the error is still returned.
     ///
+    /// Returns the server's 220 reply, as smtplib's `starttls()` does.
+    ///
     /// # Errors
     /// [`Error::TlsRequired`], [`Error::Tls`] (handshake or verification
     /// failure: the connection is gone), [`Error::Usage`] when TLS is
     /// already active.
-    pub fn starttls(&mut self) -> Result<(), Error> {
-        self.starttls_checked(true)
+    pub fn starttls(&mut self) -> Result<Reply, Error> {
+        explicit_reply(self.starttls_checked(true))
     }
 
     /// `explicit`: the caller asked, so a missing STARTTLS is an error even
     /// under the opportunistic policy (the session stays open then).
-    fn starttls_checked(&mut self, explicit: bool) -> Result<(), Error> {
+    fn starttls_checked(&mut self, explicit: bool) -> Result<Option<Reply>, Error> {
         self.ehlo_or_helo_if_needed()?;
         if self.is_tls() {
             return Err(UsageError::TlsAlreadyActive.into());
         }
         if !self.has_extn("STARTTLS") {
-            return self.tls_unavailable(None, explicit);
+            return self.tls_unavailable(None, explicit).map(|()| None);
         }
         let id = self.driver.client.starttls()?;
+        let ready;
         loop {
             match self.driver.step()? {
-                Event::StartTlsReady { id: got, .. } if got == id => break,
+                Event::StartTlsReady { id: got, reply } if got == id => {
+                    ready = reply;
+                    break;
+                }
                 Event::StartTlsRejected { id: got, reply } if got == id => {
-                    return self.tls_unavailable(Some(reply), explicit);
+                    return self.tls_unavailable(Some(reply), explicit).map(|()| None);
                 }
                 _ => {}
             }
@@ -253,7 +259,7 @@ impl SmtpClient {
         self.helo_resp = None;
         // The engine queued the fresh EHLO itself (auto_ehlo).
         self.await_any_hello()?;
-        Ok(())
+        Ok(Some(ready))
     }
 
     fn tls_unavailable(&mut self, reply: Option<Reply>, explicit: bool) -> Result<(), Error> {
@@ -606,4 +612,11 @@ impl<F: FnMut(Option<&[u8]>) -> Option<Vec<u8>>> Authenticator for FnAuth<F> {
     fn respond(&mut self, challenge: &[u8]) -> Option<Secret<Vec<u8>>> {
         (self.f)(Some(challenge)).map(Secret::new)
     }
+}
+
+/// An explicit STARTTLS either succeeds with the 220 reply or fails: a
+/// missing or refused STARTTLS is an error whatever the policy when the
+/// caller asked for it.
+fn explicit_reply(r: Result<Option<Reply>, Error>) -> Result<Reply, Error> {
+    r?.ok_or(Error::TlsRequired { reply: None })
 }

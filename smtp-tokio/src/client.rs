@@ -260,30 +260,39 @@ impl SmtpClient {
     /// policy is [`TlsPolicy::Opportunistic`], in which case the session
     /// stays usable in plaintext and the error is still returned.
     ///
+    /// Returns the server's 220 reply, as smtplib's `starttls()` does.
+    ///
     /// # Errors
     /// [`Error::TlsRequired`], [`Error::Tls`] (handshake or verification
     /// failure: the connection is gone), [`Error::Usage`] when TLS is
     /// already active.
-    pub async fn starttls(&mut self) -> Result<(), Error> {
-        guarded!(self, self.starttls_in(true).await)
+    pub async fn starttls(&mut self) -> Result<Reply, Error> {
+        guarded!(self, explicit_reply(self.starttls_in(true).await))
     }
 
     /// `explicit`: the caller asked, so a missing STARTTLS is an error even
     /// under the opportunistic policy (the session stays open then).
-    async fn starttls_in(&mut self, explicit: bool) -> Result<(), Error> {
+    async fn starttls_in(&mut self, explicit: bool) -> Result<Option<Reply>, Error> {
         self.hello_if_needed().await?;
         if self.is_tls() {
             return Err(UsageError::TlsAlreadyActive.into());
         }
         if !self.has_extn("STARTTLS") {
-            return self.tls_unavailable(None, explicit).await;
+            return self.tls_unavailable(None, explicit).await.map(|()| None);
         }
         let id = self.driver.client.starttls()?;
+        let ready;
         loop {
             match self.driver.step().await? {
-                Event::StartTlsReady { id: got, .. } if got == id => break,
+                Event::StartTlsReady { id: got, reply } if got == id => {
+                    ready = reply;
+                    break;
+                }
                 Event::StartTlsRejected { id: got, reply } if got == id => {
-                    return self.tls_unavailable(Some(reply), explicit).await;
+                    return self
+                        .tls_unavailable(Some(reply), explicit)
+                        .await
+                        .map(|()| None);
                 }
                 _ => {}
             }
@@ -293,7 +302,8 @@ impl SmtpClient {
         self.ehlo_resp = None;
         self.helo_resp = None;
         // The engine queued the fresh EHLO itself (auto_ehlo).
-        self.await_any_hello().await
+        self.await_any_hello().await?;
+        Ok(Some(ready))
     }
 
     async fn tls_unavailable(&mut self, reply: Option<Reply>, explicit: bool) -> Result<(), Error> {
@@ -654,4 +664,11 @@ impl<F: FnMut(Option<&[u8]>) -> Option<Vec<u8>>> Authenticator for FnAuth<F> {
     fn respond(&mut self, challenge: &[u8]) -> Option<Secret<Vec<u8>>> {
         (self.f)(Some(challenge)).map(Secret::new)
     }
+}
+
+/// An explicit STARTTLS either succeeds with the 220 reply or fails: a
+/// missing or refused STARTTLS is an error whatever the policy when the
+/// caller asked for it.
+fn explicit_reply(r: Result<Option<Reply>, Error>) -> Result<Reply, Error> {
+    r?.ok_or(Error::TlsRequired { reply: None })
 }
