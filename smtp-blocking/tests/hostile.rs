@@ -1,0 +1,238 @@
+//! The hostile-server table (`common/hostile_cases.rs`, scenarios in
+//! `scenarios/*.scn`) against the blocking adapter. smtp-tokio runs the
+//! same table in its `tests/hostile.rs`.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+
+#[path = "common/hostile.rs"]
+mod hostile;
+#[path = "common/hostile_cases.rs"]
+mod hostile_cases;
+
+use std::time::Instant;
+
+use hostile::Server;
+
+/// This adapter, as `Case::finding_in` names it.
+const ADAPTER: &str = "blocking";
+use hostile_cases::{Call, Case, Policy};
+use smtp_blocking::native_tls::Certificate;
+use smtp_blocking::smtp_proto::{self, Domain};
+use smtp_blocking::{Builder, Error, Refused, SmtpClient, TlsPolicy};
+use smtp_proto::Reply;
+
+fn builder(case: &Case) -> Builder {
+    let s = &case.setup;
+    let mut b = Builder::new()
+        .local_hostname(Domain::parse("client.test").unwrap())
+        .timeout(s.timeout)
+        .starttls(match s.policy {
+            Policy::Disabled => TlsPolicy::Disabled,
+            Policy::Opportunistic => TlsPolicy::Opportunistic,
+            Policy::Required => TlsPolicy::Required,
+        })
+        .pipelining(s.pipelining)
+        .chunking(s.chunking)
+        .allow_plaintext_auth(s.plaintext_auth)
+        .tls_server_name(s.server_name);
+    if s.lmtp {
+        b = b.lmtp();
+    }
+    if s.trust {
+        let (cert, _) = hostile::test_cert();
+        b = b.add_root_certificate(Certificate::from_pem(cert).unwrap());
+    }
+    b
+}
+
+fn call(c: &mut SmtpClient, call: &Call) -> String {
+    use hostile_cases::{refused, reply, unit};
+    match call {
+        Call::Connect => unreachable!(),
+        Call::Noop => reply(&c.noop()),
+        Call::Quit => reply(&c.quit()),
+        Call::Rset => reply(&c.rset()),
+        Call::Ehlo => reply(&c.ehlo()),
+        Call::Starttls => unit(&c.starttls().map(|_| ())),
+        Call::Login(u, p) => reply(&c.login(u, p)),
+        Call::AuthEcho => reply(&c.auth("X-TEST", |ch| ch.map(|_| b"a".to_vec()))),
+        Call::Sendmail {
+            from,
+            to,
+            body,
+            mail_opts,
+            rcpt_opts,
+        } => {
+            let m: Vec<&str> = mail_opts.iter().map(String::as_str).collect();
+            let r: Vec<&str> = rcpt_opts.iter().map(String::as_str).collect();
+            let got: Result<Refused, Error> = c.sendmail(from, to, body, &m, &r);
+            refused(&got)
+        }
+        Call::Mail(a, o) => {
+            let o: Vec<&str> = o.iter().map(String::as_str).collect();
+            reply(&c.mail(a, &o))
+        }
+        Call::Rcpt(a, o) => {
+            let o: Vec<&str> = o.iter().map(String::as_str).collect();
+            reply(&c.rcpt(a, &o))
+        }
+        Call::Data(b) => reply(&c.data(b)),
+        Call::Docmd(v, a) => reply(&c.docmd(v, a)),
+        Call::Verify(a) => reply(&c.verify(a)),
+        Call::Expn(a) => reply(&c.expn(a)),
+        Call::Help(t) => reply(&c.help(t.as_deref())),
+        Call::ParseDomain(d) => hostile_cases::parse_domain(d),
+        Call::HasExtn(x) => c.has_extn(x).to_string(),
+        Call::IsTls => c.is_tls().to_string(),
+        Call::Sleep(d) => {
+            std::thread::sleep(*d);
+            "ok".into()
+        }
+    }
+}
+
+/// Runs one case; `Err` lists what went wrong.
+fn run(case: &Case) -> Result<(), String> {
+    let steps = hostile::parse(&case.scn).map_err(|e| format!("scenario: {e}"))?;
+    let server = Server::start(steps);
+    let started = Instant::now();
+    let mut problems = Vec::new();
+    let mut client: Option<SmtpClient> = None;
+    for (i, (c, want)) in case.calls.iter().enumerate() {
+        let t0 = Instant::now();
+        let got = match (c, client.as_mut()) {
+            (Call::Connect, _) => match builder(case).connect_port("127.0.0.1", server.port()) {
+                Ok(cl) => {
+                    client = Some(cl);
+                    "ok".to_owned()
+                }
+                Err(e) => hostile_cases::error(&e),
+            },
+            (other, Some(cl)) => call(cl, other),
+            (_, None) => "no client".to_owned(),
+        };
+        if std::env::var_os("HOSTILE_VERBOSE").is_some() {
+            let mut what = format!("{c:?}");
+            what.truncate(100);
+            eprintln!("{}: call {i} {what} -> {got}", case.name);
+        }
+        if !hostile_cases::matches(want, &got) {
+            let mut what = format!("{c:?}");
+            what.truncate(160);
+            problems.push(format!("call {i} {what}: want {want:?}, got {got:?}"));
+        }
+        if t0.elapsed() > case.budget {
+            problems.push(format!("call {i} took {:?}", t0.elapsed()));
+        }
+    }
+    if started.elapsed() > case.budget {
+        problems.push(format!(
+            "calls took {:?} > {:?}",
+            started.elapsed(),
+            case.budget
+        ));
+    }
+    drop(client);
+    let (result, received) = server.join();
+    if let Err(e) = result {
+        problems.push(format!("server: {e}"));
+    }
+    for f in &case.forbid {
+        if received.windows(f.len()).any(|w| w == f.as_bytes()) {
+            problems.push(format!("client sent forbidden {f:?}"));
+        }
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        let mut sent = format!("{:?}", String::from_utf8_lossy(&received));
+        sent.truncate(600);
+        Err(format!(
+            "{}\n    client sent: {sent}",
+            problems.join("\n    ")
+        ))
+    }
+}
+
+fn run_all(findings: bool) {
+    let cases: Vec<Case> = hostile_cases::cases()
+        .into_iter()
+        .filter(|c| c.is_finding(ADAPTER) == findings)
+        .filter(|c| std::env::var("HOSTILE_CASE").map_or(true, |f| c.name.contains(&f)))
+        .collect();
+    assert!(!cases.is_empty() || std::env::var("HOSTILE_CASE").is_ok());
+    // A few at a time: most cases wait for a deadline.
+    let mut failures = Vec::new();
+    for chunk in cases.chunks(8) {
+        let results: Vec<(String, Result<(), String>)> = std::thread::scope(|s| {
+            let handles: Vec<_> = chunk
+                .iter()
+                .map(|c| s.spawn(move || (c.name.clone(), run(c))))
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        for (name, r) in results {
+            if let Err(e) = r {
+                failures.push(format!("{name}:\n    {e}"));
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases failed:\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n")
+    );
+}
+
+#[test]
+fn hostile_table() {
+    run_all(false);
+}
+
+/// The cases that show a library bug (each names it in `finding`).
+#[test]
+#[ignore = "finding: cases marked `finding` in common/hostile_cases.rs fail (library bugs, see there)"]
+fn hostile_findings() {
+    run_all(true);
+}
+
+#[test]
+fn scenario_format_parses() {
+    use hostile::Step;
+    let steps = hostile::parse(
+        "# c\nC: EHLO x\nC^ MAIL\nC* \\r\\n.\\r\\n\nS+ 250-a\nS: 250 b\\s\nR: 250-p\nSTALL 5ms\nCLOSE\nRESET\nTLS\nEND\nFLOOD 2 x\nFLOOD~ 2 y\nDRIP 1ms z\n",
+    )
+    .unwrap();
+    assert_eq!(steps[0], Step::Expect(b"EHLO x\r\n".to_vec()));
+    assert_eq!(steps[1], Step::ExpectLineStarting(b"MAIL".to_vec()));
+    assert_eq!(steps[2], Step::ReadUntil(b"\r\n.\r\n".to_vec()));
+    assert_eq!(
+        steps[3],
+        Step::Send {
+            bytes: b"250-a\r\n".to_vec(),
+            coalesce: true
+        }
+    );
+    assert_eq!(
+        steps[4],
+        Step::Send {
+            bytes: b"250 b \r\n".to_vec(),
+            coalesce: false
+        }
+    );
+    assert_eq!(steps.len(), 14);
+    assert!(hostile::parse("BOGUS").is_err());
+    assert!(hostile::parse("S: \\q").is_err());
+    // Every scenario file parses.
+    for entry in std::fs::read_dir(hostile::scenario_dir()).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_stem().unwrap().to_str().unwrap().to_owned();
+        assert!(!hostile::load(&name).is_empty(), "{name}");
+    }
+}
