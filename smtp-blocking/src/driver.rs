@@ -127,6 +127,11 @@ impl Driver {
                 return Err(Error::ServerDisconnected { stage: None });
             };
             if let Err(e) = t.write_all(&self.out).and_then(|()| t.flush()) {
+                // A server that refuses a body early (552) and closes, or
+                // stops reading, breaks our write; its reply is the news.
+                if let Some(engine) = self.read_pending() {
+                    return self.fail(Error::from_engine(engine));
+                }
                 let body = self.sending == Sent::Body;
                 return self.io_failed(e, body);
             }
@@ -140,6 +145,14 @@ impl Driver {
     pub(crate) fn step(&mut self) -> Result<Event, Error> {
         self.check_usable()?;
         loop {
+            // Nothing outstanding: anything the server sent meanwhile must
+            // reach the engine before a new command goes out, or a stray
+            // reply would be taken for that command's (DESIGN §8.6).
+            if self.client.poll_timeout().is_none()
+                && let Some(engine) = self.read_pending()
+            {
+                return self.fail(Error::from_engine(engine));
+            }
             self.flush()?;
             if let Some(event) = self.client.poll_event() {
                 return self.on_event(event);
@@ -170,6 +183,32 @@ impl Driver {
             _ => {}
         }
         Ok(event)
+    }
+
+    /// Reads what the server has already sent, without waiting, and hands
+    /// it to the engine; returns the engine's error if the bytes caused one.
+    /// EOF, `WouldBlock` and read errors are left to the normal read path.
+    /// Caller-supplied streams, which cannot be made non-blocking, are
+    /// skipped.
+    fn read_pending(&mut self) -> Option<smtp_proto::Error> {
+        let t = self.transport.as_mut()?;
+        t.base().set_nonblocking(true).ok()?;
+        let result = t.read(&mut self.buf);
+        let restored = t.base().set_nonblocking(false);
+        let n = match result {
+            Ok(n) if n > 0 => n,
+            _ => return None,
+        };
+        if restored.is_err() {
+            // A socket stuck in non-blocking mode would turn every later
+            // read into a spurious timeout; treat it as broken.
+            return Some(smtp_proto::Error::PeerClosed {
+                stage: self.client.stage(),
+            });
+        }
+        let bytes = self.buf.get(..n).unwrap_or_default();
+        self.trace.received(bytes, SystemTime::now());
+        self.client.handle_input(Instant::now(), bytes).err()
     }
 
     fn read_once(&mut self) -> Result<(), Error> {

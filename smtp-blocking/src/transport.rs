@@ -101,6 +101,18 @@ impl Base {
         }
     }
 
+    /// Switches the socket between blocking and non-blocking reads, for
+    /// the driver's look at input that is already there. Caller-supplied
+    /// streams cannot do this and say so.
+    pub(crate) fn set_nonblocking(&self, on: bool) -> io::Result<()> {
+        match self {
+            Base::Tcp(s) => s.set_nonblocking(on),
+            #[cfg(unix)]
+            Base::Unix(s) => s.set_nonblocking(on),
+            Base::Custom(_) => Err(io::ErrorKind::Unsupported.into()),
+        }
+    }
+
     fn shutdown(&self) {
         // Best effort: the peer learns at once that we are gone.
         let _ = match self {

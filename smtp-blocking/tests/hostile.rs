@@ -197,7 +197,7 @@ fn hostile_table() {
 
 /// The cases that show a library bug (each names it in `finding`).
 #[test]
-#[ignore = "finding: cases marked `finding` in common/hostile_cases.rs fail (library bugs, see there)"]
+#[ignore = "runs only the cases marked `finding` in common/hostile_cases.rs (library bugs under investigation; none are open)"]
 fn hostile_findings() {
     run_all(true);
 }

@@ -272,6 +272,31 @@ impl Driver {
         }
     }
 
+    /// Hands the engine whatever the server already sent, without waiting
+    /// (one poll with a no-op waker), when nothing is outstanding and no
+    /// write is half done. New output is taken right after this, so a stray
+    /// reply is judged unsolicited by the engine instead of being taken for
+    /// the next command's reply (DESIGN §8.6), and a reply during a body (an
+    /// early 552) is reported before more body goes out.
+    fn read_pending(&mut self) -> Result<(), Error> {
+        if self.eof || self.written < self.out.len() || self.client.poll_timeout().is_some() {
+            return Ok(());
+        }
+        let Some(t) = self.transport.as_mut() else {
+            return Ok(());
+        };
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        let mut rb = ReadBuf::new(&mut self.buf);
+        let read = match Pin::new(&mut *t).poll_read(&mut cx, &mut rb) {
+            Poll::Ready(res) => res.map(|()| rb.filled().len()),
+            Poll::Pending => return Ok(()),
+        };
+        self.on_io(Ready {
+            read: Some(read),
+            ..Ready::default()
+        })
+    }
+
     /// The next event, reading and writing as needed.
     pub(crate) async fn step(&mut self) -> Result<Event, Error> {
         self.check_usable()?;
@@ -287,6 +312,7 @@ impl Driver {
     /// write buffer; `None` when the caller must wait ([`turn`](Self::turn)).
     pub(crate) async fn ready_event(&mut self) -> Result<Option<Event>, Error> {
         self.check_usable()?;
+        self.read_pending()?;
         self.fill();
         if let Some(event) = self.client.poll_event() {
             return self.on_event(event).await.map(Some);
@@ -307,6 +333,7 @@ impl Driver {
     pub(crate) async fn flush(&mut self) -> Result<(), Error> {
         loop {
             self.check_usable()?;
+            self.read_pending()?;
             self.fill();
             if !self.write_pending() || self.client.is_closed() {
                 return Ok(());
