@@ -258,9 +258,18 @@ impl SmtpClient {
                     streaming = false;
                     self.driver.client.finish_body()
                 } else {
-                    self.driver
+                    let r = self
+                        .driver
                         .client
-                        .send_body(chunk.get(..n).unwrap_or_default())
+                        .send_body(chunk.get(..n).unwrap_or_default());
+                    // `read_full` comes up short only at end of file: end the body
+                    // now, so the last chunk and "." leave in one write.
+                    if r.is_ok() && n < chunk.len() {
+                        streaming = false;
+                        self.driver.client.finish_body()
+                    } else {
+                        r
+                    }
                 };
                 match queued {
                     Ok(()) => {}

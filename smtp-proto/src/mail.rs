@@ -44,7 +44,8 @@ impl Client {
         if envelope.recipients.is_empty() {
             return Err(UsageError::NoRecipients);
         }
-        let ext = self.extensions.clone().unwrap_or_default();
+        let no_ext = crate::Extensions::default();
+        let ext = self.extensions.as_ref().unwrap_or(&no_ext);
         let mut params = envelope.params.clone();
 
         // SIZE (RFC 1870): declare and check before anything is queued.

@@ -286,13 +286,13 @@ impl Txn {
         }
     }
 
-    pub(crate) fn report(&self, outcome: TxnOutcome) -> TxnReport {
+    pub(crate) fn report(self, outcome: TxnOutcome) -> TxnReport {
         TxnReport {
             txn: self.id,
             outcome,
-            mail_reply: self.mail_reply.clone(),
-            recipients: self.recipients.clone(),
-            data_reply: self.data_reply.clone(),
+            mail_reply: self.mail_reply,
+            recipients: self.recipients,
+            data_reply: self.data_reply,
         }
     }
 }

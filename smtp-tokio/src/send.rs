@@ -317,10 +317,21 @@ impl SmtpClient {
         };
         self.driver.sending = Sent::Body;
         let mut more = n > 0;
+        // `read_full` comes up short only at end of file: end the body in
+        // the same drain, so the last chunk, "." and any pipelined next
+        // commands leave in one write.
+        let last = n < chunk.len();
         let queued = if more {
-            self.driver
+            let r = self
+                .driver
                 .client
-                .send_body(chunk.get(..n).unwrap_or_default())
+                .send_body(chunk.get(..n).unwrap_or_default());
+            if r.is_ok() && last {
+                more = false;
+                self.driver.client.finish_body()
+            } else {
+                r
+            }
         } else {
             self.driver.client.finish_body()
         };
