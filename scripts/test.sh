@@ -31,7 +31,7 @@ mkdir -p "$(dirname "$summary")"
 log=$(mktemp)
 trap 'rm -f "$log"; scripts/test-servers.sh stop >/dev/null 2>&1 || true' EXIT
 status=0
-cargo nextest run --workspace --all-targets --no-fail-fast 2>&1 | tee "$log" || status=1
+cargo nextest run --config-file scripts/nextest.toml --workspace --all-targets --no-fail-fast 2>&1 | tee "$log" || status=1
 cargo test --workspace --doc 2>&1 | tee -a "$log" || status=1
 passed=0
 failed=0

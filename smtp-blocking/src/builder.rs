@@ -6,13 +6,14 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant, SystemTime};
 
 use native_tls::{Certificate, TlsConnector};
+use smtp_proto::smtplib::{Target, parse_target};
 use smtp_proto::{Client, Config, Dialect, Domain, Timeouts};
 
 use crate::client::SmtpClient;
 use crate::debug;
 use crate::driver::Driver;
 use crate::tls::{TlsPolicy, TlsSettings};
-use crate::transport::{self, Base, Stream, Target, Transport};
+use crate::transport::{self, Base, Stream, Transport};
 use crate::{Error, LMTP_PORT, SMTP_PORT, SMTP_SSL_PORT};
 
 /// Default bound on establishing the TCP connection.
@@ -233,7 +234,9 @@ impl Builder {
 
     fn connect_target(&self, host: &str, port: Option<u16>) -> Result<SmtpClient, Error> {
         let lmtp = self.config.dialect == Dialect::Lmtp;
-        match transport::parse_target(host, port, self.default_port(), lmtp)? {
+        match parse_target(host, port, self.default_port(), lmtp)
+            .map_err(|e| Error::InvalidArgument(e.to_string()))?
+        {
             Target::Unix(path) => {
                 let base = transport::connect_unix(&path)?;
                 self.start(base, "localhost")

@@ -212,72 +212,6 @@ impl Write for Transport {
     }
 }
 
-/// Where to connect, after smtplib's parsing.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) enum Target {
-    Tcp { host: String, port: u16 },
-    Unix(String),
-}
-
-/// smtplib's `connect(host, port)` parsing: a host starting with `/` is a
-/// Unix socket path when `unix_ok` (LMTP); otherwise, when no port is given
-/// and the host has exactly one `:`, the part after it is the port. As an
-/// extension, `[v6addr]:port` and `[v6addr]` are understood as well.
-pub(crate) fn parse_target(
-    host: &str,
-    port: Option<u16>,
-    default_port: u16,
-    unix_ok: bool,
-) -> Result<Target, crate::Error> {
-    let host = if host.is_empty() { "localhost" } else { host };
-    if unix_ok && host.starts_with('/') {
-        return Ok(Target::Unix(host.to_owned()));
-    }
-    if port.is_none()
-        && let Some(rest) = host.strip_prefix('[')
-        && let Some((addr, tail)) = rest.split_once(']')
-    {
-        let port = match tail.strip_prefix(':') {
-            Some(p) => parse_port(p)?,
-            None if tail.is_empty() => default_port,
-            None => {
-                return Err(crate::Error::InvalidArgument(format!(
-                    "bad address {host:?}"
-                )));
-            }
-        };
-        return Ok(Target::Tcp {
-            host: addr.to_owned(),
-            port,
-        });
-    }
-    if let Some(port) = port {
-        return Ok(Target::Tcp {
-            host: host.to_owned(),
-            port,
-        });
-    }
-    match (host.find(':'), host.rfind(':')) {
-        (Some(i), Some(j)) if i == j => {
-            let (h, p) = host.split_at(i);
-            let p = p.get(1..).unwrap_or_default();
-            Ok(Target::Tcp {
-                host: h.to_owned(),
-                port: parse_port(p)?,
-            })
-        }
-        _ => Ok(Target::Tcp {
-            host: host.to_owned(),
-            port: default_port,
-        }),
-    }
-}
-
-fn parse_port(p: &str) -> Result<u16, crate::Error> {
-    p.parse()
-        .map_err(|_| crate::Error::InvalidArgument(format!("nonnumeric port {p:?}")))
-}
-
 /// Opens a TCP connection to the first address of `host:port` that
 /// answers, binding `source` first when given, with TCP_NODELAY set: SMTP
 /// commands are small writes that Nagle's algorithm would hold back for an
@@ -344,69 +278,16 @@ pub(crate) fn connect_unix(path: &str) -> io::Result<Base> {
     ))
 }
 
-/// smtplib's default `local_hostname`: the host's name when it looks fully
-/// qualified (has a dot and is a valid domain), else the `[ip]` literal of
-/// the local end of the connection, else `localhost`. smtplib asks DNS for
-/// the FQDN; this crate resolves nothing behind the caller's back.
+/// smtplib's default `local_hostname` (see
+/// [`smtp_proto::smtplib::local_hostname`]); the host name comes from the OS.
 pub(crate) fn default_local_hostname(local_ip: Option<IpAddr>) -> Domain {
     let name = gethostname::gethostname();
-    if let Some(name) = name.to_str()
-        && name.contains('.')
-        && let Ok(domain) = Domain::parse(name)
-    {
-        return domain;
-    }
-    match local_ip {
-        Some(ip) => Domain::from_ip(ip),
-        None => Domain::localhost(),
-    }
+    smtp_proto::smtplib::local_hostname(name.to_str(), local_ip)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn tcp(host: &str, port: u16) -> Target {
-        Target::Tcp {
-            host: host.to_owned(),
-            port,
-        }
-    }
-
-    #[test]
-    fn smtplib_host_port_parsing() {
-        assert_eq!(
-            parse_target("mx:2525", None, 25, false).unwrap(),
-            tcp("mx", 2525)
-        );
-        assert_eq!(parse_target("mx", None, 25, false).unwrap(), tcp("mx", 25));
-        assert_eq!(
-            parse_target("mx:1", Some(7), 25, false).unwrap(),
-            tcp("mx:1", 7)
-        );
-        assert_eq!(
-            parse_target("", None, 465, false).unwrap(),
-            tcp("localhost", 465)
-        );
-        assert_eq!(
-            parse_target("::1", None, 25, false).unwrap(),
-            tcp("::1", 25)
-        );
-        assert_eq!(
-            parse_target("[::1]:26", None, 25, false).unwrap(),
-            tcp("::1", 26)
-        );
-        assert_eq!(
-            parse_target("[::1]", None, 25, false).unwrap(),
-            tcp("::1", 25)
-        );
-        assert!(parse_target("mx:smtp", None, 25, false).is_err());
-        assert_eq!(
-            parse_target("/run/lmtp", None, 2003, true).unwrap(),
-            Target::Unix("/run/lmtp".to_owned())
-        );
-        assert_eq!(parse_target("/x", None, 25, false).unwrap(), tcp("/x", 25));
-    }
 
     #[test]
     fn local_hostname_is_a_valid_domain() {

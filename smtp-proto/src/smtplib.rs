@@ -238,3 +238,151 @@ mod tests {
         );
     }
 }
+
+/// Where smtplib's `connect(host, port)` goes: a TCP host and port, or (for
+/// LMTP) a Unix socket path.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Target {
+    /// A host name or address literal and a port.
+    Tcp {
+        /// Host name or IP address, brackets removed.
+        host: String,
+        /// Port.
+        port: u16,
+    },
+    /// An absolute Unix socket path (LMTP only).
+    Unix(String),
+}
+
+/// A `host[:port]` that [`parse_target`] cannot read.
+#[non_exhaustive]
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum TargetError {
+    /// The text after the last host character is not a port number.
+    #[error("nonnumeric port {0:?}")]
+    BadPort(String),
+    /// A bracketed address followed by something other than `:port`.
+    #[error("bad address {0:?}")]
+    BadAddress(String),
+}
+
+/// smtplib's reading of `connect(host, port)`: an empty host is
+/// `localhost`; an explicit `port` wins; otherwise `host:port` with a single
+/// colon names the port, `[v6]` or `[v6]:port` brackets an IPv6 address, and
+/// a bare IPv6 address (several colons) takes `default_port`. With
+/// `unix_ok` (LMTP), a host starting with `/` is a Unix socket path.
+///
+/// # Errors
+/// [`TargetError`] for a nonnumeric port or text after `[v6]`.
+pub fn parse_target(
+    host: &str,
+    port: Option<u16>,
+    default_port: u16,
+    unix_ok: bool,
+) -> Result<Target, TargetError> {
+    let host = if host.is_empty() { "localhost" } else { host };
+    if unix_ok && host.starts_with('/') {
+        return Ok(Target::Unix(host.to_owned()));
+    }
+    let tcp = |host: &str, port: u16| Target::Tcp {
+        host: host.to_owned(),
+        port,
+    };
+    if let Some(port) = port {
+        return Ok(tcp(host, port));
+    }
+    let parse_port = |p: &str| p.parse().map_err(|_| TargetError::BadPort(p.to_owned()));
+    if let Some(inner) = host.strip_prefix('[')
+        && let Some((addr, tail)) = inner.split_once(']')
+    {
+        return match tail.strip_prefix(':') {
+            Some(p) => Ok(tcp(addr, parse_port(p)?)),
+            None if tail.is_empty() => Ok(tcp(addr, default_port)),
+            None => Err(TargetError::BadAddress(host.to_owned())),
+        };
+    }
+    match host.split_once(':') {
+        Some((h, p)) if !p.contains(':') => Ok(tcp(h, parse_port(p)?)),
+        _ => Ok(tcp(host, default_port)),
+    }
+}
+
+/// smtplib's default `local_hostname`, without a DNS lookup: the host's
+/// name (as the adapter read it) when it looks fully qualified (has a dot
+/// and is a valid domain), else the `[ip]` literal of the local end of the
+/// connection, else `localhost`.
+pub fn local_hostname(
+    host_name: Option<&str>,
+    local_ip: Option<std::net::IpAddr>,
+) -> crate::Domain {
+    if let Some(name) = host_name
+        && name.contains('.')
+        && let Ok(domain) = crate::Domain::parse(name)
+    {
+        return domain;
+    }
+    match local_ip {
+        Some(ip) => crate::Domain::from_ip(ip),
+        None => crate::Domain::localhost(),
+    }
+}
+
+#[cfg(test)]
+mod target_tests {
+    use super::*;
+
+    fn tcp(host: &str, port: u16) -> Target {
+        Target::Tcp {
+            host: host.to_owned(),
+            port,
+        }
+    }
+
+    #[test]
+    fn smtplib_host_port_parsing() {
+        assert_eq!(
+            parse_target("mx:2525", None, 25, false),
+            Ok(tcp("mx", 2525))
+        );
+        assert_eq!(parse_target("mx", None, 25, false), Ok(tcp("mx", 25)));
+        assert_eq!(parse_target("mx:1", Some(7), 25, false), Ok(tcp("mx:1", 7)));
+        assert_eq!(
+            parse_target("", None, 465, false),
+            Ok(tcp("localhost", 465))
+        );
+        assert_eq!(parse_target("::1", None, 25, false), Ok(tcp("::1", 25)));
+        assert_eq!(
+            parse_target("[::1]:26", None, 25, false),
+            Ok(tcp("::1", 26))
+        );
+        assert_eq!(parse_target("[::1]", None, 25, false), Ok(tcp("::1", 25)));
+        assert_eq!(
+            parse_target("mx:smtp", None, 25, false),
+            Err(TargetError::BadPort("smtp".to_owned()))
+        );
+        assert_eq!(
+            parse_target("[::1]x", None, 25, false),
+            Err(TargetError::BadAddress("[::1]x".to_owned()))
+        );
+        assert_eq!(
+            parse_target("/run/lmtp", None, 2003, true),
+            Ok(Target::Unix("/run/lmtp".to_owned()))
+        );
+        assert_eq!(parse_target("/x", None, 25, false), Ok(tcp("/x", 25)));
+    }
+
+    #[test]
+    fn local_hostname_rules() {
+        let ip = Some(std::net::IpAddr::from([192, 0, 2, 1]));
+        assert_eq!(
+            local_hostname(Some("mx.example.org"), ip).as_str(),
+            "mx.example.org"
+        );
+        assert_eq!(local_hostname(Some("mx"), ip).as_str(), "[192.0.2.1]");
+        assert_eq!(
+            local_hostname(Some("bad name.org"), None).as_str(),
+            "localhost"
+        );
+        assert_eq!(local_hostname(None, None).as_str(), "localhost");
+    }
+}
