@@ -13,7 +13,7 @@
 
 use crate::command::{CommandError, Mechanism};
 use crate::reply::{Reply, ReplyError};
-use crate::state::Phase;
+use crate::state::phase::Phase;
 
 /// Where in the session a fatal error struck.
 #[non_exhaustive]

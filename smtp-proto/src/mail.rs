@@ -9,12 +9,12 @@ use crate::address::{ForwardPath, ReversePath};
 use crate::body::BodyEncoder;
 use crate::client::Client;
 use crate::command::{BodyType, Command, CommandError, MailParams, RcptParams};
-use crate::error::{Error, UsageError};
+use crate::error::UsageError;
 #[cfg(doc)]
 use crate::event::Event;
-use crate::event::{RcptId, RecipientReport, TxnId};
+use crate::event::{RcptId, TxnId};
 use crate::state::{Op, OpKind};
-use crate::txn::{BodyContent, BodyMode, BodyOptions, Envelope, Txn, TxnStage};
+use crate::txn::{BodyContent, BodyMode, BodyOptions, Envelope, Txn};
 
 impl Client {
     /// Starts a mail transaction: queues MAIL, one RCPT per recipient and,
@@ -39,13 +39,13 @@ impl Client {
         envelope: &Envelope,
         options: BodyOptions,
     ) -> Result<TxnId, UsageError> {
-        self.check_open("MAIL")?;
-        self.check_ready("MAIL")?;
+        self.state.check_open("MAIL")?;
+        self.state.check_ready("MAIL")?;
         if envelope.recipients.is_empty() {
             return Err(UsageError::NoRecipients);
         }
         let no_ext = crate::Extensions::default();
-        let ext = self.extensions.as_ref().unwrap_or(&no_ext);
+        let ext = self.state.extensions().unwrap_or(&no_ext);
         let mut params = envelope.params.clone();
 
         // SIZE (RFC 1870): declare and check before anything is queued.
@@ -61,7 +61,7 @@ impl Client {
         }
 
         // BODY= (RFC 6152, RFC 3030) and the body mode.
-        let chunking = self.config.chunking && options.allow_chunking && ext.chunking();
+        let chunking = self.state.config().chunking && options.allow_chunking && ext.chunking();
         let (mode, encoder, eight_bit_ok) = match options.content {
             BodyContent::Binary => {
                 if !ext.binary_mime() {
@@ -113,7 +113,7 @@ impl Client {
         }
 
         // REQUIRETLS (RFC 8689) only over TLS and only when offered.
-        if params.requiretls && !(ext.requiretls() && self.tls) {
+        if params.requiretls && !(ext.requiretls() && self.state.is_tls()) {
             return Err(UsageError::ExtensionNotAdvertised("REQUIRETLS"));
         }
         // DSN parameters (RFC 3461) only when offered.
@@ -131,7 +131,7 @@ impl Client {
         }
 
         // Encode every line before queueing any: all or nothing.
-        let txn_id = TxnId(self.bump_id());
+        let txn_id = self.state.next_txn_id();
         let mut ops = Vec::with_capacity(envelope.recipients.len() + 3);
         ops.push(Op::encode(
             OpKind::Mail { txn: txn_id },
@@ -157,11 +157,8 @@ impl Client {
         }
         ops.push(Op::placeholder(OpKind::Body { txn: txn_id }));
 
-        let mut txn = Txn::new(txn_id, envelope, mode, encoder);
-        txn.eight_bit_ok = eight_bit_ok;
-        self.abandon_open_envelopes();
-        self.txns.push_back(txn);
-        self.pending.extend(ops);
+        let txn = Txn::new(txn_id, envelope, mode, encoder, eight_bit_ok);
+        self.state.open_txn(txn, ops);
         Ok(txn_id)
     }
 
@@ -194,9 +191,9 @@ impl Client {
     /// `InvalidCommand` for `BODY=BINARYMIME` (it needs BDAT) or an
     /// unencodable line; `StartTlsInProgress`, `AuthInProgress`, `Closed`.
     pub fn mail(&mut self, from: ReversePath, mut params: MailParams) -> Result<TxnId, UsageError> {
-        self.check_open("MAIL")?;
-        self.check_ready("MAIL")?;
-        let ext = self.extensions.clone().unwrap_or_default();
+        self.state.check_open("MAIL")?;
+        self.state.check_ready("MAIL")?;
+        let ext = self.state.extensions().cloned().unwrap_or_default();
         if from.needs_smtputf8() || params.needs_smtputf8() || params.smtputf8 {
             if !ext.smtputf8() {
                 return Err(UsageError::ExtensionNotAdvertised("SMTPUTF8"));
@@ -225,7 +222,7 @@ impl Client {
                 return Err(UsageError::MessageTooLarge { size, limit });
             }
         }
-        if params.requiretls && !(ext.requiretls() && self.tls) {
+        if params.requiretls && !(ext.requiretls() && self.state.is_tls()) {
             return Err(UsageError::ExtensionNotAdvertised("REQUIRETLS"));
         }
         if (params.ret.is_some() || params.envid.is_some()) && !ext.dsn() {
@@ -235,21 +232,15 @@ impl Client {
             return Err(UsageError::ExtensionNotAdvertised("AUTH"));
         }
 
-        let txn_id = TxnId(self.bump_id());
+        let txn_id = self.state.next_txn_id();
         let smtputf8 = params.smtputf8;
         let eight_bit_ok = params.body == Some(BodyType::EightBitMime);
         let op = Op::encode(
             OpKind::Mail { txn: txn_id },
             &Command::Mail { from, params },
         )?;
-        let empty = Envelope::new(ReversePath::null(), std::iter::empty());
-        let mut txn = Txn::new(txn_id, &empty, BodyMode::Data, BodyEncoder::data());
-        txn.eight_bit_ok = eight_bit_ok;
-        txn.smtputf8 = smtputf8;
-        txn.incremental = true;
-        self.abandon_open_envelopes();
-        self.txns.push_back(txn);
-        self.pending.push_back(op);
+        let txn = Txn::incremental(txn_id, smtputf8, eight_bit_ok);
+        self.state.open_txn(txn, [op]);
         Ok(txn_id)
     }
 
@@ -271,13 +262,13 @@ impl Client {
         to: ForwardPath,
         params: RcptParams,
     ) -> Result<RcptId, UsageError> {
-        self.check_open("RCPT")?;
-        self.check_ready("RCPT")?;
-        let dsn = self.extensions.as_ref().is_some_and(|e| e.dsn());
-        let Some(t) = self.txn(txn).filter(|t| t.is_open_envelope()) else {
+        self.state.check_open("RCPT")?;
+        self.state.check_ready("RCPT")?;
+        let dsn = self.extensions().is_some_and(|e| e.dsn());
+        let Some(t) = self.state.open_envelope(txn) else {
             return Err(UsageError::NoOpenEnvelope);
         };
-        if (to.needs_smtputf8() || params.needs_smtputf8()) && !t.smtputf8 {
+        if (to.needs_smtputf8() || params.needs_smtputf8()) && !t.smtputf8() {
             return Err(UsageError::SmtpUtf8NotDeclared);
         }
         if (params.notify.is_some() || params.orcpt.is_some()) && !dsn {
@@ -291,15 +282,7 @@ impl Client {
                 params,
             },
         )?;
-        if let Some(t) = self.txn_mut(txn) {
-            t.recipients.push(RecipientReport {
-                rcpt: RcptId(rcpt),
-                address: to,
-                rcpt_reply: None,
-                delivery_reply: None,
-            });
-        }
-        self.pending.push_back(op);
+        self.state.add_rcpt(txn, RcptId(rcpt), to, op);
         Ok(RcptId(rcpt))
     }
 
@@ -317,18 +300,13 @@ impl Client {
     /// `NoOpenEnvelope` as for [`rcpt`](Self::rcpt); `StartTlsInProgress`,
     /// `AuthInProgress`, `Closed`.
     pub fn data(&mut self, txn: TxnId) -> Result<(), UsageError> {
-        self.check_open("DATA")?;
-        self.check_ready("DATA")?;
-        if !self.txn(txn).is_some_and(Txn::is_open_envelope) {
+        self.state.check_open("DATA")?;
+        self.state.check_ready("DATA")?;
+        if self.state.open_envelope(txn).is_none() {
             return Err(UsageError::NoOpenEnvelope);
         }
         let op = Op::encode(OpKind::Data { txn }, &Command::Data)?;
-        if let Some(t) = self.txn_mut(txn) {
-            t.envelope_closed = true;
-        }
-        self.pending.push_back(op);
-        self.pending
-            .push_back(Op::placeholder(OpKind::Body { txn }));
+        self.state.close_envelope(txn, op);
         Ok(())
     }
 
@@ -342,51 +320,9 @@ impl Client {
     /// failed, e.g. a refused BDAT chunk: stop sending); `WouldBlock` when a
     /// BDAT chunk still waits for the wire without PIPELINING; `Closed`.
     /// An 8-bit byte in a body declared 7-bit fails the whole session with
-    /// [`Error::Undeclared8Bit`] and returns `Closed`.
+    /// [`Error::Undeclared8Bit`](crate::Error::Undeclared8Bit) and returns `Closed`.
     pub fn send_body(&mut self, chunk: &[u8]) -> Result<(), UsageError> {
-        if self.error.is_some() {
-            return Err(UsageError::Closed);
-        }
-        let chunk_waiting = self.chunk_waiting();
-        let chunk_size = self.config.bdat_chunk_size.max(1);
-        // Borrow only `txns`, so the output buffer stays usable.
-        let Some(txn) = self.txns.iter_mut().find(|t| t.stage == TxnStage::BodyOpen) else {
-            return Err(UsageError::NoBodyExpected);
-        };
-        if !txn.eight_bit_ok && !chunk.is_ascii() {
-            let _ = self.fail(Error::Undeclared8Bit);
-            return Err(UsageError::Closed);
-        }
-        match txn.mode {
-            BodyMode::Data => {
-                txn.encoder.encode(chunk, &mut self.out);
-                Ok(())
-            }
-            BodyMode::Bdat => {
-                if chunk_waiting {
-                    return Err(UsageError::WouldBlock);
-                }
-                txn.encoder.encode(chunk, &mut txn.hold);
-                if txn.hold.len() < chunk_size {
-                    return Ok(());
-                }
-                // Cut full chunks of `chunk_size`; the rest waits for more.
-                let hold = std::mem::take(&mut txn.hold);
-                let mut full = Vec::new();
-                for piece in hold.chunks(chunk_size) {
-                    if piece.len() == chunk_size {
-                        full.push(piece.to_vec());
-                    } else {
-                        txn.hold = piece.to_vec();
-                    }
-                }
-                let id = txn.id;
-                for data in full {
-                    self.queue_bdat(id, data, false)?;
-                }
-                Ok(())
-            }
-        }
+        self.state.send_body(chunk)
     }
 
     /// Ends the message body: queues the final "." (DATA) or the last BDAT
@@ -396,61 +332,6 @@ impl Client {
     /// # Errors
     /// `NoBodyExpected` when no body is open; `Closed`.
     pub fn finish_body(&mut self) -> Result<(), UsageError> {
-        if self.error.is_some() {
-            return Err(UsageError::Closed);
-        }
-        let Some(txn) = self.body_txn_mut() else {
-            return Err(UsageError::NoBodyExpected);
-        };
-        txn.stage = TxnStage::BodyDone;
-        let id = txn.id;
-        match txn.mode {
-            BodyMode::Data => {
-                let mut end = Vec::with_capacity(5);
-                txn.encoder.finish(&mut end);
-                self.replace_body_placeholder(id, Op::raw(OpKind::BodyEnd { txn: id }, end));
-            }
-            BodyMode::Bdat => {
-                txn.encoder.finish(&mut txn.hold);
-                let data = std::mem::take(&mut txn.hold);
-                let op = Op::bdat(id, data, true)?;
-                self.replace_body_placeholder(id, op);
-            }
-        }
-        Ok(())
-    }
-
-    // ----- internals -----------------------------------------------------
-
-    pub(crate) fn body_txn_mut(&mut self) -> Option<&mut Txn> {
-        self.txns.iter_mut().find(|t| t.stage == TxnStage::BodyOpen)
-    }
-
-    /// A BDAT chunk is queued ahead of the body placeholder, not yet sent.
-    pub(crate) fn chunk_waiting(&self) -> bool {
-        matches!(self.pending.front(), Some(op) if matches!(op.kind, OpKind::Bdat { .. }))
-    }
-
-    /// Queues a non-final BDAT chunk just ahead of the transaction's body
-    /// placeholder (which is at the front of `pending`).
-    fn queue_bdat(&mut self, txn: TxnId, data: Vec<u8>, last: bool) -> Result<(), UsageError> {
-        let op = Op::bdat(txn, data, last)?;
-        let at = self
-            .pending
-            .iter()
-            .position(|o| matches!(o.kind, OpKind::Body { txn: t } if t == txn))
-            .unwrap_or(0);
-        self.pending.insert(at, op);
-        Ok(())
-    }
-
-    fn replace_body_placeholder(&mut self, txn: TxnId, op: Op) {
-        if let Some(slot) = self
-            .pending
-            .iter_mut()
-            .find(|o| matches!(o.kind, OpKind::Body { txn: t } if t == txn))
-        {
-            *slot = op;
-        }
+        self.state.finish_body()
     }
 }

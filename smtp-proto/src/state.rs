@@ -11,7 +11,7 @@
 //!    `Ready` phase; HELO yields empty extensions. EHLO falls back to HELO
 //!    only on 500 or 502 (RFC 5321 §4.1.4), never in LMTP, never on 421.
 //! 3. **STARTTLS.** Only a `220` means "start TLS", and only when the receive
-//!    buffer is empty afterwards (checked in `Client::handle_input`; bytes
+//!    buffer is empty afterwards (checked in `handle_input` below; bytes
 //!    there, or any input before `tls_established`, fail the session with
 //!    `DataAfterStartTls` and withdraw a `StartTlsReady` not yet taken);
 //!    anything else is a refusal reported to the caller. While STARTTLS is
@@ -55,230 +55,211 @@
 //! 10. **Errors are sticky.** After a fatal error nothing more is sent,
 //!     unfinished transactions are reported (`Unknown` after the end of data,
 //!     `Aborted` before it), and every `handle_*` returns the error again.
+//!
+//! # Layout
+//!
+//! [`State`] owns everything that changes during a session; the public
+//! [`Client`](crate::Client) holds one and only validates and delegates.
+//! This file holds the transitions that input, replies and the clock cause;
+//! `state/caller.rs` holds what the caller's commands do to the queue (and
+//! the checks of rules 3 and 4 that refuse them); `state/op.rs` says what
+//! each queued command is and how it pipelines (rule 7).
 
-use std::time::{Duration, Instant};
+mod caller;
+mod op;
+pub(crate) mod phase;
+
+use std::collections::VecDeque;
+use std::time::Instant;
 
 use base64::Engine as _;
 
-use crate::address::Domain;
-use crate::client::Client;
 use crate::command::Command;
-use crate::config::{Dialect, Timeouts};
+use crate::config::{Config, Dialect};
 use crate::ehlo::Extensions;
 use crate::error::{Error, ProtocolError, Stage, UsageError};
 use crate::event::{CommandId, DeliveryScope, Event, RcptId, TxnId, TxnOutcome};
-use crate::reply::{Reply, ReplyCode};
+use crate::reply::{Reply, ReplyCode, ReplyReader};
 use crate::secret::Secret;
-use crate::txn::{Txn, TxnStage};
+use crate::txn::{BodyMode, DataEnd, Txn, TxnStage};
 
-/// The phase of a session.
-#[non_exhaustive]
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Phase {
-    /// Waiting for the server's greeting.
-    Greeting,
-    /// Greeted; no successful EHLO/HELO yet (or since the TLS handshake).
-    Connected,
-    /// EHLO/HELO succeeded: AUTH, STARTTLS and mail may follow.
-    Ready,
-    /// STARTTLS was accepted; the caller must run the TLS handshake.
-    AwaitingTls,
-    /// The greeting was refused; only the automatic QUIT remains.
-    Closing,
-    /// The session ended normally.
-    Closed,
-    /// The session ended with a fatal error.
-    Failed,
+pub(crate) use op::{HelloVerb, Op, OpKind};
+pub use phase::Phase;
+
+/// The state of one session: the one owner of everything that changes.
+pub(crate) struct State {
+    config: Config,
+    phase: Phase,
+    /// The sticky fatal error, once there is one.
+    error: Option<Error>,
+    reader: ReplyReader,
+    /// Bytes ready for the wire (commands and body), drained by
+    /// `poll_transmit`.
+    out: Vec<u8>,
+    events: VecDeque<Event>,
+    /// Commands queued and not yet on the wire, in order.
+    pending: VecDeque<Op>,
+    /// Commands on the wire awaiting their reply, in order.
+    inflight: VecDeque<OpKind>,
+    /// Deadline for whatever the client waits on (greeting or the head of
+    /// `inflight`). `None` while nothing is expected from the server.
+    deadline: Option<Instant>,
+    /// Arm the head's deadline at the next `poll_transmit` (set by calls that
+    /// resume waiting but have no `now`, such as `auth_respond`).
+    rearm: bool,
+    extensions: Option<Extensions>,
+    tls: bool,
+    /// An AUTH exchange is in progress.
+    auth: Option<AuthExchange>,
+    txns: VecDeque<Txn>,
+    /// A queued command that admits no other after it.
+    barrier: Option<Barrier>,
+    next_id: u64,
 }
 
-/// Which greeting command an operation sends.
+/// A command that, once queued, refuses every later one.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum HelloVerb {
-    /// EHLO, with HELO as fallback on 500/502.
-    EhloOrHelo,
-    /// HELO.
-    Helo,
-    /// LHLO (LMTP).
-    Lhlo,
+enum Barrier {
+    /// STARTTLS is queued or in flight, or its 220 awaits the handshake
+    /// (rule 3): the caller's TLS policy decides what comes next.
+    StartTls,
+    /// QUIT is queued: the session is ending.
+    Quit,
 }
 
-/// What a queued or in-flight command is, and so what its reply means.
+/// State of an AUTH exchange.
+#[derive(Debug)]
+struct AuthExchange {
+    rounds: u32,
+    step: AuthStep,
+}
+
+/// Who the AUTH exchange waits for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum OpKind {
-    Hello {
-        id: CommandId,
-        verb: HelloVerb,
-    },
-    StartTls {
-        id: CommandId,
-    },
-    Auth {
-        id: CommandId,
-    },
-    Mail {
-        txn: TxnId,
-    },
-    Rcpt {
-        txn: TxnId,
-        rcpt: usize,
-    },
-    Data {
-        txn: TxnId,
-    },
-    /// Placeholder for the message body: never on the wire, it holds the
-    /// queue until the caller finishes the body.
-    Body {
-        txn: TxnId,
-    },
-    /// The final "." after a DATA body.
-    BodyEnd {
-        txn: TxnId,
-    },
-    Bdat {
-        txn: TxnId,
-        last: bool,
-    },
-    /// RSET, NOOP, VRFY, EXPN, HELP or a raw command; `internal` ones (the
-    /// client's own RSET) report no event.
-    Simple {
-        id: CommandId,
-        internal: bool,
-    },
-    /// The caller's RSET: like `Simple`, but it does not end a group.
-    Rset {
-        id: CommandId,
-    },
-    Quit {
-        id: CommandId,
-    },
-}
-
-impl OpKind {
-    /// The transaction the operation belongs to.
-    pub(crate) fn txn(self) -> Option<TxnId> {
-        match self {
-            OpKind::Mail { txn }
-            | OpKind::Rcpt { txn, .. }
-            | OpKind::Data { txn }
-            | OpKind::Body { txn }
-            | OpKind::BodyEnd { txn }
-            | OpKind::Bdat { txn, .. } => Some(txn),
-            _ => None,
-        }
-    }
-
-    /// Whether a later command must wait for this one's reply even when
-    /// pipelining (RFC 2920 §3.1: "can only appear as the last command in
-    /// a group").
-    fn ends_group(self) -> bool {
-        !matches!(
-            self,
-            OpKind::Mail { .. }
-                | OpKind::Rcpt { .. }
-                | OpKind::BodyEnd { .. }
-                | OpKind::Bdat { .. }
-                | OpKind::Simple { internal: true, .. }
-                | OpKind::Rset { .. }
-        )
-    }
-
-    /// Whether the command may join a group already in flight. EHLO,
-    /// STARTTLS and AUTH change what the session may do next, so they wait
-    /// for every earlier reply.
-    fn may_join_group(self) -> bool {
-        !matches!(
-            self,
-            OpKind::Hello { .. } | OpKind::StartTls { .. } | OpKind::Auth { .. }
-        )
-    }
-
-    pub(crate) fn stage(self) -> Stage {
-        match self {
-            OpKind::Hello { .. } => Stage::Hello,
-            OpKind::StartTls { .. } => Stage::StartTls,
-            OpKind::Auth { .. } => Stage::Auth,
-            OpKind::Mail { .. } => Stage::Mail,
-            OpKind::Rcpt { .. } => Stage::Rcpt,
-            OpKind::Data { .. } => Stage::DataInit,
-            OpKind::Body { .. } => Stage::Body,
-            OpKind::BodyEnd { .. } | OpKind::Bdat { last: true, .. } => Stage::DataEnd,
-            OpKind::Bdat { last: false, .. } => Stage::Bdat,
-            OpKind::Simple { .. } | OpKind::Rset { .. } => Stage::Command,
-            OpKind::Quit { .. } => Stage::Quit,
-        }
-    }
-
-    fn timeout(self, t: &Timeouts) -> Duration {
-        match self {
-            OpKind::Mail { .. } => t.mail,
-            OpKind::Rcpt { .. } => t.rcpt,
-            OpKind::Data { .. } => t.data_init,
-            OpKind::BodyEnd { .. } | OpKind::Bdat { last: true, .. } => t.data_end,
-            _ => t.command,
-        }
-    }
-}
-
-/// A command ready for the wire: its kind and its encoded bytes.
-#[derive(Clone)]
-pub(crate) struct Op {
-    pub(crate) kind: OpKind,
-    pub(crate) bytes: Vec<u8>,
-}
-
-/// Shows the length only: the bytes may be an AUTH line.
-impl std::fmt::Debug for Op {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Op")
-            .field("kind", &self.kind)
-            .field("len", &self.bytes.len())
-            .finish()
-    }
-}
-
-impl Op {
-    pub(crate) fn encode(kind: OpKind, command: &Command) -> Result<Op, UsageError> {
-        let mut bytes = Vec::new();
-        command.encode(&mut bytes)?;
-        Ok(Op { kind, bytes })
-    }
-
-    pub(crate) fn placeholder(kind: OpKind) -> Op {
-        Op {
-            kind,
-            bytes: Vec::new(),
-        }
-    }
-
-    pub(crate) fn raw(kind: OpKind, bytes: Vec<u8>) -> Op {
-        Op { kind, bytes }
-    }
-
-    /// `BDAT n [LAST]` followed by the chunk's bytes, verbatim.
-    pub(crate) fn bdat(txn: TxnId, data: Vec<u8>, last: bool) -> Result<Op, UsageError> {
-        let size = u64::try_from(data.len()).unwrap_or(u64::MAX);
-        let mut op = Op::encode(OpKind::Bdat { txn, last }, &Command::Bdat { size, last })?;
-        op.bytes.extend_from_slice(&data);
-        Ok(op)
-    }
-
-    pub(crate) fn hello(id: CommandId, verb: HelloVerb, domain: Domain) -> Result<Op, UsageError> {
-        let command = match verb {
-            HelloVerb::EhloOrHelo => Command::Ehlo(domain),
-            HelloVerb::Helo => Command::Helo(domain),
-            HelloVerb::Lhlo => Command::Lhlo(domain),
-        };
-        Op::encode(OpKind::Hello { id, verb }, &command)
-    }
+enum AuthStep {
+    /// The server's next reply.
+    Server,
+    /// A challenge was reported and the caller has not answered yet.
+    Caller,
+    /// `*` was sent: no further challenge reaches the caller.
+    Cancelled,
 }
 
 const CODE_500: Option<ReplyCode> = ReplyCode::new(500);
 const CODE_502: Option<ReplyCode> = ReplyCode::new(502);
 
-impl Client {
+impl State {
+    fn check_failed(&self) -> Result<(), Error> {
+        match &self.error {
+            Some(e) => Err(e.clone()),
+            None => Ok(()),
+        }
+    }
+
+    // ----- input ---------------------------------------------------------
+
+    /// Bytes from the server: every complete reply is dispatched (rule 3 is
+    /// checked between replies).
+    pub(crate) fn handle_input(&mut self, now: Instant, bytes: &[u8]) -> Result<(), Error> {
+        self.check_failed()?;
+        match self.phase {
+            Phase::Closed => return Ok(()),
+            Phase::AwaitingTls if !bytes.is_empty() => return self.data_after_starttls(),
+            _ => {}
+        }
+        self.reader.push(bytes);
+        loop {
+            if matches!(self.phase, Phase::Closed | Phase::Failed) {
+                break;
+            }
+            let reply = match self.reader.next_reply() {
+                Ok(Some(reply)) => reply,
+                Ok(None) => break,
+                Err(e) => return self.fail(ProtocolError::MalformedReply(e).into()),
+            };
+            self.on_reply(now, reply)?;
+            if self.phase == Phase::AwaitingTls {
+                if self.reader.buffered_len() > 0 {
+                    return self.data_after_starttls();
+                }
+                break;
+            }
+        }
+        self.check_failed()
+    }
+
+    /// Bytes arrived between the 220 to STARTTLS and the handshake: a
+    /// `StartTlsReady` not yet taken is withdrawn, since no handshake may
+    /// follow (rule 3).
+    fn data_after_starttls(&mut self) -> Result<(), Error> {
+        self.events
+            .retain(|e| !matches!(e, Event::StartTlsReady { .. }));
+        self.fail(ProtocolError::DataAfterStartTls.into())
+    }
+
+    /// The server closed the connection: normal when idle or after QUIT,
+    /// [`Error::PeerClosed`] while replies are expected.
+    pub(crate) fn handle_eof(&mut self) -> Result<(), Error> {
+        self.check_failed()?;
+        if self.phase == Phase::Closed {
+            return Ok(());
+        }
+        let quit_head = matches!(self.inflight.front(), Some(OpKind::Quit { .. }));
+        let partial = self.reader.buffered_len() > 0;
+        if quit_head && !partial {
+            self.close(None);
+            return Ok(());
+        }
+        if self.phase != Phase::Greeting
+            && self.inflight.is_empty()
+            && self.body_txn().is_none()
+            && !partial
+        {
+            // Nothing was expected from the server: an ordinary close. Any
+            // transaction still queued never started.
+            self.abort_txns();
+            self.close(None);
+            return Ok(());
+        }
+        let stage = self.stage();
+        self.fail(Error::PeerClosed { stage })
+    }
+
+    pub(crate) fn handle_timeout(&mut self, now: Instant) -> Result<(), Error> {
+        self.check_failed()?;
+        match self.deadline {
+            Some(d) if now >= d => {
+                let stage = self.stage();
+                self.fail(Error::Timeout { stage })
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// The TLS handshake succeeded: everything learned before is forgotten
+    /// (rule 3).
+    pub(crate) fn tls_established(&mut self) -> Result<(), UsageError> {
+        if self.phase != Phase::AwaitingTls {
+            return Err(UsageError::NotAllowed {
+                command: "TLS handshake",
+                phase: self.phase,
+            });
+        }
+        self.tls = true;
+        self.barrier = None;
+        self.extensions = None;
+        self.phase = Phase::Connected;
+        if self.config.auto_ehlo {
+            self.queue_hello_front();
+        }
+        Ok(())
+    }
+
+    // ----- the wire ------------------------------------------------------
+
     /// Moves every command that may go on the wire now from `pending` to
     /// `inflight`, appending its bytes to the output (rule 7).
-    pub(crate) fn pump(&mut self, now: Instant) {
+    fn pump(&mut self, now: Instant) {
         if self.rearm {
             self.rearm = false;
             self.arm_head(now);
@@ -298,11 +279,12 @@ impl Client {
                 break;
             }
             // Rule 5, lock-step: skip what a known refusal makes pointless
-            // (never in an incremental envelope: the caller asked for it).
+            // (only in a whole envelope: in an incremental one the caller
+            // asked for every command).
             if let Some(t) = kind
                 .txn()
                 .and_then(|id| self.txn(id))
-                .filter(|t| !t.incremental)
+                .filter(|t| t.stage == TxnStage::Envelope)
             {
                 let skip_rcpt = matches!(kind, OpKind::Rcpt { .. }) && t.sender_refused();
                 let skip_data =
@@ -328,8 +310,9 @@ impl Client {
                 kind,
                 OpKind::BodyEnd { .. } | OpKind::Bdat { last: true, .. }
             ) && let Some(t) = kind.txn().and_then(|id| self.txn_mut(id))
+                && let TxnStage::Ending(end) = t.stage
             {
-                t.end_sent = true;
+                t.stage = TxnStage::EndSent(end);
             }
             self.out.extend_from_slice(&op.bytes);
             self.inflight.push_back(kind);
@@ -353,7 +336,7 @@ impl Client {
             self.pending.pop_front();
             return true;
         };
-        if t.stage != TxnStage::Envelope || t.mode != crate::txn::BodyMode::Bdat {
+        if t.stage != TxnStage::Envelope || t.mode != BodyMode::Bdat {
             return false;
         }
         if pipelining {
@@ -374,8 +357,23 @@ impl Client {
         false
     }
 
+    /// Pops the head of `inflight` and starts the next one's deadline.
+    fn complete_head(&mut self, now: Instant) {
+        self.inflight.pop_front();
+        self.arm_head(now);
+    }
+
+    fn arm_head(&mut self, now: Instant) {
+        self.deadline = self
+            .inflight
+            .front()
+            .and_then(|k| now.checked_add(k.timeout(&self.config.timeouts)));
+    }
+
+    // ----- replies -------------------------------------------------------
+
     /// Dispatches one complete reply (rules 1–9).
-    pub(crate) fn on_reply(&mut self, now: Instant, reply: Reply) -> Result<(), Error> {
+    fn on_reply(&mut self, now: Instant, reply: Reply) -> Result<(), Error> {
         let closing = reply.code() == ReplyCode::SERVICE_NOT_AVAILABLE;
         if self.phase == Phase::Greeting {
             return self.on_greeting(reply);
@@ -387,7 +385,12 @@ impl Client {
             }
             return self.fail(ProtocolError::UnexpectedReply { reply }.into());
         };
-        if self.auth.as_ref().is_some_and(|a| a.awaiting_caller) && !closing {
+        if self
+            .auth
+            .as_ref()
+            .is_some_and(|a| a.step == AuthStep::Caller)
+            && !closing
+        {
             return self.fail(ProtocolError::UnexpectedReply { reply }.into());
         }
         let stage = head.stage();
@@ -396,13 +399,13 @@ impl Client {
             OpKind::Hello { id, verb } => self.on_hello(now, id, verb, reply),
             OpKind::StartTls { id } => {
                 self.complete_head(now);
-                self.starttls_pending = false;
                 if reply.code() == ReplyCode::SERVICE_READY {
-                    self.starttls_pending = true;
+                    // The barrier stays until `tls_established`.
                     self.phase = Phase::AwaitingTls;
                     self.deadline = None;
                     self.events.push_back(Event::StartTlsReady { id, reply });
                 } else {
+                    self.barrier = None;
                     self.events.push_back(Event::StartTlsRejected { id, reply });
                 }
             }
@@ -445,9 +448,8 @@ impl Client {
                     // transaction on the server whatever its reply, and the
                     // next envelope may already be in flight behind it, where
                     // an RSET would reset the wrong transaction.
-                    let rset = t.sender_accepted() && !t.end_sent;
+                    let rset = t.sender_accepted() && !t.end_sent();
                     t.data_reply = Some(reply);
-                    t.failed = true;
                     self.finish_early(txn, rset);
                 }
             }
@@ -565,8 +567,8 @@ impl Client {
             };
             a.rounds = a.rounds.saturating_add(1);
             match challenge {
-                Some(challenge) if a.rounds <= max && !a.cancelled => {
-                    a.awaiting_caller = true;
+                Some(challenge) if a.rounds <= max && a.step != AuthStep::Cancelled => {
+                    a.step = AuthStep::Caller;
                     self.deadline = None;
                     self.events.push_back(Event::AuthChallenge {
                         id,
@@ -577,7 +579,7 @@ impl Client {
                     // Undecodable challenge, too many rounds, or a challenge
                     // after `*`: cancel (RFC 4954 §4) and wait for the
                     // server's verdict.
-                    a.cancelled = true;
+                    a.step = AuthStep::Cancelled;
                     let _ = Command::AuthCancel.encode(&mut self.out);
                     self.arm_head(now);
                 }
@@ -600,8 +602,7 @@ impl Client {
         if reply.code() == ReplyCode::START_MAIL_INPUT {
             if t.sender_refused() || t.accepted_count() == 0 {
                 // RFC 2920 §3.1: nothing may be delivered; end the data at once.
-                t.lone_dot = true;
-                t.stage = TxnStage::BodyDone;
+                t.stage = TxnStage::Ending(DataEnd::LoneDot);
                 let end = Op::raw(OpKind::BodyEnd { txn: id }, b".\r\n".to_vec());
                 self.replace_placeholder(id, end);
             } else {
@@ -612,7 +613,6 @@ impl Client {
         }
         let rset = t.sender_accepted();
         t.data_reply = Some(reply);
-        t.failed = true;
         self.finish_early(id, rset);
     }
 
@@ -625,12 +625,12 @@ impl Client {
             self.complete_head(now);
             return;
         };
-        if t.lone_dot || t.accepted_count() == 0 {
-            if t.data_reply.is_none() && !t.lone_dot {
+        if t.lone_dot() || t.accepted_count() == 0 {
+            if t.data_reply.is_none() && !t.lone_dot() {
                 t.data_reply = Some(reply);
             }
             self.complete_head(now);
-            let outcome = t_early(self, id);
+            let outcome = self.early_outcome(id);
             self.finish_txn(id, outcome);
             return;
         }
@@ -675,27 +675,27 @@ impl Client {
         }
     }
 
-    /// Pops the head of `inflight` and starts the next one's deadline.
-    fn complete_head(&mut self, now: Instant) {
-        self.inflight.pop_front();
-        self.arm_head(now);
-    }
+    // ----- transactions and endings ---------------------------------------
 
-    fn arm_head(&mut self, now: Instant) {
-        self.deadline = self
-            .inflight
-            .front()
-            .and_then(|k| now.checked_add(k.timeout(&self.config.timeouts)));
-    }
-
-    pub(crate) fn txn(&self, id: TxnId) -> Option<&Txn> {
+    fn txn(&self, id: TxnId) -> Option<&Txn> {
         self.txns.iter().find(|t| t.id == id)
     }
 
-    pub(crate) fn txn_mut(&mut self, id: TxnId) -> Option<&mut Txn> {
+    fn txn_mut(&mut self, id: TxnId) -> Option<&mut Txn> {
         self.txns.iter_mut().find(|t| t.id == id)
     }
 
+    /// The transaction whose body is open.
+    fn body_txn(&self) -> Option<&Txn> {
+        self.txns.iter().find(|t| t.stage == TxnStage::BodyOpen)
+    }
+
+    /// The early outcome of `id`, or `Aborted` if it is gone.
+    fn early_outcome(&self, id: TxnId) -> TxnOutcome {
+        self.txn(id).map_or(TxnOutcome::Aborted, Txn::early_outcome)
+    }
+
+    /// Puts `op` where the body placeholder of `id` is in the queue.
     fn replace_placeholder(&mut self, id: TxnId, op: Op) {
         if let Some(slot) = self
             .pending
@@ -706,23 +706,13 @@ impl Client {
         }
     }
 
-    /// Closes every incremental envelope that has not queued DATA (rule 5):
-    /// RSET or a new MAIL ends it on the server.
-    pub(crate) fn abandon_open_envelopes(&mut self) {
-        for t in self.txns.iter_mut().filter(|t| t.is_open_envelope()) {
-            t.envelope_closed = true;
-            t.abandoned = true;
-        }
-        self.reap_abandoned();
-    }
-
     /// Finishes each abandoned envelope once none of its commands is queued
-    /// or in flight, so that its report holds every reply.
-    pub(crate) fn reap_abandoned(&mut self) {
+    /// or in flight, so that its report holds every reply (rule 5).
+    fn reap_abandoned(&mut self) {
         let done: Vec<TxnId> = self
             .txns
             .iter()
-            .filter(|t| t.abandoned)
+            .filter(|t| t.stage == TxnStage::Abandoned)
             .map(|t| t.id)
             .filter(|id| {
                 !self.pending.iter().any(|o| o.kind.txn() == Some(*id))
@@ -730,7 +720,7 @@ impl Client {
             })
             .collect();
         for id in done {
-            let outcome = t_early(self, id);
+            let outcome = self.early_outcome(id);
             self.finish_txn(id, outcome);
         }
     }
@@ -738,8 +728,8 @@ impl Client {
     /// Ends a transaction before its end of data: drops its queued
     /// commands, reports it, and queues RSET first when the server still
     /// holds the transaction.
-    pub(crate) fn finish_early(&mut self, id: TxnId, rset: bool) {
-        let outcome = t_early(self, id);
+    fn finish_early(&mut self, id: TxnId, rset: bool) {
+        let outcome = self.early_outcome(id);
         self.pending.retain(|o| o.kind.txn() != Some(id));
         if rset {
             let rset_id = self.next_command_id();
@@ -769,9 +759,9 @@ impl Client {
 
     /// Reports every unfinished transaction: `Unknown` when its end of data
     /// was sent, `Aborted` otherwise.
-    pub(crate) fn abort_txns(&mut self) {
+    fn abort_txns(&mut self) {
         while let Some(t) = self.txns.pop_front() {
-            let outcome = if t.end_sent {
+            let outcome = if t.end_sent() {
                 TxnOutcome::Unknown
             } else {
                 TxnOutcome::Aborted
@@ -784,7 +774,7 @@ impl Client {
     }
 
     /// Ends the session normally.
-    pub(crate) fn close(&mut self, reply: Option<Reply>) {
+    fn close(&mut self, reply: Option<Reply>) {
         self.abort_txns();
         self.pending.clear();
         self.inflight.clear();
@@ -795,7 +785,7 @@ impl Client {
     }
 
     /// Ends the session with a fatal error (rule 10) and returns it.
-    pub(crate) fn fail(&mut self, error: Error) -> Result<(), Error> {
+    fn fail(&mut self, error: Error) -> Result<(), Error> {
         if let Some(e) = &self.error {
             return Err(e.clone());
         }
@@ -809,11 +799,4 @@ impl Client {
         self.error = Some(error.clone());
         Err(error)
     }
-}
-
-/// The early outcome of `id`, or `Aborted` if it is gone.
-fn t_early(client: &Client, id: TxnId) -> TxnOutcome {
-    client
-        .txn(id)
-        .map_or(TxnOutcome::Aborted, Txn::early_outcome)
 }

@@ -139,15 +139,42 @@ pub(crate) enum BodyMode {
     Bdat,
 }
 
-/// Where a transaction is.
+/// What ended the message data.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum DataEnd {
+    /// The caller finished the body.
+    Body,
+    /// The 354 came with nobody to deliver to: a lone "." ends the data at
+    /// once (RFC 2920 §3.1), and the outcome is the envelope's.
+    LoneDot,
+}
+
+/// Where a transaction is. One value rather than a set of flags, so that
+/// no combination can say two things at once.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum TxnStage {
-    /// MAIL/RCPT (and DATA) queued or in flight; the body is not open.
+    /// Started with [`Client::send_mail`](crate::Client::send_mail):
+    /// MAIL/RCPT (and DATA) queued or in flight; the lock-step skip rules
+    /// apply.
     Envelope,
+    /// Started with [`Client::mail`](crate::Client::mail): recipients and
+    /// DATA come one call at a time. `smtputf8`: MAIL declared `SMTPUTF8`,
+    /// so internationalized RCPTs may follow.
+    Open { smtputf8: bool },
+    /// An envelope from `mail` closed by `data`: DATA is queued or in
+    /// flight. Nothing is skipped: the caller sees the server's answer to
+    /// what it asked for.
+    Closed,
+    /// An envelope from `mail` closed without DATA (by RSET or a new MAIL):
+    /// it ends once none of its commands is queued or in flight.
+    Abandoned,
     /// The caller may send body bytes.
     BodyOpen,
-    /// `finish_body` was called; the end of data is queued or in flight.
-    BodyDone,
+    /// The end of data ("." or BDAT LAST) is queued.
+    Ending(DataEnd),
+    /// The end of data is on the wire: failures from now on leave the
+    /// outcome unknown.
+    EndSent(DataEnd),
 }
 
 /// The client's record of one transaction.
@@ -162,11 +189,6 @@ pub(crate) struct Txn {
     pub(crate) mail_reply: Option<Reply>,
     pub(crate) recipients: Vec<RecipientReport>,
     pub(crate) data_reply: Option<Reply>,
-    /// A negative reply ended the transaction early (DATA, BDAT chunk).
-    pub(crate) failed: bool,
-    /// The end of data ("." or BDAT LAST) is on the wire: failures from now
-    /// on leave the outcome unknown.
-    pub(crate) end_sent: bool,
     /// Final replies still expected after the end of data (LMTP counts one
     /// per accepted recipient); computed when the first one arrives.
     pub(crate) final_left: Option<usize>,
@@ -175,35 +197,24 @@ pub(crate) struct Txn {
     pub(crate) next_final: usize,
     /// BDAT: encoded bytes not yet cut into a chunk.
     pub(crate) hold: Vec<u8>,
-    /// The lone "." was sent because no recipient was accepted.
-    pub(crate) lone_dot: bool,
-    /// Started with [`Client::mail`](crate::Client::mail): recipients and
-    /// DATA come one call at a time, and the lock-step skip rules do not
-    /// apply (the caller sees the server's answer to what it asked for).
-    pub(crate) incremental: bool,
-    /// Incremental only: no more RCPT or DATA may be added (DATA is queued,
-    /// or the envelope was abandoned).
-    pub(crate) envelope_closed: bool,
-    /// Incremental only: closed without DATA (by RSET or a new MAIL); the
-    /// transaction ends once none of its commands is queued or in flight.
-    pub(crate) abandoned: bool,
-    /// MAIL declared `SMTPUTF8`: internationalized RCPTs may follow.
-    pub(crate) smtputf8: bool,
 }
 
 impl Txn {
+    /// A transaction from [`Client::send_mail`](crate::Client::send_mail):
+    /// the whole envelope at once.
     pub(crate) fn new(
         id: TxnId,
         envelope: &Envelope,
         mode: BodyMode,
         encoder: BodyEncoder,
+        eight_bit_ok: bool,
     ) -> Self {
         Self {
             id,
             mode,
             stage: TxnStage::Envelope,
             encoder,
-            eight_bit_ok: false,
+            eight_bit_ok,
             mail_reply: None,
             recipients: envelope
                 .recipients
@@ -217,22 +228,48 @@ impl Txn {
                 })
                 .collect(),
             data_reply: None,
-            failed: false,
-            end_sent: false,
             final_left: None,
             next_final: 0,
             hold: Vec::new(),
-            lone_dot: false,
-            incremental: false,
-            envelope_closed: false,
-            abandoned: false,
-            smtputf8: false,
         }
+    }
+
+    /// An open envelope from [`Client::mail`](crate::Client::mail): no
+    /// recipient yet, and the body always goes with DATA.
+    pub(crate) fn incremental(id: TxnId, smtputf8: bool, eight_bit_ok: bool) -> Self {
+        let empty = Envelope::new(ReversePath::null(), std::iter::empty());
+        let mut txn = Self::new(
+            id,
+            &empty,
+            BodyMode::Data,
+            BodyEncoder::data(),
+            eight_bit_ok,
+        );
+        txn.stage = TxnStage::Open { smtputf8 };
+        txn
     }
 
     /// An incremental envelope still accepts RCPT and DATA.
     pub(crate) fn is_open_envelope(&self) -> bool {
-        self.incremental && !self.envelope_closed
+        matches!(self.stage, TxnStage::Open { .. })
+    }
+
+    /// An open envelope whose MAIL declared `SMTPUTF8`.
+    pub(crate) fn smtputf8(&self) -> bool {
+        matches!(self.stage, TxnStage::Open { smtputf8: true })
+    }
+
+    /// The end of data is on the wire.
+    pub(crate) fn end_sent(&self) -> bool {
+        matches!(self.stage, TxnStage::EndSent(_))
+    }
+
+    /// The data was ended by a lone "." rather than a body.
+    pub(crate) fn lone_dot(&self) -> bool {
+        matches!(
+            self.stage,
+            TxnStage::Ending(DataEnd::LoneDot) | TxnStage::EndSent(DataEnd::LoneDot)
+        )
     }
 
     /// MAIL was answered negatively.
@@ -258,6 +295,25 @@ impl Txn {
         self.recipients.iter().all(|r| r.rcpt_reply.is_some()) && self.accepted_count() == 0
     }
 
+    /// BDAT: encodes `chunk` into the hold and takes out every full chunk of
+    /// `chunk_size` bytes; the rest waits for more.
+    pub(crate) fn cut_chunks(&mut self, chunk: &[u8], chunk_size: usize) -> Vec<Vec<u8>> {
+        self.encoder.encode(chunk, &mut self.hold);
+        let mut full = Vec::new();
+        if self.hold.len() < chunk_size {
+            return full;
+        }
+        let hold = std::mem::take(&mut self.hold);
+        for piece in hold.chunks(chunk_size) {
+            if piece.len() == chunk_size {
+                full.push(piece.to_vec());
+            } else {
+                self.hold = piece.to_vec();
+            }
+        }
+        full
+    }
+
     /// The outcome of a transaction that ends before its end of data.
     pub(crate) fn early_outcome(&self) -> TxnOutcome {
         if self.sender_refused() {
@@ -276,7 +332,7 @@ impl Txn {
 
     /// The outcome once every final reply has arrived.
     pub(crate) fn final_outcome(&self) -> TxnOutcome {
-        if self.lone_dot {
+        if self.lone_dot() {
             return self.early_outcome();
         }
         if self.recipients.iter().any(|r| r.delivered()) {
