@@ -1,331 +1,337 @@
-//! The run loop: moves bytes between the socket and `smtp_proto::Client`,
-//! turns the engine's deadline into socket timeouts, and performs the TLS
-//! handshake when the engine asks for it. No protocol decision is made
-//! here; every reply is interpreted by the engine.
+//! The driver: runs one [`Session`] operation to its result over a
+//! blocking socket. It does four things and decides nothing:
 //!
-//! One [`Driver::step`] is the engine's run-loop contract, in order:
-//!
-//! 1. drain `poll_transmit` into one buffer and write it with one
-//!    `write_all` (bounded by `Timeouts::data_block`): several pipelined
-//!    commands leave in one TCP segment;
-//! 2. return the next `poll_event`, if any (after performing the handshake
-//!    for `StartTlsReady`);
-//! 3. otherwise set the read timeout to the time left until `poll_timeout`
-//!    (at least 1 ms), read once, and feed the result to `handle_input`,
-//!    `handle_eof` or `handle_timeout`.
+//! 1. writes what the session has for the wire (one `write_all` per
+//!    drain, bounded by `Timeouts::data_block`), so pipelined commands
+//!    leave in one TCP segment;
+//! 2. reads, with the socket's read timeout set to the session's deadline
+//!    (only when that changes), and hands the bytes, the end of file or
+//!    the timeout to the session;
+//! 3. runs the TLS handshake when the session asks for it;
+//! 4. hands over body bytes from the caller's source, and the caller's
+//!    AUTH answers, when the session asks for them.
 //!
 //! The driver keeps no read-ahead buffer of its own: every byte read goes
-//! to the engine at once. So when the engine reports `StartTlsReady` (which
-//! it does only with its own buffer empty), nothing received in plaintext
-//! is left anywhere to be mistaken for TLS-protected input.
+//! to the session at once. So when the session asks for the handshake
+//! (which the engine does only with its own buffer empty), nothing
+//! received in plaintext is left anywhere to be mistaken for TLS-protected
+//! input.
 
+use std::collections::VecDeque;
 use std::io::{ErrorKind, Read, Write};
 use std::time::{Duration, Instant, SystemTime};
 
-use smtp_proto::{Client, Event, Stage};
+use smtp_proto::auth::Authenticator;
+use smtp_proto::session::{Action, BODY_CHUNK, Error, FromOutput, Session};
 
-use crate::Error;
-use crate::debug::{Sent, Trace};
+use crate::debug::Trace;
 use crate::tls::TlsSettings;
 use crate::transport::Transport;
 
 const READ_BUF: usize = 16 * 1024;
 
-/// A connection and its engine.
+/// The shortest socket timeout: zero would mean "no timeout" to std.
+pub(crate) const MIN_TIMEOUT: Duration = Duration::from_millis(1);
+
+/// Where an operation's message bodies come from.
+pub(crate) enum Bodies<'a> {
+    /// The operation sends no body.
+    None,
+    /// One body, read from a source in [`BODY_CHUNK`] pieces.
+    Reader(&'a mut dyn Read),
+    /// One body made of these pieces, in order.
+    Parts(VecDeque<&'a [u8]>),
+    /// One in-memory body per message of a batch.
+    Many(Vec<&'a [u8]>),
+}
+
+/// What the caller supplies to an operation besides its arguments.
+pub(crate) struct Feed<'a> {
+    pub(crate) bodies: Bodies<'a>,
+    pub(crate) auth: Option<&'a mut dyn Authenticator>,
+}
+
+impl Feed<'_> {
+    pub(crate) fn none() -> Feed<'static> {
+        Feed {
+            bodies: Bodies::None,
+            auth: None,
+        }
+    }
+}
+
+impl<'a> Feed<'a> {
+    pub(crate) fn body(bodies: Bodies<'a>) -> Feed<'a> {
+        Feed { bodies, auth: None }
+    }
+}
+
+/// A connection and its session.
 #[derive(Debug)]
 pub(crate) struct Driver {
-    pub(crate) client: Client,
+    pub(crate) session: Session,
     transport: Option<Transport>,
     out: Vec<u8>,
     buf: Vec<u8>,
+    chunk: Vec<u8>,
     pub(crate) trace: Trace,
-    /// Set by the first fatal error: its description.
-    poisoned: Option<String>,
-    /// The session ended normally (QUIT, refused greeting, peer closed
-    /// while idle) or was closed by the caller.
-    closed: bool,
     /// How to build the TLS layer for STARTTLS, and the name to verify.
     tls: Option<(TlsSettings, String)>,
-    /// What the next write carries, for the trace.
-    pub(crate) sending: Sent,
-    /// A wall-clock bound tighter than the engine's deadlines (QUIT on
-    /// drop must not block for the engine's five minutes).
-    pub(crate) cap: Option<Instant>,
+    /// The read timeout the socket has now.
+    read_timeout: Option<Duration>,
 }
 
 impl Driver {
     pub(crate) fn new(
-        client: Client,
+        session: Session,
         transport: Transport,
         tls: Option<(TlsSettings, String)>,
         trace: Trace,
     ) -> Result<Driver, Error> {
+        let block = session.engine().config().timeouts.data_block;
         transport
             .base()
-            .set_write_timeout(Some(client.config().timeouts.data_block.max(MIN_TIMEOUT)))?;
+            .set_write_timeout(Some(block.max(MIN_TIMEOUT)))?;
         Ok(Driver {
-            client,
+            session,
             transport: Some(transport),
             out: Vec::with_capacity(READ_BUF),
             buf: vec![0; READ_BUF],
+            chunk: Vec::new(),
             trace,
-            poisoned: None,
-            closed: false,
             tls,
-            sending: Sent::Commands,
-            cap: None,
+            read_timeout: None,
         })
     }
 
-    /// Fails with the reason the connection cannot be used, if it cannot.
-    pub(crate) fn check_usable(&self) -> Result<(), Error> {
-        if let Some(cause) = &self.poisoned {
-            return Err(Error::Poisoned {
-                cause: cause.clone(),
-            });
+    /// Runs the operation just started on the session to its result.
+    pub(crate) fn run<T: FromOutput>(&mut self, mut feed: Feed<'_>) -> Result<T, Error> {
+        loop {
+            if !self.session.is_awaiting_reply() {
+                // Anything the server sent meanwhile reaches the engine
+                // before a new command goes out (a stray reply must not be
+                // taken for that command's).
+                self.read_pending();
+            }
+            let action = self.session.poll_action(Instant::now());
+            if self.flush() {
+                // The events behind `action` queued commands: written now,
+                // so ask again (the deadlines start with the write).
+                continue;
+            }
+            match action {
+                Action::Done => break,
+                Action::Read => self.read_once(),
+                Action::StartTls => self.start_tls(),
+                Action::Body { index } => self.feed_body(&mut feed.bodies, index),
+                Action::AuthAnswer => {
+                    let challenge = self.session.auth_challenge().unwrap_or_default();
+                    let answer = feed.auth.as_mut().and_then(|a| a.respond(challenge));
+                    self.session.answer_auth(answer);
+                }
+                _ => self.read_once(),
+            }
         }
-        if self.closed || self.transport.is_none() {
-            return Err(Error::ServerDisconnected { stage: None });
-        }
-        Ok(())
-    }
-
-    pub(crate) fn is_open(&self) -> bool {
-        self.poisoned.is_none() && !self.closed && self.transport.is_some()
-    }
-
-    /// Records a fatal error, closes the socket, and returns the error.
-    pub(crate) fn fail<T>(&mut self, e: Error) -> Result<T, Error> {
-        if self.poisoned.is_none() {
-            self.poisoned = Some(e.to_string());
+        let result = self.session.take_output();
+        if let Err(e) = &result
+            && e.is_fatal()
+        {
             self.trace.note(&format!("fatal: {e}"), SystemTime::now());
         }
-        if let Some(mut t) = self.transport.take() {
-            t.close();
+        if !self.session.is_connected() {
+            self.close();
         }
-        Err(e)
+        result
     }
 
-    /// Closes the socket without a word (smtplib's `close`).
+    /// Closes the socket (after a TLS close_notify when possible).
     pub(crate) fn close(&mut self) {
-        self.closed = true;
+        self.session.close();
         if let Some(mut t) = self.transport.take() {
             t.close();
         }
     }
 
-    /// Step 1: writes everything the engine has for the wire, in one
-    /// `write_all` per drain.
-    pub(crate) fn flush(&mut self) -> Result<(), Error> {
+    /// Writes everything the session has for the wire; whether there was
+    /// anything.
+    fn flush(&mut self) -> bool {
+        let mut wrote = false;
         loop {
             self.out.clear();
-            if self.client.poll_transmit(Instant::now(), &mut self.out) == 0 {
-                return Ok(());
-            }
-            self.trace.sent(&self.out, self.sending, SystemTime::now());
+            let Some(kind) = self.session.poll_transmit(Instant::now(), &mut self.out) else {
+                return wrote;
+            };
+            wrote = true;
+            self.trace.sent(&self.out, kind, SystemTime::now());
             let Some(t) = self.transport.as_mut() else {
-                return Err(Error::ServerDisconnected { stage: None });
+                let e = std::io::Error::new(ErrorKind::NotConnected, "the connection is closed");
+                self.session.handle_io_error(Instant::now(), e);
+                return true;
             };
             if let Err(e) = t.write_all(&self.out).and_then(|()| t.flush()) {
                 // A server that refuses a body early (552) and closes, or
                 // stops reading, breaks our write; its reply is the news.
-                if let Some(engine) = self.read_pending() {
-                    return self.fail(Error::from_engine(engine));
-                }
-                let body = self.sending == Sent::Body;
-                return self.io_failed(e, body);
-            }
-            if self.sending == Sent::Secret {
-                self.sending = Sent::Commands;
+                self.read_pending();
+                self.session.handle_io_error(Instant::now(), e);
+                return true;
             }
         }
     }
 
-    /// One turn of the loop: the next event, reading as needed.
-    pub(crate) fn step(&mut self) -> Result<Event, Error> {
-        self.check_usable()?;
-        loop {
-            // Nothing outstanding: anything the server sent meanwhile must
-            // reach the engine before a new command goes out, or a stray
-            // reply would be taken for that command's (DESIGN §8.6).
-            if self.client.poll_timeout().is_none()
-                && let Some(engine) = self.read_pending()
-            {
-                return self.fail(Error::from_engine(engine));
-            }
-            self.flush()?;
-            if let Some(event) = self.client.poll_event() {
-                return self.on_event(event);
-            }
-            if let Some(e) = self.client.error() {
-                let e = Error::from_engine(e.clone());
-                return self.fail(e);
-            }
-            if self.client.is_closed() {
-                self.close();
-                return Err(Error::ServerDisconnected { stage: None });
-            }
-            self.read_once()?;
+    /// Hands what the server has already sent to the session, without
+    /// waiting. Caller-supplied streams, which cannot be made non-blocking,
+    /// are skipped.
+    fn read_pending(&mut self) {
+        let Some(t) = self.transport.as_mut() else {
+            return;
+        };
+        if t.base().set_nonblocking(true).is_err() {
+            return;
         }
-    }
-
-    fn on_event(&mut self, event: Event) -> Result<Event, Error> {
-        match &event {
-            Event::StartTlsReady { .. } => self.start_tls()?,
-            Event::Closed { .. } => {
-                // Later events (none are expected) stay queued for callers
-                // that drain them; the socket is done.
-                self.closed = true;
-                if let Some(mut t) = self.transport.take() {
-                    t.close();
-                }
-            }
-            _ => {}
-        }
-        Ok(event)
-    }
-
-    /// Reads what the server has already sent, without waiting, and hands
-    /// it to the engine; returns the engine's error if the bytes caused one.
-    /// EOF, `WouldBlock` and read errors are left to the normal read path.
-    /// Caller-supplied streams, which cannot be made non-blocking, are
-    /// skipped.
-    fn read_pending(&mut self) -> Option<smtp_proto::Error> {
-        let t = self.transport.as_mut()?;
-        t.base().set_nonblocking(true).ok()?;
         let result = t.read(&mut self.buf);
         let restored = t.base().set_nonblocking(false);
         let n = match result {
             Ok(n) if n > 0 => n,
-            _ => return None,
+            _ => return,
         };
-        if restored.is_err() {
-            // A socket stuck in non-blocking mode would turn every later
-            // read into a spurious timeout; treat it as broken.
-            return Some(smtp_proto::Error::PeerClosed {
-                stage: self.client.stage(),
-            });
-        }
         let bytes = self.buf.get(..n).unwrap_or_default();
         self.trace.received(bytes, SystemTime::now());
-        self.client.handle_input(Instant::now(), bytes).err()
+        self.session.handle_input(Instant::now(), bytes);
+        if let Err(e) = restored {
+            // A socket stuck in non-blocking mode would turn every later
+            // read into a spurious timeout; treat it as broken.
+            self.session.handle_io_error(Instant::now(), e);
+        }
     }
 
-    fn read_once(&mut self) -> Result<(), Error> {
-        let fallback = self.client.config().timeouts.command;
-        let deadline = self.client.poll_timeout();
-        let mut wait = match deadline {
-            Some(d) => d.saturating_duration_since(Instant::now()),
-            None => fallback,
+    /// One read, bounded by the session's deadline.
+    fn read_once(&mut self) {
+        let now = Instant::now();
+        let Some(deadline) = self.session.poll_timeout() else {
+            return self.session.handle_timeout(now);
         };
-        if let Some(cap) = self.cap {
-            let left = cap.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                return self.fail(Error::Timeout { stage: None });
-            }
-            wait = wait.min(left);
-        }
-        let wait = wait.max(MIN_TIMEOUT);
+        let wait = deadline.saturating_duration_since(now).max(MIN_TIMEOUT);
         let Some(t) = self.transport.as_mut() else {
-            return Err(Error::ServerDisconnected { stage: None });
+            return self.session.handle_eof(now);
         };
-        if let Err(e) = t.base().set_read_timeout(Some(wait)) {
-            return self.io_failed(e, false);
+        if self.read_timeout != Some(wait) {
+            if let Err(e) = t.base().set_read_timeout(Some(wait)) {
+                return self.session.handle_io_error(now, e);
+            }
+            self.read_timeout = Some(wait);
         }
         let result = t.read(&mut self.buf);
         let now = Instant::now();
-        let handled = match result {
+        match result {
             Ok(0) => {
                 self.trace
                     .note("connection closed by the server", SystemTime::now());
-                self.client.handle_eof(now)
+                self.session.handle_eof(now);
             }
             Ok(n) => {
                 let bytes = self.buf.get(..n).unwrap_or_default();
                 self.trace.received(bytes, SystemTime::now());
-                self.client.handle_input(now, bytes)
+                self.session.handle_input(now, bytes);
             }
             Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
-                if deadline.is_none() || self.cap.is_some_and(|c| now >= c) {
-                    // Nothing was expected and nothing came: a caller bug
-                    // or a silent server; bounded either way.
-                    return self.fail(Error::Timeout { stage: None });
-                }
-                self.client.handle_timeout(now)
+                self.session.handle_timeout(now);
             }
-            Err(e) if e.kind() == ErrorKind::Interrupted => Ok(()),
-            Err(e) => return self.io_failed(e, false),
-        };
-        match handled {
-            Ok(()) => Ok(()),
-            Err(e) => self.fail(Error::from_engine(e)),
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(e) => self.session.handle_io_error(now, e),
         }
     }
 
-    /// A socket error: the engine is told the connection is gone (so that
-    /// transactions are reported, `Unknown` after the end of data), and the
-    /// error is returned, as "outcome unknown" when the engine says so.
-    fn io_failed<T>(&mut self, e: std::io::Error, body: bool) -> Result<T, Error> {
-        let timeout = matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut);
-        let engine = self.client.handle_eof(Instant::now()).err();
-        let unknown = engine
-            .as_ref()
-            .is_some_and(smtp_proto::Error::is_outcome_unknown);
-        let stage = engine
-            .as_ref()
-            .and_then(smtp_proto::Error::stage)
-            .or(body.then_some(Stage::Body));
-        let err = if timeout {
-            Error::Timeout { stage }
-        } else {
-            Error::Io(e)
-        };
-        if unknown && !body {
-            return self.fail(Error::OutcomeUnknown {
-                cause: Box::new(err),
-            });
+    /// One piece of body for message `index`.
+    fn feed_body(&mut self, bodies: &mut Bodies<'_>, index: usize) {
+        match bodies {
+            Bodies::Reader(source) => {
+                self.chunk.resize(BODY_CHUNK, 0);
+                match read_full(source, &mut self.chunk) {
+                    Ok(n) => {
+                        let piece = self.chunk.get(..n).unwrap_or_default();
+                        self.session.push_body(piece, n < BODY_CHUNK);
+                    }
+                    Err(e) => self.session.body_failed(e),
+                }
+            }
+            Bodies::Parts(parts) => {
+                let piece = next_piece(parts.front_mut());
+                if parts.front().is_some_and(|p| p.is_empty()) {
+                    parts.pop_front();
+                }
+                let last = parts.iter().all(|p| p.is_empty());
+                self.session.push_body(piece, last);
+            }
+            Bodies::Many(all) => {
+                let piece = next_piece(all.get_mut(index));
+                let last = all.get(index).is_none_or(|p| p.is_empty());
+                self.session.push_body(piece, last);
+            }
+            Bodies::None => self.session.push_body(&[], true),
         }
-        self.fail(err)
     }
 
-    /// `StartTlsReady`: the handshake on the raw transport, then
-    /// `tls_established`. The engine has checked that nothing followed the
-    /// 220; this driver holds no bytes of its own (see the module docs).
-    fn start_tls(&mut self) -> Result<(), Error> {
+    /// The handshake on the raw transport, then `tls_established`.
+    fn start_tls(&mut self) {
         let Some((settings, name)) = self.tls.clone() else {
             let e = Error::NotSupported("TLS is not configured".to_owned());
-            return self.fail(e);
+            return self.session.tls_failed(e);
         };
         let connector = match settings.connector() {
             Ok(c) => c,
-            Err(e) => return self.fail(e),
+            Err(e) => return self.session.tls_failed(e),
         };
         let Some(Transport::Plain(base)) = self.transport.take() else {
-            return self.fail(Error::NotSupported("TLS is already active".to_owned()));
+            let e = Error::NotSupported("TLS is already active".to_owned());
+            return self.session.tls_failed(e);
         };
-        let timeouts = self.client.config().timeouts;
+        let timeouts = self.session.engine().config().timeouts;
         self.trace.note(
             &format!("TLS handshake, verifying {name:?}"),
             SystemTime::now(),
         );
+        self.read_timeout = None;
         let transport = match crate::tls::handshake(&connector, &name, base, timeouts.command) {
             Ok(t) => t,
-            Err(e) => return self.fail(e),
+            Err(e) => return self.session.tls_failed(e),
         };
         if let Err(e) = transport
             .base()
             .set_write_timeout(Some(timeouts.data_block.max(MIN_TIMEOUT)))
         {
-            return self.fail(Error::Io(e));
+            return self.session.tls_failed(Error::Io(e));
         }
         self.transport = Some(transport);
         self.trace.note("TLS established", SystemTime::now());
-        if let Err(e) = self.client.tls_established(Instant::now()) {
-            return self.fail(Error::Usage(e));
-        }
-        Ok(())
+        self.session.tls_established(Instant::now());
     }
 }
 
-/// The shortest socket timeout: zero would mean "no timeout" to std.
-const MIN_TIMEOUT: Duration = Duration::from_millis(1);
+/// Cuts the next piece (at most [`BODY_CHUNK`] bytes) off the front of a
+/// body held in memory.
+fn next_piece<'a>(body: Option<&mut &'a [u8]>) -> &'a [u8] {
+    let Some(body) = body else {
+        return &[];
+    };
+    let (piece, rest) = body.split_at(body.len().min(BODY_CHUNK));
+    *body = rest;
+    piece
+}
+
+/// Reads until `buf` is full or the source ends (a short result means the
+/// end, so the last piece and the end of data leave in one write).
+fn read_full(r: &mut dyn Read, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut filled = 0;
+    while let Some(rest) = buf.get_mut(filled..) {
+        if rest.is_empty() {
+            break;
+        }
+        match r.read(rest) {
+            Ok(0) => break,
+            Ok(n) => filled = filled.saturating_add(n),
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(filled)
+}

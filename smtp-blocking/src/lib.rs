@@ -1,9 +1,12 @@
 //! `smtp-blocking` is a blocking SMTP/LMTP client shaped like Python's
-//! smtplib: it moves bytes between `std` sockets (or native-tls) and the
-//! sans-IO engine [`smtp_proto::Client`], applies the engine's deadlines to
-//! the socket, and performs TLS. Every protocol decision (pipelining,
-//! STARTTLS checks, AUTH choreography, dot-stuffing, LMTP replies) is the
-//! engine's; this crate holds none of its own.
+//! smtplib. It is a driver for the sans-IO [`smtp_proto::session::Session`]:
+//! it moves bytes between `std` sockets (or native-tls) and the session,
+//! applies the session's deadlines to the socket, performs the TLS
+//! handshake when asked, and reads message bodies from your `Read`. Every
+//! protocol and policy decision (pipelining, STARTTLS checks and policy,
+//! the login order, AUTH choreography, dot-stuffing, LMTP replies, what a
+//! failure means for a message) is the session's; `smtp-tokio` drives the
+//! same session, so both behave alike.
 //!
 //! ```no_run
 //! use smtp_blocking::{Builder, TlsPolicy};
@@ -94,17 +97,28 @@ mod builder;
 mod client;
 mod debug;
 mod driver;
-pub mod error;
 mod message;
-mod send;
 mod tls;
 mod transport;
 
 pub use builder::Builder;
-pub use client::{LMTP_PORT, SMTP_PORT, SMTP_SSL_PORT, SmtpClient};
-pub use error::{Error, Refused};
+pub use client::SmtpClient;
 pub use native_tls;
-pub use send::refusal;
 pub use smtp_proto;
-pub use tls::{TlsPolicy, load_pem_certificates};
+pub use smtp_proto::session::{Error, LMTP_PORT, Options, SMTP_PORT, SMTP_SSL_PORT, TlsPolicy};
+pub use smtp_proto::smtplib::Refused;
+pub use tls::load_pem_certificates;
 pub use transport::Stream;
+
+/// The error type's module, for the smtplib exception table in its docs.
+pub mod error {
+    pub use smtp_proto::session::Error;
+    pub use smtp_proto::smtplib::Refused;
+}
+
+/// The reply that refused a recipient: its negative RCPT reply, or its
+/// negative final reply. The same as
+/// [`RecipientReport::refusal`](smtp_proto::RecipientReport::refusal).
+pub fn refusal(r: &smtp_proto::RecipientReport) -> Option<&smtp_proto::Reply> {
+    r.refusal()
+}

@@ -5,7 +5,7 @@ use std::io::Read;
 
 use smtp_proto::message::header_block_complete;
 
-use crate::Error;
+use smtp_proto::session::Error;
 
 /// Reads the header block (through the empty line that ends it) from
 /// `reader`, at most [`smtp_proto::message::MAX_HEADER_BLOCK`] bytes.
@@ -14,7 +14,7 @@ pub(crate) fn read_header_block(reader: &mut dyn Read) -> Result<Vec<u8>, Error>
     let mut buf = Vec::with_capacity(8 * 1024);
     let mut chunk = [0u8; 8 * 1024];
     loop {
-        if header_block_complete(&buf).map_err(invalid_message)? {
+        if header_block_complete(&buf)? {
             return Ok(buf);
         }
         let n = match reader.read(&mut chunk) {
@@ -27,15 +27,4 @@ pub(crate) fn read_header_block(reader: &mut dyn Read) -> Result<Vec<u8>, Error>
         }
         buf.extend_from_slice(chunk.get(..n).unwrap_or_default());
     }
-}
-
-/// The engine's reason why a message cannot be sent, as smtplib's
-/// `ValueError`.
-pub(crate) fn invalid_message(e: smtp_proto::message::MessageError) -> Error {
-    Error::InvalidMessage(e.to_string())
-}
-
-/// The engine's reason why smtplib-style strings make no envelope.
-pub(crate) fn invalid_envelope(e: smtp_proto::message::EnvelopeError) -> Error {
-    Error::InvalidArgument(e.to_string())
 }

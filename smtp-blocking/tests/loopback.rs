@@ -425,6 +425,7 @@ fn opportunistic_tls_carries_on_in_plaintext() {
     steps.extend([expect("QUIT\r\n"), send("221 bye\r\n"), Step::Close]);
     let peer = Peer::start(steps);
     let mut c = loopback_builder(T)
+        .debuglevel(1)
         .starttls(TlsPolicy::Opportunistic)
         .connect_port("127.0.0.1", peer.addr.port())
         .unwrap();

@@ -167,6 +167,15 @@ impl Client {
         self.state.poll_transmit(now, out)
     }
 
+    /// Moves queued commands onto the wire buffer as the pipelining rules
+    /// allow (what `poll_transmit` does before it drains), so that the
+    /// events this causes (`ReadyForBody`) are visible before the bytes are
+    /// taken. For the operations layer, which decides its next step from
+    /// the events.
+    pub(crate) fn pump(&mut self, now: Instant) {
+        self.state.pump(now);
+    }
+
     /// The next event, if any.
     ///
     /// Call after: `poll_transmit`; repeat until `None`.

@@ -72,6 +72,7 @@ pub mod message;
 pub mod pem;
 pub mod reply;
 pub mod secret;
+pub mod session;
 pub mod smtplib;
 pub mod trace;
 

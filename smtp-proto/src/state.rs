@@ -259,7 +259,7 @@ impl State {
 
     /// Moves every command that may go on the wire now from `pending` to
     /// `inflight`, appending its bytes to the output (rule 7).
-    fn pump(&mut self, now: Instant) {
+    pub(crate) fn pump(&mut self, now: Instant) {
         if self.rearm {
             self.rearm = false;
             self.arm_head(now);

@@ -1,7 +1,12 @@
 //! [`Error`]: smtplib's exception family as one Rust enum, plus the failures
-//! a blocking socket adds (I/O, TLS, deadlines) and the two states smtplib
-//! never names: "the message may or may not have been delivered" and "this
+//! a transport adds (I/O, TLS, deadlines) and the two states smtplib never
+//! names: "the message may or may not have been delivered" and "this
 //! connection can no longer be used".
+//!
+//! One type for every adapter: the IO and TLS failures an adapter meets are
+//! carried as their source (`std::io::Error`, a boxed TLS library error), so
+//! `smtp-blocking` and `smtp-tokio` re-export this enum instead of keeping
+//! one each.
 //!
 //! smtplib's hierarchy maps onto variants like this:
 //!
@@ -23,10 +28,9 @@
 
 use std::io;
 
-use smtp_proto::{Reply, Stage};
-
-pub use smtp_proto::smtplib::Refused;
-use smtp_proto::smtplib::TxnFailure;
+use crate::error::{Error as EngineError, Stage};
+use crate::reply::Reply;
+use crate::smtplib::{Refused, TxnFailure};
 
 /// Everything that can go wrong; smtplib's exceptions plus the transport's.
 ///
@@ -128,17 +132,18 @@ pub enum Error {
     #[error("I/O error: {0}")]
     Io(#[from] io::Error),
     /// The TLS handshake failed (certificate verification included) or the
-    /// TLS connector could not be built.
+    /// TLS connector could not be built. The source is the TLS library's
+    /// own error (`native_tls::Error` in the adapters of this project).
     #[error("TLS error: {0}")]
-    Tls(#[from] native_tls::Error),
+    Tls(#[source] Box<dyn std::error::Error + Send + Sync>),
     /// The server broke the protocol (malformed reply, bytes after the
     /// STARTTLS 220, ...). The connection is unusable.
     #[error("protocol error: {0}")]
-    Protocol(smtp_proto::Error),
+    Protocol(EngineError),
     /// The session cannot do this now, or an argument is invalid; nothing
     /// was sent.
     #[error(transparent)]
-    Usage(#[from] smtp_proto::UsageError),
+    Usage(#[from] crate::UsageError),
     /// An address or option could not be used (invalid syntax, forbidden
     /// byte); nothing was sent.
     #[error("invalid argument: {0}")]
@@ -185,7 +190,7 @@ impl Error {
     }
 
     /// The RFC 3463 enhanced status code of the carried reply, if any.
-    pub fn enhanced_code(&self) -> Option<smtp_proto::EnhancedStatusCode> {
+    pub fn enhanced_code(&self) -> Option<crate::EnhancedStatusCode> {
         self.reply().and_then(Reply::enhanced_code)
     }
 
@@ -213,18 +218,19 @@ impl Error {
         )
     }
 
+    /// A TLS library's error, boxed.
+    pub fn tls(e: impl std::error::Error + Send + Sync + 'static) -> Error {
+        Error::Tls(Box::new(e))
+    }
+
     /// Converts a fatal engine error. A failure after the end of data is
     /// wrapped in [`Error::OutcomeUnknown`].
-    pub(crate) fn from_engine(e: smtp_proto::Error) -> Error {
+    pub fn from_engine(e: EngineError) -> Error {
         let unknown = e.is_outcome_unknown();
         let mapped = match e {
-            smtp_proto::Error::Timeout { stage } => Error::Timeout { stage: Some(stage) },
-            smtp_proto::Error::PeerClosed { stage } => {
-                Error::ServerDisconnected { stage: Some(stage) }
-            }
-            smtp_proto::Error::ServiceClosing { reply, stage } => {
-                Error::ServiceClosing { reply, stage }
-            }
+            EngineError::Timeout { stage } => Error::Timeout { stage: Some(stage) },
+            EngineError::PeerClosed { stage } => Error::ServerDisconnected { stage: Some(stage) },
+            EngineError::ServiceClosing { reply, stage } => Error::ServiceClosing { reply, stage },
             other => Error::Protocol(other),
         };
         if unknown {
@@ -254,14 +260,14 @@ impl From<TxnFailure> for Error {
     }
 }
 
-impl From<smtp_proto::command::CommandError> for Error {
-    fn from(e: smtp_proto::command::CommandError) -> Self {
+impl From<crate::command::CommandError> for Error {
+    fn from(e: crate::command::CommandError) -> Self {
         Error::InvalidArgument(e.to_string())
     }
 }
 
-impl From<smtp_proto::address::AddressError> for Error {
-    fn from(e: smtp_proto::address::AddressError) -> Self {
+impl From<crate::address::AddressError> for Error {
+    fn from(e: crate::address::AddressError) -> Self {
         Error::InvalidArgument(e.to_string())
     }
 }
@@ -295,4 +301,18 @@ fn refused_list(recipients: &Refused) -> String {
         .map(|(addr, reply)| format!("{addr} ({reply})"))
         .collect();
     parts.join(", ")
+}
+
+impl From<crate::message::MessageError> for Error {
+    /// The reason the headers give no envelope, as smtplib's `ValueError`.
+    fn from(e: crate::message::MessageError) -> Self {
+        Error::InvalidMessage(e.to_string())
+    }
+}
+
+impl From<crate::message::EnvelopeError> for Error {
+    /// The reason smtplib-style strings make no envelope.
+    fn from(e: crate::message::EnvelopeError) -> Self {
+        Error::InvalidArgument(e.to_string())
+    }
 }

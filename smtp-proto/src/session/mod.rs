@@ -1,0 +1,745 @@
+//! [`Session`]: the smtplib-level client written once, sans-IO.
+//!
+//! The [`Client`] engine speaks the protocol one command at a time; a
+//! `Session` owns one and runs **operations** over it: the greeting and
+//! the first EHLO, `ehlo_or_helo_if_needed`, STARTTLS under a
+//! [`TlsPolicy`], `login` (which mechanism, in which order, never a
+//! password without TLS), `auth` with the caller's [`Authenticator`],
+//! `sendmail`/`send_message`/`send` with the body supplied in pieces,
+//! `send_many`, smtplib's step-by-step `mail`/`rcpt`/`data`, and
+//! `verify`/`expn`/`help`/`noop`/`rset`/`docmd`/`quit`. An operation is
+//! started with a method of the same name, decides everything, and
+//! finishes with its typed result. The adapters (`smtp-blocking`,
+//! `smtp-tokio`) are drivers: they move bytes, run the TLS handshake when
+//! told to, hand over body bytes when asked, and wait for the deadline.
+//!
+//! # Writing a driver
+//!
+//! One operation runs at a time. Start it, then loop:
+//!
+//! 1. Ask [`Session::poll_action`] what to do.
+//! 2. Drain [`Session::poll_transmit`] and write every byte (the returned
+//!    [`Sent`] says what the bytes are, for a wire trace). If a write
+//!    fails, report it with [`Session::handle_io_error`]. If anything was
+//!    written, go back to 1: the action may have changed.
+//! 3. Do what the action says:
+//!    - [`Action::Done`]: take the result with [`Session::take_output`];
+//!      if [`Session::is_connected`] is now false, close the transport.
+//!      The loop ends.
+//!    - [`Action::Read`]: wait until the transport is readable or
+//!      [`Session::poll_timeout`] passes, then call
+//!      [`Session::handle_input`], [`Session::handle_eof`],
+//!      [`Session::handle_timeout`] or [`Session::handle_io_error`].
+//!    - [`Action::StartTls`]: run the TLS client handshake on the raw
+//!      transport now, then call [`Session::tls_established`] or
+//!      [`Session::tls_failed`]. (The engine has checked that nothing
+//!      followed the 220; a driver that buffers input must check its own
+//!      buffer is empty too.)
+//!    - [`Action::Body`]: read up to [`BODY_CHUNK`] bytes of message
+//!      `index`'s body and call [`Session::push_body`] (with `last` set
+//!      when the source is exhausted), or [`Session::body_failed`] when
+//!      the source fails.
+//!    - [`Action::AuthAnswer`]: answer [`Session::auth_challenge`] with the
+//!      caller's authenticator through [`Session::answer_auth`].
+//! 4. Go back to 1.
+//!
+//! When nothing is outstanding ([`Session::poll_timeout`] is `None`), a
+//! driver that can look at its socket without blocking should hand any
+//! bytes already received to [`Session::handle_input`] before writing:
+//! a stray reply is then judged unsolicited instead of being taken for
+//! the next command's reply.
+//!
+//! Time is passed in as an [`Instant`]; nothing here reads a clock. A
+//! driver that is dropped in the middle of an operation (a cancelled
+//! future) leaves it running: the next operation started then poisons the
+//! session, because a half-sent command cannot be continued.
+//!
+//! `smtp-proto/examples/many_sessions.rs` is a complete third driver: many
+//! sessions on one thread over non-blocking sockets.
+
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
+use crate::auth::Authenticator;
+use crate::client::Client;
+use crate::error::{Error as EngineError, Stage};
+use crate::event::{CommandId, Event, TxnId, TxnReport};
+use crate::reply::Reply;
+use crate::secret::Secret;
+use crate::trace::Sent;
+use crate::txn::Envelope;
+
+mod error;
+mod options;
+mod output;
+mod start;
+mod task;
+
+pub use error::Error;
+pub use options::{
+    DEFAULT_CONNECT_TIMEOUT, LMTP_PORT, Options, SMTP_PORT, SMTP_SSL_PORT, TlsPolicy,
+};
+pub use output::{FromOutput, Output};
+
+use task::Task;
+
+/// Bytes of body a driver reads per [`Action::Body`].
+pub const BODY_CHUNK: usize = 64 * 1024;
+
+/// How long the QUIT that ends a refused greeting, a refused STARTTLS or a
+/// dropped client may take: never the engine's five-minute deadline.
+pub const QUIT_BUDGET: Duration = Duration::from_secs(5);
+
+/// What `Poisoned` says after an operation was abandoned half-way.
+const CANCELLED: &str =
+    "an earlier call was cancelled before it finished (its future was dropped mid-command)";
+
+/// What the driver must do next; see the module docs.
+#[must_use]
+#[non_exhaustive]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Action {
+    /// Wait for input or the deadline.
+    Read,
+    /// Run the TLS handshake now.
+    StartTls,
+    /// Hand over the next piece of message `index`'s body (0 for a single
+    /// message).
+    Body {
+        /// Which message of the operation.
+        index: usize,
+    },
+    /// Answer the pending AUTH challenge with the caller's authenticator.
+    AuthAnswer,
+    /// The operation is over; take its output.
+    Done,
+}
+
+/// Whether the connection can be used.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Link {
+    Open,
+    /// Ended normally (QUIT, refused greeting, peer closed while idle) or
+    /// closed by the caller.
+    Closed,
+    /// A fatal error happened; its description.
+    Poisoned(String),
+}
+
+/// What smtplib remembers of EHLO/HELO.
+#[derive(Clone, Debug, Default)]
+struct HelloState {
+    greeting: Option<Reply>,
+    ehlo_resp: Option<Reply>,
+    helo_resp: Option<Reply>,
+    does_esmtp: bool,
+    /// A positive EHLO/HELO/LHLO in the current (TLS) phase.
+    ok: bool,
+}
+
+/// The envelope opened by `mail`: the engine's transaction and the caller's
+/// spelling of each address, for smtplib's errors.
+#[derive(Clone, Debug)]
+pub(crate) struct OpenEnvelope {
+    pub(crate) txn: TxnId,
+    pub(crate) sender: String,
+    pub(crate) recipients: Vec<String>,
+}
+
+/// An SMTP/LMTP session: the engine plus smtplib's state and the running
+/// operation. See the module docs for the driving loop.
+#[derive(Debug)]
+pub struct Session {
+    client: Client,
+    hello: HelloState,
+    policy: TlsPolicy,
+    link: Link,
+    envelope: Option<OpenEnvelope>,
+    transactions: usize,
+    sending: Sent,
+    /// The running operation.
+    task: Option<Task>,
+    /// EHLO sent before the task may begin (`ehlo_or_helo_if_needed`).
+    hello_first: Option<CommandId>,
+    /// The finished operation's result, until taken.
+    done: Option<Result<Output, Error>>,
+    /// A bound tighter than the engine's deadlines (a QUIT budget).
+    cap: Option<Instant>,
+    /// A bound for waiting when nothing at all is expected.
+    idle: Option<Instant>,
+    /// The challenge the caller's authenticator must answer.
+    challenge: Option<Secret<Vec<u8>>>,
+}
+
+impl Session {
+    /// A session over a fresh connection (after the implicit-TLS handshake,
+    /// when there is one): the *open* operation is running, waiting for
+    /// the greeting and the first EHLO, then applying the TLS policy. Drive
+    /// it to its result (`()`) like any other operation.
+    pub fn connect(options: &Options, local: crate::Domain, tls: bool, now: Instant) -> Session {
+        let mut client = Client::new(options.engine_config(local), now);
+        client.set_tls(tls);
+        Session {
+            client,
+            hello: HelloState::default(),
+            policy: options.tls_policy,
+            link: Link::Open,
+            envelope: None,
+            transactions: 0,
+            sending: Sent::Commands,
+            task: Some(Task::open()),
+            hello_first: None,
+            done: None,
+            cap: None,
+            idle: None,
+            challenge: None,
+        }
+    }
+
+    /// A closed session with no connection: what is left in a pooled
+    /// client whose connection went back to the pool.
+    pub fn detached(now: Instant) -> Session {
+        let mut s = Session::connect(&Options::default(), crate::Domain::localhost(), false, now);
+        s.task = None;
+        s.link = Link::Closed;
+        s
+    }
+
+    // ----- getters (smtplib's attributes) -------------------------------
+
+    /// The server's greeting (what smtplib's `connect` returns).
+    pub fn greeting(&self) -> Option<&Reply> {
+        self.hello.greeting.as_ref()
+    }
+
+    /// The last reply to EHLO/LHLO (smtplib's `ehlo_resp`).
+    pub fn ehlo_resp(&self) -> Option<&Reply> {
+        self.hello.ehlo_resp.as_ref()
+    }
+
+    /// The last reply to HELO (smtplib's `helo_resp`).
+    pub fn helo_resp(&self) -> Option<&Reply> {
+        self.hello.helo_resp.as_ref()
+    }
+
+    /// Whether the server answered EHLO/LHLO positively (smtplib's
+    /// `does_esmtp`).
+    pub fn does_esmtp(&self) -> bool {
+        self.hello.does_esmtp
+    }
+
+    /// The advertised extensions, keys case-insensitive (smtplib's
+    /// `esmtp_features`); `None` before a successful EHLO and right after
+    /// TLS until the new EHLO.
+    pub fn esmtp_features(&self) -> Option<&crate::Extensions> {
+        self.client.extensions()
+    }
+
+    /// Whether `name` was advertised, ignoring case (smtplib's `has_extn`).
+    pub fn has_extn(&self, name: &str) -> bool {
+        self.esmtp_features().is_some_and(|e| e.has(name))
+    }
+
+    /// Whether the connection is TLS-protected.
+    pub fn is_tls(&self) -> bool {
+        self.client.is_tls()
+    }
+
+    /// Whether this is an LMTP session.
+    pub fn is_lmtp(&self) -> bool {
+        self.client.config().dialect == crate::Dialect::Lmtp
+    }
+
+    /// The name sent with EHLO (smtplib's `local_hostname`).
+    pub fn local_hostname(&self) -> &crate::Domain {
+        &self.client.config().client_domain
+    }
+
+    /// The engine, read-only: phase, configuration, extensions.
+    pub fn engine(&self) -> &Client {
+        &self.client
+    }
+
+    /// The TLS policy this session applies.
+    pub fn tls_policy(&self) -> TlsPolicy {
+        self.policy
+    }
+
+    /// Whether the session can still be used: connected, not closed, no
+    /// fatal error, no abandoned operation.
+    pub fn is_connected(&self) -> bool {
+        self.link == Link::Open && self.task.is_none() && self.hello_first.is_none()
+    }
+
+    /// Mail transactions started on this session.
+    pub fn transactions(&self) -> usize {
+        self.transactions
+    }
+
+    /// Fails with the reason the session cannot be used, if it cannot.
+    ///
+    /// # Errors
+    /// [`Error::Poisoned`] after a fatal error, [`Error::ServerDisconnected`]
+    /// once closed.
+    pub fn check_usable(&self) -> Result<(), Error> {
+        match &self.link {
+            Link::Open => Ok(()),
+            Link::Closed => Err(Error::ServerDisconnected { stage: None }),
+            Link::Poisoned(cause) => Err(Error::Poisoned {
+                cause: cause.clone(),
+            }),
+        }
+    }
+
+    // ----- the driving loop ---------------------------------------------
+
+    /// Appends every byte that may be written now to `out`; returns what
+    /// they are (for a wire trace), or `None` when there was nothing.
+    pub fn poll_transmit(&mut self, now: Instant, out: &mut Vec<u8>) -> Option<Sent> {
+        let before = out.len();
+        while self.client.poll_transmit(now, out) > 0 {}
+        if out.len() == before {
+            return None;
+        }
+        let kind = self.sending;
+        if kind == Sent::Secret || (kind == Sent::Body && !self.streaming()) {
+            self.sending = Sent::Commands;
+        }
+        Some(kind)
+    }
+
+    /// What the driver must do next. Handles every event the engine has
+    /// produced first, so call it after each input and each drain.
+    pub fn poll_action(&mut self, now: Instant) -> Action {
+        self.pump(now);
+        if self.done.is_some() || self.task.is_none() && self.hello_first.is_none() {
+            return Action::Done;
+        }
+        if let Some(task) = &self.task
+            && let Some(action) = task.action(&self.client, self.challenge.is_some())
+        {
+            self.idle = None;
+            return action;
+        }
+        if self.client.poll_timeout().is_some() {
+            self.idle = None;
+        } else if self.idle.is_none() {
+            self.idle = now.checked_add(self.client.config().timeouts.command);
+        }
+        Action::Read
+    }
+
+    /// The instant by which [`handle_timeout`](Self::handle_timeout) must be
+    /// called if nothing else happens.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        [self.client.poll_timeout(), self.cap, self.idle]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+
+    /// Whether the engine waits for a reply (a driver hands bytes already
+    /// received to the engine before writing when it does not).
+    pub fn is_awaiting_reply(&self) -> bool {
+        self.client.poll_timeout().is_some()
+    }
+
+    /// Bytes from the server.
+    pub fn handle_input(&mut self, now: Instant, bytes: &[u8]) {
+        self.idle = None;
+        if let Err(e) = self.client.handle_input(now, bytes) {
+            self.fail(Error::from_engine(e));
+        }
+    }
+
+    /// The server closed the connection.
+    pub fn handle_eof(&mut self, now: Instant) {
+        if let Err(e) = self.client.handle_eof(now) {
+            self.fail(Error::from_engine(e));
+        }
+    }
+
+    /// The deadline from [`poll_timeout`](Self::poll_timeout) passed.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        if self.client.poll_timeout().is_some_and(|d| now >= d) {
+            if let Err(e) = self.client.handle_timeout(now) {
+                self.fail(Error::from_engine(e));
+            }
+            return;
+        }
+        let capped = self.cap.is_some_and(|c| now >= c);
+        let idle = self.idle.is_some_and(|c| now >= c);
+        if capped || idle {
+            // Nothing was expected and nothing came (a caller bug or a
+            // silent server), or a QUIT budget ran out: bounded either way.
+            self.fail(Error::Timeout { stage: None });
+        }
+    }
+
+    /// A transport error (a failed or timed-out read or write). The engine
+    /// is told the connection is gone, so that transactions are reported
+    /// (`Unknown` after the end of data), and the operation fails with the
+    /// error, as "outcome unknown" when the end of data had gone out.
+    pub fn handle_io_error(&mut self, now: Instant, e: std::io::Error) {
+        let timeout = matches!(
+            e.kind(),
+            std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock
+        );
+        let engine = self.client.handle_eof(now).err();
+        let unknown = engine.as_ref().is_some_and(EngineError::is_outcome_unknown);
+        let stage = engine
+            .as_ref()
+            .and_then(EngineError::stage)
+            .or((self.sending == Sent::Body).then_some(Stage::Body));
+        let err = if timeout {
+            Error::Timeout { stage }
+        } else {
+            Error::Io(e)
+        };
+        let err = if unknown {
+            Error::OutcomeUnknown {
+                cause: Box::new(err),
+            }
+        } else {
+            err
+        };
+        self.fail(err);
+    }
+
+    /// The TLS handshake asked for by [`Action::StartTls`] succeeded.
+    pub fn tls_established(&mut self, now: Instant) {
+        self.hello.ok = false;
+        self.hello.does_esmtp = false;
+        self.hello.ehlo_resp = None;
+        self.hello.helo_resp = None;
+        if let Some(task) = self.task.as_mut() {
+            task.handshake_done();
+        }
+        if let Err(e) = self.client.tls_established(now) {
+            self.fail(Error::Usage(e));
+        }
+    }
+
+    /// The TLS handshake failed (or timed out): the connection is gone.
+    pub fn tls_failed(&mut self, e: Error) {
+        self.fail(e);
+    }
+
+    /// A piece of the body asked for by [`Action::Body`]; `last` when the
+    /// source has no more (a short read means the end: the last piece and
+    /// the end of data then leave in one write).
+    pub fn push_body(&mut self, chunk: &[u8], last: bool) {
+        self.sending = Sent::Body;
+        let mut queued = if chunk.is_empty() {
+            Ok(())
+        } else {
+            self.client.send_body(chunk)
+        };
+        if queued.is_ok() && last {
+            queued = self.client.finish_body();
+        }
+        if let Some(task) = self.task.as_mut() {
+            task.body_pushed(last);
+        }
+        match queued {
+            Ok(()) => {}
+            // The transaction ended meanwhile (a refused chunk): its
+            // report follows.
+            Err(crate::UsageError::NoBodyExpected) => {
+                if let Some(task) = self.task.as_mut() {
+                    task.body_pushed(true);
+                }
+            }
+            Err(e) => {
+                let err = match self.client.error() {
+                    Some(engine) => Error::from_engine(engine.clone()),
+                    None => Error::Usage(e),
+                };
+                self.fail(err);
+            }
+        }
+    }
+
+    /// The body source failed: the body cannot be withdrawn, so the
+    /// connection must be abandoned (the server then discards the partial
+    /// message). The operation fails with the error.
+    pub fn body_failed(&mut self, e: std::io::Error) {
+        self.fail(Error::Io(e));
+    }
+
+    /// The challenge for [`Action::AuthAnswer`], base64-decoded.
+    pub fn auth_challenge(&self) -> Option<&[u8]> {
+        self.challenge.as_ref().map(|c| c.expose().as_slice())
+    }
+
+    /// The caller's answer to [`auth_challenge`](Self::auth_challenge);
+    /// `None` cancels the exchange.
+    pub fn answer_auth(&mut self, answer: Option<Secret<Vec<u8>>>) {
+        self.challenge = None;
+        self.respond(answer);
+    }
+
+    /// The finished operation's result, as the type the operation
+    /// produces.
+    ///
+    /// # Errors
+    /// The operation's error; [`Error::Poisoned`] when no operation has
+    /// finished or the type does not match.
+    pub fn take_output<T: FromOutput>(&mut self) -> Result<T, Error> {
+        let done = self.done.take().ok_or_else(|| Error::Poisoned {
+            cause: "no operation has finished".to_owned(),
+        })?;
+        T::from_output(done?).ok_or_else(|| Error::Poisoned {
+            cause: "the operation produced another kind of result".to_owned(),
+        })
+    }
+
+    /// Closes the session without QUIT (smtplib's `close`); the driver
+    /// drops the transport.
+    pub fn close(&mut self) {
+        if self.link == Link::Open {
+            self.link = Link::Closed;
+        }
+    }
+
+    // ----- internals ------------------------------------------------------
+
+    fn streaming(&self) -> bool {
+        self.task.as_ref().is_some_and(Task::is_streaming)
+    }
+
+    /// Hands every engine event to the running operation.
+    fn pump(&mut self, now: Instant) {
+        self.client.pump(now);
+        while let Some(event) = self.client.poll_event() {
+            self.on_event(event, now);
+        }
+        if self.done.is_some() {
+            return;
+        }
+        if let Some(e) = self.client.error() {
+            let e = Error::from_engine(e.clone());
+            self.fail(e);
+        } else if self.client.is_closed() && self.link == Link::Open {
+            self.link = Link::Closed;
+            self.finish_err(Error::ServerDisconnected { stage: None });
+        }
+    }
+
+    fn on_event(&mut self, event: Event, now: Instant) {
+        match &event {
+            Event::Hello {
+                id,
+                reply,
+                esmtp,
+                extensions,
+            } => {
+                let ok = extensions.is_some() && reply.code().is_positive_completion();
+                self.record_hello(reply.clone(), *esmtp, ok);
+                if self.hello_first == Some(*id) {
+                    self.hello_first = None;
+                    if ok {
+                        self.begin_task(now);
+                    } else if let Some(task) = self.task.take() {
+                        let result = task.on_fail(
+                            self,
+                            Error::HeloError {
+                                reply: reply.clone(),
+                            },
+                        );
+                        self.finish(result);
+                    }
+                    return;
+                }
+            }
+            Event::Greeting { reply } => self.hello.greeting = Some(reply.clone()),
+            Event::Closed { .. } => {
+                if self.link == Link::Open {
+                    self.link = Link::Closed;
+                }
+            }
+            Event::AuthChallenge { .. } | Event::ReadyForBody { .. } => self.idle = None,
+            _ => {}
+        }
+        let Some(mut task) = self.task.take() else {
+            return;
+        };
+        let step = task.on_event(self, event, now);
+        self.settle(task, step, now);
+    }
+
+    fn record_hello(&mut self, reply: Reply, esmtp: bool, ok: bool) {
+        self.hello.ok = ok;
+        if esmtp {
+            self.hello.does_esmtp = ok;
+            self.hello.ehlo_resp = Some(reply);
+        } else {
+            self.hello.does_esmtp = false;
+            self.hello.helo_resp = Some(reply);
+        }
+    }
+
+    /// Whether `ehlo_or_helo_if_needed` would send EHLO.
+    fn needs_hello(&self) -> bool {
+        !self.hello.ok || self.client.extensions().is_none()
+    }
+
+    /// Starts `task` (the previous operation must be over).
+    fn start(&mut self, task: Task, now: Instant) {
+        self.take_over();
+        if let Err(e) = self.check_usable() {
+            let result = task.on_fail(self, e);
+            self.done = Some(result);
+            return;
+        }
+        self.launch(task, now);
+    }
+
+    /// Clears the last operation's traces before a new one; poisons the
+    /// session when that operation never finished.
+    fn take_over(&mut self) {
+        if self.task.is_some() || self.hello_first.is_some() {
+            // The previous operation was abandoned half-way (a dropped
+            // future): nothing may ever be sent on this connection again.
+            self.task = None;
+            self.hello_first = None;
+            self.poison(CANCELLED.to_owned());
+        }
+        self.done = None;
+        self.cap = None;
+        self.idle = None;
+        self.challenge = None;
+    }
+
+    /// Begins `task`, EHLO first when it needs one and none succeeded.
+    fn launch(&mut self, task: Task, now: Instant) {
+        let hello = task.wants_hello() && self.needs_hello();
+        if !hello {
+            let mut task = task;
+            let step = task.begin(self, now);
+            self.settle(task, step, now);
+            return;
+        }
+        match self.client.ehlo() {
+            Ok(id) => {
+                self.hello_first = Some(id);
+                self.task = Some(task);
+            }
+            Err(e) => {
+                let result = task.on_fail(self, e.into());
+                self.finish(result);
+            }
+        }
+    }
+
+    fn begin_task(&mut self, now: Instant) {
+        let Some(mut task) = self.task.take() else {
+            return;
+        };
+        let step = task.begin(self, now);
+        self.settle(task, step, now);
+    }
+
+    /// Puts `task` back unless `step` (or a failure meanwhile) finished it.
+    fn settle(&mut self, task: Task, step: task::Step, now: Instant) {
+        match step {
+            task::Step::Continue if self.done.is_none() => self.task = Some(task),
+            task::Step::Continue => {}
+            task::Step::Finish(result) => self.finish(result),
+            task::Step::Then(next) => self.launch(next, now),
+        }
+    }
+
+    fn finish(&mut self, result: Result<Output, Error>) {
+        self.task = None;
+        self.hello_first = None;
+        self.cap = None;
+        self.idle = None;
+        self.challenge = None;
+        if !self.streaming() {
+            self.sending = Sent::Commands;
+        }
+        if self.done.is_none() {
+            self.done = Some(result);
+        }
+    }
+
+    fn finish_err(&mut self, e: Error) {
+        match self.task.take() {
+            Some(task) => {
+                let result = task.on_fail(self, e);
+                self.finish(result);
+            }
+            None => {
+                self.hello_first = None;
+                if self.done.is_none() {
+                    self.done = Some(Err(e));
+                }
+            }
+        }
+    }
+
+    /// A fatal error: the session is poisoned, the operation fails with
+    /// `e` (after seeing the reports the engine queued as it failed).
+    fn fail(&mut self, e: Error) {
+        if self.done.is_some() && self.task.is_none() {
+            self.poison(e.to_string());
+            return;
+        }
+        if let Some(mut task) = self.task.take() {
+            while let Some(event) = self.client.poll_event() {
+                task.on_leftover(self, event);
+            }
+            self.task = Some(task);
+        }
+        self.poison(e.to_string());
+        self.finish_err(e);
+    }
+
+    fn poison(&mut self, cause: String) {
+        if let Link::Poisoned(_) = self.link {
+            return;
+        }
+        self.link = Link::Poisoned(cause);
+    }
+
+    fn respond(&mut self, answer: Option<Secret<Vec<u8>>>) {
+        let result = match answer {
+            Some(answer) => {
+                self.sending = Sent::Secret;
+                self.client.auth_respond(answer)
+            }
+            None => self.client.auth_cancel(),
+        };
+        if let Err(e) = result {
+            self.fail(Error::Usage(e));
+        }
+    }
+}
+
+/// The bodies a batch still has to send, and which message each
+/// transaction carries.
+#[derive(Debug, Default)]
+pub(crate) struct BatchQueue {
+    pub(crate) waiting: VecDeque<(usize, Envelope, crate::BodyOptions)>,
+    pub(crate) queued: Vec<(TxnId, usize)>,
+    pub(crate) results: Vec<Option<Result<TxnReport, Error>>>,
+}
+
+/// One result per message of a batch that failed as a whole with `e`:
+/// the first unfinished message gets `e`, the others say why they were
+/// not sent.
+pub fn batch_failed<T>(e: Error, messages: usize) -> Vec<Result<T, Error>> {
+    let cause = e.to_string();
+    let mut first = Some(e);
+    (0..messages)
+        .map(|_| {
+            Err(first.take().unwrap_or_else(|| Error::Poisoned {
+                cause: cause.clone(),
+            }))
+        })
+        .collect()
+}
+
+/// Boxed authenticator an operation owns (`login`'s built-in mechanisms).
+pub(crate) type OwnedAuth = Box<dyn Authenticator + Send>;

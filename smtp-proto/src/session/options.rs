@@ -1,0 +1,225 @@
+//! [`Options`]: the client settings every adapter shares (TLS policy,
+//! dialect, deadlines, local name, the plaintext-AUTH rule, pipelining and
+//! chunking switches, the trace level), and [`TlsPolicy`].
+//!
+//! Settings that only a transport can apply (the TLS connector, the source
+//! address, socket options) stay in each adapter's builder. The adapters'
+//! builders get their shared setters from [`option_setters!`](crate::option_setters),
+//! so each setter and its documentation exist once.
+
+use std::time::Duration;
+
+use crate::address::Domain;
+use crate::config::{Config, Dialect, Timeouts};
+
+/// smtplib's `SMTP_PORT`.
+pub const SMTP_PORT: u16 = 25;
+/// smtplib's `SMTP_SSL_PORT` (implicit TLS, RFC 8314).
+pub const SMTP_SSL_PORT: u16 = 465;
+/// smtplib's `LMTP_PORT`.
+pub const LMTP_PORT: u16 = 2003;
+
+/// Default bound on establishing the TCP connection.
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// What to do about STARTTLS on a plaintext connection.
+#[non_exhaustive]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum TlsPolicy {
+    /// STARTTLS must succeed. When it is not offered or is refused, QUIT is
+    /// sent and the call fails with
+    /// [`Error::TlsRequired`](super::Error::TlsRequired): no AUTH, no MAIL,
+    /// no message byte goes over plaintext.
+    Required,
+    /// STARTTLS when offered; when it is not offered or is refused, carry on
+    /// in plaintext (password mechanisms stay refused without TLS unless
+    /// allowed). A failed handshake still fails: the connection is gone.
+    Opportunistic,
+    /// Never STARTTLS on its own (smtplib's behaviour: call `starttls()`
+    /// yourself).
+    #[default]
+    Disabled,
+}
+
+/// The client settings shared by every adapter.
+#[non_exhaustive]
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Options {
+    /// The engine's configuration (dialect, deadlines, limits, switches).
+    /// `client_domain` is replaced by [`local_hostname`](Self::local_hostname)
+    /// or the adapter's default name, and `auto_ehlo` is always on.
+    pub config: Config,
+    /// STARTTLS right after connecting, under this policy.
+    pub tls_policy: TlsPolicy,
+    /// TLS from the first byte (smtplib's `SMTP_SSL`).
+    pub implicit_tls: bool,
+    /// The name sent with EHLO/HELO/LHLO; `None` lets the adapter use the
+    /// host name (with a dot) or `[local IP]`, as smtplib does.
+    pub local_hostname: Option<Domain>,
+    /// Bound on establishing the connection.
+    pub connect_timeout: Duration,
+    /// The wire trace level (0 off, 1 lines, 2 with timestamps).
+    pub debuglevel: u8,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            config: Config::default(),
+            tls_policy: TlsPolicy::Disabled,
+            implicit_tls: false,
+            local_hostname: None,
+            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            debuglevel: 0,
+        }
+    }
+}
+
+impl Options {
+    /// Whether the dialect is LMTP.
+    pub fn is_lmtp(&self) -> bool {
+        self.config.dialect == Dialect::Lmtp
+    }
+
+    /// The port used when the address names none: 2003 for LMTP, 465 for
+    /// implicit TLS, else 25.
+    pub fn default_port(&self) -> u16 {
+        if self.is_lmtp() {
+            LMTP_PORT
+        } else if self.implicit_tls {
+            SMTP_SSL_PORT
+        } else {
+            SMTP_PORT
+        }
+    }
+
+    /// Sets the LMTP dialect.
+    pub fn set_lmtp(&mut self) {
+        self.config.dialect = Dialect::Lmtp;
+    }
+
+    /// smtplib's `timeout`: the connection attempt and every reply and
+    /// write.
+    pub fn set_timeout(&mut self, timeout: Duration) {
+        self.connect_timeout = timeout;
+        self.config.timeouts = Timeouts::uniform(timeout);
+    }
+
+    /// Replaces the engine configuration, keeping the LMTP dialect if it
+    /// was chosen already.
+    pub fn set_config(&mut self, config: Config) {
+        let lmtp = self.is_lmtp();
+        self.config = config;
+        if lmtp {
+            self.set_lmtp();
+        }
+    }
+
+    /// The engine configuration for a session whose EHLO name is `local`.
+    pub fn engine_config(&self, local: Domain) -> Config {
+        let mut config = self.config.clone();
+        config.client_domain = local;
+        config.auto_ehlo = true;
+        config
+    }
+}
+
+/// Generates the builder setters every adapter shares, delegating to a
+/// field of type [`Options`] named by the argument. Used inside an adapter's
+/// `impl Builder { .. }` so that the settings, their names and their
+/// documentation are written once.
+#[macro_export]
+macro_rules! option_setters {
+    ($field:ident) => {
+        /// Speak LMTP (smtplib's `LMTP`): LHLO, default port 2003, a host
+        /// starting with `/` is a Unix socket, one final reply per recipient.
+        pub fn lmtp(mut self) -> Self {
+            self.$field.set_lmtp();
+            self
+        }
+
+        /// TLS from the first byte (smtplib's `SMTP_SSL`), default port 465.
+        pub fn implicit_tls(mut self) -> Self {
+            self.$field.implicit_tls = true;
+            self
+        }
+
+        /// STARTTLS right after connecting, under `policy`; see
+        /// [`TlsPolicy`](smtp_proto::session::TlsPolicy). Also decides what a
+        /// failed explicit `starttls()`
+        /// does.
+        pub fn starttls(mut self, policy: $crate::session::TlsPolicy) -> Self {
+            self.$field.tls_policy = policy;
+            self
+        }
+
+        /// The name sent with EHLO/HELO/LHLO (smtplib's `local_hostname`).
+        /// Default: the host name if it has a dot, else `[local IP]`.
+        pub fn local_hostname(mut self, name: $crate::Domain) -> Self {
+            self.$field.local_hostname = Some(name);
+            self
+        }
+
+        /// smtplib's `timeout`: bounds the connection attempt and every
+        /// reply and write.
+        pub fn timeout(mut self, timeout: ::std::time::Duration) -> Self {
+            self.$field.set_timeout(timeout);
+            self
+        }
+
+        /// Bounds only the connection attempt (default 60 s).
+        pub fn connect_timeout(mut self, timeout: ::std::time::Duration) -> Self {
+            self.$field.connect_timeout = timeout;
+            self
+        }
+
+        /// Per-phase reply deadlines (default: the RFC 5321 §4.5.3.2
+        /// values).
+        pub fn timeouts(mut self, timeouts: $crate::Timeouts) -> Self {
+            self.$field.config.timeouts = timeouts;
+            self
+        }
+
+        /// Permits PLAIN and LOGIN without TLS (off by default; the
+        /// server's advertisement never turns it on).
+        pub fn allow_plaintext_auth(mut self, allow: bool) -> Self {
+            self.$field.config.allow_plaintext_auth = allow;
+            self
+        }
+
+        /// Pipelines commands when the server offers PIPELINING (default
+        /// on).
+        pub fn pipelining(mut self, on: bool) -> Self {
+            self.$field.config.pipelining = on;
+            self
+        }
+
+        /// Sends bodies with BDAT when the server offers CHUNKING (default
+        /// on).
+        pub fn chunking(mut self, on: bool) -> Self {
+            self.$field.config.chunking = on;
+            self
+        }
+
+        /// The whole engine configuration. Its `dialect` and
+        /// `client_domain` are overridden by [`lmtp`](Self::lmtp) and the
+        /// local host name.
+        pub fn config(mut self, config: $crate::Config) -> Self {
+            self.$field.set_config(config);
+            self
+        }
+
+        /// Starts with a wire trace on stderr (`set_debuglevel`), so the
+        /// greeting is traced too.
+        pub fn debuglevel(mut self, level: u8) -> Self {
+            self.$field.debuglevel = level;
+            self
+        }
+
+        /// All shared settings at once.
+        pub fn options(mut self, options: $crate::session::Options) -> Self {
+            self.$field = options;
+            self
+        }
+    };
+}

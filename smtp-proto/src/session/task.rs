@@ -1,0 +1,780 @@
+//! The operations as state machines: each [`Task`] queues its commands on
+//! the engine when it begins, consumes the engine's events for them, says
+//! what it needs from the driver ([`Action`]), and finishes with its
+//! [`Output`] or [`Error`]. Every decision an smtplib-level call makes is
+//! here: the login mechanism order and the plaintext rule, the TLS policy,
+//! when the body is wanted, how a batch keeps its window full, and what a
+//! failure means for each message.
+
+use std::collections::VecDeque;
+use std::time::Instant;
+
+use crate::address::{ForwardPath, ReversePath};
+use crate::auth::{CramMd5, Login as LoginAuth, Plain};
+use crate::command::{MailParams, Mechanism, RcptParams};
+use crate::event::{CommandId, Event, RcptId, TxnId, TxnReport};
+use crate::reply::Reply;
+use crate::secret::Secret;
+use crate::txn::{BodyOptions, Envelope};
+use crate::{Client, UsageError};
+
+use super::{
+    Action, BatchQueue, Error, Link, OpenEnvelope, Output, OwnedAuth, QUIT_BUDGET, Session,
+    TlsPolicy,
+};
+
+/// Transactions a batch keeps queued in the engine: the one whose body is
+/// being sent and the next, whose MAIL/RCPT/DATA then share a round trip
+/// with the previous end of data.
+const BATCH_WINDOW: usize = 2;
+
+/// What handling an event did to a task.
+pub(crate) enum Step {
+    /// Still running.
+    Continue,
+    /// Finished with this result.
+    Finish(Result<Output, Error>),
+    /// Replaced by another task (which begins at once, EHLO first if it
+    /// needs one).
+    Then(Task),
+}
+
+/// A simple command: one line, one reply.
+#[derive(Debug)]
+pub(crate) enum Simple {
+    Noop,
+    Rset,
+    Vrfy(String),
+    Expn(String),
+    Help(Option<String>),
+    Raw(String),
+}
+
+/// What a mail transaction's report becomes.
+#[derive(Debug)]
+pub(crate) enum TxnMode {
+    /// The report itself (`send`).
+    Report,
+    /// smtplib's refused map or exception (`sendmail`, `send_message`),
+    /// with the caller's spelling of each address.
+    Smtplib { sender: String, to: Vec<String> },
+    /// smtplib's `data`: the final reply or the exception.
+    Data(OpenEnvelope),
+    /// The envelope with the report (`send_message_reader`).
+    WithEnvelope(Envelope),
+}
+
+/// Where a STARTTLS operation is.
+#[derive(Debug)]
+pub(crate) enum TlsStage {
+    Waiting(CommandId),
+    Handshake(Reply),
+    Hello(Reply),
+    /// STARTTLS unavailable under the required policy: QUIT, then this
+    /// error.
+    Quitting(Option<Reply>),
+}
+
+/// Where the connection's opening is.
+#[derive(Debug)]
+pub(crate) enum OpenStage {
+    Greeting,
+    Hello,
+    /// A negative greeting: the engine queued QUIT; then this error.
+    Refused(Reply),
+}
+
+/// One AUTH exchange.
+#[derive(Debug)]
+pub(crate) struct Auth {
+    mechanism: Mechanism,
+    id: Option<CommandId>,
+    initial: Option<Secret<Vec<u8>>>,
+    /// `None`: the caller's authenticator answers ([`Action::AuthAnswer`]).
+    owned: Option<DebugAuth>,
+}
+
+/// An owned authenticator; its `Debug` shows only the mechanism.
+pub(crate) struct DebugAuth(OwnedAuth);
+
+impl std::fmt::Debug for DebugAuth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Authenticator({})", self.0.mechanism())
+    }
+}
+
+/// An operation in progress.
+#[derive(Debug)]
+pub(crate) enum Task {
+    Open(OpenStage),
+    /// Explicit EHLO (`esmtp`) or HELO.
+    Hello {
+        esmtp: bool,
+        id: Option<CommandId>,
+    },
+    /// `ehlo_or_helo_if_needed`: the EHLO runs before any task that wants
+    /// one; this one has nothing more to do.
+    HelloIfNeeded,
+    StartTls {
+        explicit: bool,
+        stage: Option<TlsStage>,
+    },
+    Login {
+        user: String,
+        password: Secret<String>,
+        queue: VecDeque<Mechanism>,
+        current: Option<Auth>,
+    },
+    Auth(Auth),
+    Simple {
+        command: Simple,
+        id: Option<CommandId>,
+    },
+    Quit {
+        id: Option<CommandId>,
+        answer: Option<Reply>,
+    },
+    Mail {
+        args: Option<(ReversePath, MailParams, String)>,
+        txn: Option<TxnId>,
+    },
+    Rcpt {
+        args: Option<(ForwardPath, RcptParams, String)>,
+        at: Option<(TxnId, RcptId)>,
+    },
+    Txn {
+        mode: TxnMode,
+        message: Option<(Envelope, BodyOptions)>,
+        txn: Option<TxnId>,
+        streaming: bool,
+    },
+    Batch {
+        batch: BatchQueue,
+        /// The transaction whose body is wanted, and its message.
+        body: Option<(TxnId, usize)>,
+    },
+}
+
+impl Task {
+    pub(crate) fn open() -> Task {
+        Task::Open(OpenStage::Greeting)
+    }
+
+    pub(crate) fn starttls(explicit: bool) -> Task {
+        Task::StartTls {
+            explicit,
+            stage: None,
+        }
+    }
+
+    pub(crate) fn auth(mechanism: Mechanism, initial: Option<Secret<Vec<u8>>>) -> Task {
+        Task::Auth(Auth {
+            mechanism,
+            id: None,
+            initial,
+            owned: None,
+        })
+    }
+
+    /// Whether EHLO must have succeeded before this task begins
+    /// (smtplib's `ehlo_or_helo_if_needed` at the top of the call).
+    pub(crate) fn wants_hello(&self) -> bool {
+        matches!(
+            self,
+            Task::HelloIfNeeded
+                | Task::StartTls { .. }
+                | Task::Login { .. }
+                | Task::Auth(_)
+                | Task::Mail { .. }
+                | Task::Batch { .. }
+        ) || matches!(self, Task::Txn { mode, .. } if !matches!(mode, TxnMode::Data(_)))
+    }
+
+    pub(crate) fn is_streaming(&self) -> bool {
+        match self {
+            Task::Txn { streaming, .. } => *streaming,
+            Task::Batch { body, .. } => body.is_some(),
+            _ => false,
+        }
+    }
+
+    /// What the driver must do for this task, if anything but reading.
+    pub(crate) fn action(&self, client: &Client, challenge: bool) -> Option<Action> {
+        match self {
+            Task::StartTls {
+                stage: Some(TlsStage::Handshake(_)),
+                ..
+            } => Some(Action::StartTls),
+            Task::Auth(_) | Task::Login { .. } if challenge => Some(Action::AuthAnswer),
+            Task::Txn {
+                streaming: true, ..
+            } if client.can_send_body() => Some(Action::Body { index: 0 }),
+            Task::Batch {
+                body: Some((_, index)),
+                ..
+            } if client.can_send_body() => Some(Action::Body { index: *index }),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn handshake_done(&mut self) {
+        if let Task::StartTls { stage, .. } = self
+            && let Some(TlsStage::Handshake(reply)) = stage.take()
+        {
+            *stage = Some(TlsStage::Hello(reply));
+        }
+    }
+
+    pub(crate) fn body_pushed(&mut self, last: bool) {
+        match self {
+            Task::Txn { streaming, .. } if last => *streaming = false,
+            Task::Batch { body, .. } if last => *body = None,
+            _ => {}
+        }
+    }
+
+    /// Queues the task's commands.
+    pub(crate) fn begin(&mut self, s: &mut Session, now: Instant) -> Step {
+        match self {
+            Task::Open(_) => Step::Continue,
+            Task::Hello { esmtp, id } => {
+                let queued = if *esmtp {
+                    s.client.ehlo()
+                } else {
+                    s.client.helo()
+                };
+                queued_then(queued, |i| *id = Some(i))
+            }
+            Task::HelloIfNeeded => Step::Finish(Ok(Output::Unit)),
+            Task::StartTls { explicit, stage } => {
+                if s.client.is_tls() {
+                    return Step::Finish(Err(UsageError::TlsAlreadyActive.into()));
+                }
+                if !s.has_extn("STARTTLS") {
+                    return tls_unavailable(s, stage, *explicit, None, now);
+                }
+                queued_then(s.client.starttls(), |i| *stage = Some(TlsStage::Waiting(i)))
+            }
+            Task::Login {
+                user,
+                password,
+                queue,
+                current,
+            } => {
+                match login_order(s) {
+                    Ok(order) => *queue = order.into(),
+                    Err(e) => return Step::Finish(Err(e)),
+                }
+                next_mechanism(s, user, password, queue, current, None)
+            }
+            Task::Auth(auth) => auth.begin(s),
+            Task::Simple { command, id } => {
+                let c = &mut s.client;
+                let queued = match command {
+                    Simple::Noop => c.noop(),
+                    Simple::Rset => c.rset(),
+                    Simple::Vrfy(a) => c.vrfy(a),
+                    Simple::Expn(a) => c.expn(a),
+                    Simple::Help(t) => c.help(t.as_deref()),
+                    Simple::Raw(l) => c.raw(l),
+                };
+                queued_then(queued, |i| *id = Some(i))
+            }
+            Task::Quit { id, .. } => queued_then(s.client.quit(), |i| *id = Some(i)),
+            Task::Mail { args, txn } => {
+                let Some((from, params, sender)) = args.take() else {
+                    return Step::Finish(Err(UsageError::NoOpenEnvelope.into()));
+                };
+                match s.client.mail(from, params) {
+                    Ok(t) => {
+                        *txn = Some(t);
+                        s.envelope = Some(OpenEnvelope {
+                            txn: t,
+                            sender,
+                            recipients: Vec::new(),
+                        });
+                        Step::Continue
+                    }
+                    Err(e) => Step::Finish(Err(e.into())),
+                }
+            }
+            Task::Rcpt { args, at } => {
+                let Some(txn) = s.envelope.as_ref().map(|e| e.txn) else {
+                    return Step::Finish(Err(UsageError::NoOpenEnvelope.into()));
+                };
+                let Some((to, params, recip)) = args.take() else {
+                    return Step::Finish(Err(UsageError::NoOpenEnvelope.into()));
+                };
+                match s.client.rcpt(txn, to, params) {
+                    Ok(r) => {
+                        *at = Some((txn, r));
+                        if let Some(env) = s.envelope.as_mut() {
+                            env.recipients.push(recip);
+                        }
+                        Step::Continue
+                    }
+                    Err(e) => Step::Finish(Err(e.into())),
+                }
+            }
+            Task::Txn {
+                mode, message, txn, ..
+            } => {
+                let queued = match (mode, message.take()) {
+                    (TxnMode::Data(env), _) => s.client.data(env.txn).map(|()| env.txn),
+                    (_, Some((envelope, options))) => {
+                        let r = s.client.send_mail(&envelope, options);
+                        // The engine closed any envelope `mail` left open.
+                        s.envelope = None;
+                        r
+                    }
+                    (_, None) => Err(UsageError::NoBodyExpected),
+                };
+                match queued {
+                    Ok(t) => {
+                        *txn = Some(t);
+                        s.transactions = s.transactions.saturating_add(1);
+                        Step::Continue
+                    }
+                    Err(e) => Step::Finish(Err(e.into())),
+                }
+            }
+            Task::Batch { batch, .. } => {
+                refill(s, batch);
+                batch_done(batch)
+            }
+        }
+    }
+
+    /// One engine event.
+    pub(crate) fn on_event(&mut self, s: &mut Session, event: Event, now: Instant) -> Step {
+        match self {
+            Task::Open(stage) => match (&*stage, event) {
+                (OpenStage::Greeting, Event::Greeting { reply }) => {
+                    if reply.code().is_positive_completion() {
+                        *stage = OpenStage::Hello;
+                    } else {
+                        s.cap = now.checked_add(QUIT_BUDGET);
+                        *stage = OpenStage::Refused(reply);
+                    }
+                    Step::Continue
+                }
+                (OpenStage::Hello, Event::Hello { .. }) => {
+                    if s.policy != TlsPolicy::Disabled && !s.client.is_tls() {
+                        Step::Then(Task::starttls(false))
+                    } else {
+                        Step::Finish(Ok(Output::Unit))
+                    }
+                }
+                (OpenStage::Refused(reply), Event::Closed { .. }) => {
+                    s.link = Link::Closed;
+                    Step::Finish(Err(Error::ConnectError {
+                        reply: reply.clone(),
+                    }))
+                }
+                _ => Step::Continue,
+            },
+            Task::Hello { id, .. } => match event {
+                Event::Hello {
+                    id: got,
+                    reply,
+                    extensions,
+                    ..
+                } if Some(got) == *id => {
+                    if extensions.is_some() && reply.code().is_positive_completion() {
+                        Step::Finish(Ok(Output::Reply(reply)))
+                    } else {
+                        Step::Finish(Err(Error::HeloError { reply }))
+                    }
+                }
+                _ => Step::Continue,
+            },
+            Task::HelloIfNeeded => Step::Continue,
+            Task::StartTls { explicit, stage } => match (stage.take(), event) {
+                (Some(TlsStage::Waiting(id)), Event::StartTlsReady { id: got, reply })
+                    if got == id =>
+                {
+                    *stage = Some(TlsStage::Handshake(reply));
+                    Step::Continue
+                }
+                (Some(TlsStage::Waiting(id)), Event::StartTlsRejected { id: got, reply })
+                    if got == id =>
+                {
+                    tls_unavailable(s, stage, *explicit, Some(reply), now)
+                }
+                (Some(TlsStage::Hello(reply)), Event::Hello { .. }) => {
+                    Step::Finish(Ok(tls_output(*explicit, Some(reply))))
+                }
+                (Some(TlsStage::Quitting(reply)), Event::Closed { .. }) => {
+                    s.link = Link::Closed;
+                    Step::Finish(Err(Error::TlsRequired { reply }))
+                }
+                (other, _) => {
+                    *stage = other;
+                    Step::Continue
+                }
+            },
+            Task::Login {
+                user,
+                password,
+                queue,
+                current,
+            } => {
+                let Some(auth) = current.as_mut() else {
+                    return Step::Continue;
+                };
+                match auth.on_event(s, event) {
+                    Step::Finish(Err(e @ Error::AuthenticationError { .. })) => {
+                        next_mechanism(s, user, password, queue, current, Some(e))
+                    }
+                    other => other,
+                }
+            }
+            Task::Auth(auth) => auth.on_event(s, event),
+            Task::Simple { id, .. } => match event {
+                Event::Reply { id: got, reply } if Some(got) == *id => {
+                    Step::Finish(Ok(Output::Reply(reply)))
+                }
+                _ => Step::Continue,
+            },
+            Task::Quit { id, answer } => match event {
+                Event::Reply { id: got, reply } if Some(got) == *id => {
+                    *answer = Some(reply);
+                    Step::Continue
+                }
+                Event::Closed { .. } => {
+                    s.link = Link::Closed;
+                    Step::Finish(answer.take().map(Output::Reply).ok_or(
+                        Error::ServerDisconnected {
+                            stage: Some(crate::Stage::Quit),
+                        },
+                    ))
+                }
+                _ => Step::Continue,
+            },
+            Task::Mail { txn, .. } => match event {
+                Event::MailReply { txn: t, reply } if Some(t) == *txn => {
+                    Step::Finish(Ok(Output::Reply(reply)))
+                }
+                _ => Step::Continue,
+            },
+            Task::Rcpt { at, .. } => match event {
+                Event::RcptReply { txn, rcpt, reply } if Some((txn, rcpt)) == *at => {
+                    Step::Finish(Ok(Output::Reply(reply)))
+                }
+                _ => Step::Continue,
+            },
+            Task::Txn {
+                mode,
+                txn,
+                streaming,
+                ..
+            } => match event {
+                Event::ReadyForBody { txn: t } if Some(t) == *txn => {
+                    *streaming = true;
+                    Step::Continue
+                }
+                Event::TransactionFinished { txn: t, report } if Some(t) == *txn => {
+                    *streaming = false;
+                    Step::Finish(txn_output(s, mode, *report))
+                }
+                _ => Step::Continue,
+            },
+            Task::Batch { batch, body } => match event {
+                Event::ReadyForBody { txn } => {
+                    if let Some(&(_, i)) = batch.queued.iter().find(|(t, _)| *t == txn) {
+                        *body = Some((txn, i));
+                    }
+                    Step::Continue
+                }
+                Event::TransactionFinished { txn, report } => {
+                    batch_finished(batch, txn, *report);
+                    if body.is_some_and(|(t, _)| t == txn) {
+                        *body = None;
+                    }
+                    refill(s, batch);
+                    batch_done(batch)
+                }
+                _ => Step::Continue,
+            },
+        }
+    }
+
+    /// An event the engine queued as the session failed (the reports of
+    /// the transactions it aborted).
+    pub(crate) fn on_leftover(&mut self, _s: &mut Session, event: Event) {
+        if let (Task::Batch { batch, .. }, Event::TransactionFinished { txn, report }) =
+            (self, event)
+        {
+            batch_finished(batch, txn, *report);
+        }
+    }
+
+    /// The task's result when the session failed with `e` (or could not
+    /// start it).
+    pub(crate) fn on_fail(self, s: &mut Session, e: Error) -> Result<Output, Error> {
+        match self {
+            Task::Open(OpenStage::Refused(reply)) => {
+                s.link = Link::Closed;
+                Err(Error::ConnectError { reply })
+            }
+            Task::Open(OpenStage::Greeting) => match e {
+                Error::ServiceClosing { reply, .. } => Err(Error::ConnectError { reply }),
+                e => Err(e),
+            },
+            Task::StartTls {
+                stage: Some(TlsStage::Quitting(reply)),
+                ..
+            } => {
+                s.link = Link::Closed;
+                Err(Error::TlsRequired { reply })
+            }
+            Task::Quit {
+                answer: Some(reply),
+                ..
+            } if matches!(e, Error::ServerDisconnected { .. }) => Ok(Output::Reply(reply)),
+            Task::Batch { mut batch, .. } => {
+                let cause = e.to_string();
+                let mut first = Some(e);
+                for slot in batch.results.iter_mut().filter(|r| r.is_none()) {
+                    let e = first.take().unwrap_or_else(|| Error::Poisoned {
+                        cause: cause.clone(),
+                    });
+                    *slot = Some(Err(e));
+                }
+                Ok(Output::Batch(collect(batch)))
+            }
+            _ => Err(e),
+        }
+    }
+}
+
+impl Auth {
+    fn begin(&mut self, s: &mut Session) -> Step {
+        let initial = match self.owned.as_mut() {
+            Some(owned) => owned.0.initial_response(),
+            None => self.initial.take(),
+        };
+        match s.client.auth(self.mechanism.clone(), initial) {
+            Ok(id) => {
+                self.id = Some(id);
+                Step::Continue
+            }
+            Err(e) => Step::Finish(Err(e.into())),
+        }
+    }
+
+    fn on_event(&mut self, s: &mut Session, event: Event) -> Step {
+        match event {
+            Event::AuthChallenge { id, challenge } if Some(id) == self.id => {
+                match self.owned.as_mut() {
+                    Some(owned) => {
+                        let answer = owned.0.respond(challenge.expose());
+                        s.respond(answer);
+                    }
+                    None => s.challenge = Some(challenge),
+                }
+                Step::Continue
+            }
+            Event::AuthSucceeded { id, reply } if Some(id) == self.id => {
+                Step::Finish(Ok(Output::Reply(reply)))
+            }
+            Event::AuthFailed { id, reply } if Some(id) == self.id => {
+                Step::Finish(Err(Error::AuthenticationError {
+                    mechanism: self.mechanism.to_string(),
+                    reply,
+                }))
+            }
+            _ => Step::Continue,
+        }
+    }
+}
+
+/// `Continue` after recording the queued command's id, or the usage error.
+fn queued_then(queued: Result<CommandId, UsageError>, record: impl FnOnce(CommandId)) -> Step {
+    match queued {
+        Ok(id) => {
+            record(id);
+            Step::Continue
+        }
+        Err(e) => Step::Finish(Err(e.into())),
+    }
+}
+
+/// STARTTLS not offered or refused: carry on under the opportunistic
+/// policy (an explicit call still reports it), otherwise QUIT and fail:
+/// nothing but QUIT may follow.
+fn tls_unavailable(
+    s: &mut Session,
+    stage: &mut Option<TlsStage>,
+    explicit: bool,
+    reply: Option<Reply>,
+    now: Instant,
+) -> Step {
+    if s.policy == TlsPolicy::Opportunistic {
+        return if explicit {
+            Step::Finish(Err(Error::TlsRequired { reply }))
+        } else {
+            Step::Finish(Ok(tls_output(explicit, None)))
+        };
+    }
+    match s.client.quit() {
+        Ok(_) => {
+            s.cap = now.checked_add(QUIT_BUDGET);
+            *stage = Some(TlsStage::Quitting(reply));
+            Step::Continue
+        }
+        Err(_) => {
+            s.link = Link::Closed;
+            Step::Finish(Err(Error::TlsRequired { reply }))
+        }
+    }
+}
+
+/// What STARTTLS produces: the 220 (or `None`) for an explicit call,
+/// nothing when it ran as part of opening the connection.
+fn tls_output(explicit: bool, reply: Option<Reply>) -> Output {
+    if explicit {
+        Output::MaybeReply(reply)
+    } else {
+        Output::Unit
+    }
+}
+
+/// smtplib's `login` order among the advertised mechanisms: CRAM-MD5,
+/// PLAIN, LOGIN, without those that reveal the password when there is no
+/// TLS (unless allowed).
+fn login_order(s: &Session) -> Result<Vec<Mechanism>, Error> {
+    let offered: Vec<String> = match s.esmtp_features() {
+        Some(e) if e.has("AUTH") => e.auth_mechanisms().to_vec(),
+        _ => {
+            return Err(Error::NotSupported(
+                "SMTP AUTH extension not supported by server".to_owned(),
+            ));
+        }
+    };
+    let order = [Mechanism::CRAM_MD5, Mechanism::PLAIN, Mechanism::LOGIN];
+    let candidates: Vec<Mechanism> = order
+        .into_iter()
+        .filter(|m| offered.iter().any(|o| o == m.as_str()))
+        .collect();
+    let plaintext_ok = s.client.is_tls() || s.client.config().allow_plaintext_auth;
+    let usable: Vec<Mechanism> = candidates
+        .iter()
+        .filter(|m| plaintext_ok || !crate::auth::reveals_secret(m))
+        .cloned()
+        .collect();
+    if usable.is_empty() {
+        return match candidates.into_iter().next() {
+            Some(m) => Err(UsageError::PlaintextAuthRefused(m).into()),
+            None => Err(Error::NotSupported(format!(
+                "no suitable authentication method among {offered:?}"
+            ))),
+        };
+    }
+    Ok(usable)
+}
+
+/// Starts the next mechanism of `login`, or finishes with the last
+/// refusal.
+fn next_mechanism(
+    s: &mut Session,
+    user: &str,
+    password: &Secret<String>,
+    queue: &mut VecDeque<Mechanism>,
+    current: &mut Option<Auth>,
+    last: Option<Error>,
+) -> Step {
+    let Some(mechanism) = queue.pop_front() else {
+        *current = None;
+        return Step::Finish(Err(
+            last.unwrap_or_else(|| Error::NotSupported("no mechanism tried".to_owned()))
+        ));
+    };
+    let pass = password.expose();
+    let owned: OwnedAuth = match mechanism.as_str() {
+        "CRAM-MD5" => Box::new(CramMd5::new(user, pass)),
+        "PLAIN" => Box::new(Plain::new(user, pass)),
+        _ => Box::new(LoginAuth::new(user, pass)),
+    };
+    let mut auth = Auth {
+        mechanism,
+        id: None,
+        initial: None,
+        owned: Some(DebugAuth(owned)),
+    };
+    let step = auth.begin(s);
+    *current = Some(auth);
+    step
+}
+
+/// The transaction's report as its operation returns it.
+fn txn_output(s: &Session, mode: &TxnMode, report: TxnReport) -> Result<Output, Error> {
+    let lmtp = s.is_lmtp();
+    match mode {
+        TxnMode::Report => Ok(Output::Report(Box::new(report))),
+        TxnMode::Smtplib { sender, to } => {
+            let to: Vec<&str> = to.iter().map(String::as_str).collect();
+            Ok(Output::Refused(report.smtplib_outcome(sender, &to, lmtp)?))
+        }
+        TxnMode::Data(env) => {
+            let to: Vec<&str> = env.recipients.iter().map(String::as_str).collect();
+            Ok(Output::Reply(report.smtplib_data_reply(
+                &env.sender,
+                &to,
+                lmtp,
+            )?))
+        }
+        TxnMode::WithEnvelope(envelope) => Ok(Output::Sent(Box::new((envelope.clone(), report)))),
+    }
+}
+
+/// Queues messages until the window is full.
+fn refill(s: &mut Session, batch: &mut BatchQueue) {
+    while batch.queued.len() < BATCH_WINDOW
+        && let Some((i, envelope, options)) = batch.waiting.pop_front()
+    {
+        match s.client.send_mail(&envelope, options) {
+            Ok(txn) => {
+                s.envelope = None;
+                s.transactions = s.transactions.saturating_add(1);
+                batch.queued.push((txn, i));
+            }
+            Err(e) => set(batch, i, Err(e.into())),
+        }
+    }
+}
+
+fn batch_finished(batch: &mut BatchQueue, txn: TxnId, report: TxnReport) {
+    if let Some(pos) = batch.queued.iter().position(|(t, _)| *t == txn) {
+        let (_, i) = batch.queued.remove(pos);
+        set(batch, i, Ok(report));
+    }
+}
+
+fn batch_done(batch: &mut BatchQueue) -> Step {
+    if batch.queued.is_empty() && batch.waiting.is_empty() {
+        Step::Finish(Ok(Output::Batch(collect(std::mem::take(batch)))))
+    } else {
+        Step::Continue
+    }
+}
+
+fn set(batch: &mut BatchQueue, i: usize, r: Result<TxnReport, Error>) {
+    if let Some(slot) = batch.results.get_mut(i) {
+        *slot = Some(r);
+    }
+}
+
+fn collect(batch: BatchQueue) -> Vec<Result<TxnReport, Error>> {
+    batch
+        .results
+        .into_iter()
+        .map(|r| {
+            r.unwrap_or_else(|| {
+                Err(Error::Poisoned {
+                    cause: "no report".to_owned(),
+                })
+            })
+        })
+        .collect()
+}

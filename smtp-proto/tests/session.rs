@@ -1,0 +1,238 @@
+//! Transcript tests of the operations layer ([`smtp_proto::session`]):
+//! a scripted server, a virtual clock, and a tiny driver that feeds bodies
+//! from memory. Each transcript runs whole and byte by byte.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+
+use std::time::{Duration, Instant};
+
+use smtp_proto::session::{Action, Error, FromOutput, Options, Session, TlsPolicy};
+use smtp_proto::smtplib::Refused;
+use smtp_proto::{Domain, Reply};
+
+/// One step of a transcript.
+enum Step {
+    /// The server sends these bytes.
+    S(&'static str),
+    /// The client must have written exactly these bytes since the last check.
+    C(&'static str),
+}
+use Step::{C, S};
+
+struct Run {
+    session: Session,
+    now: Instant,
+    wire: Vec<u8>,
+    actions: Vec<Action>,
+}
+
+impl Run {
+    fn new(options: &Options) -> Run {
+        let now = Instant::now();
+        let local = Domain::parse("client.test").unwrap();
+        Run {
+            session: Session::connect(options, local, false, now),
+            now,
+            wire: Vec::new(),
+            actions: Vec::new(),
+        }
+    }
+
+    /// Drives the running operation until it needs input or is done;
+    /// bodies come from `body`.
+    fn drive(&mut self, body: &mut &[u8]) -> Action {
+        for _ in 0..10_000 {
+            let action = self.session.poll_action(self.now);
+            if self
+                .session
+                .poll_transmit(self.now, &mut self.wire)
+                .is_some()
+            {
+                continue;
+            }
+            self.actions.push(action);
+            match action {
+                Action::Body { .. } => {
+                    let n = body.len().min(7);
+                    let (piece, rest) = body.split_at(n);
+                    *body = rest;
+                    self.session.push_body(piece, rest.is_empty());
+                }
+                Action::StartTls => self.session.tls_established(self.now),
+                other => return other,
+            }
+        }
+        panic!("no progress");
+    }
+
+    /// Runs `script` against the running operation; returns its output.
+    fn script<T: FromOutput>(
+        &mut self,
+        script: &[Step],
+        body: &[u8],
+        bytewise: bool,
+    ) -> Result<T, Error> {
+        let mut body = body;
+        for step in script {
+            let _ = self.drive(&mut body);
+            match step {
+                S(text) => {
+                    if bytewise {
+                        for b in text.as_bytes() {
+                            self.session.handle_input(self.now, std::slice::from_ref(b));
+                        }
+                    } else {
+                        self.session.handle_input(self.now, text.as_bytes());
+                    }
+                }
+                C(text) => {
+                    let _ = self.drive(&mut body);
+                    let got = String::from_utf8_lossy(&self.wire).into_owned();
+                    assert_eq!(got, *text, "client bytes");
+                    self.wire.clear();
+                }
+            }
+        }
+        assert_eq!(self.drive(&mut body), Action::Done, "operation not done");
+        self.session.take_output()
+    }
+}
+
+const OPEN: &[Step] = &[
+    S("220 peer.test ESMTP\r\n"),
+    C("EHLO client.test\r\n"),
+    S("250-peer.test\r\n250-PIPELINING\r\n250-CHUNKING\r\n250 STARTTLS\r\n"),
+];
+
+fn both(f: impl Fn(bool)) {
+    f(false);
+    f(true);
+}
+
+fn opened(options: &Options, bytewise: bool) -> Run {
+    let mut run = Run::new(options);
+    run.script::<()>(OPEN, b"", bytewise).unwrap();
+    run
+}
+
+#[test]
+fn open_then_noop_then_quit() {
+    both(|bw| {
+        let mut run = opened(&Options::default(), bw);
+        run.session.noop(run.now);
+        let r: Reply = run
+            .script(&[C("NOOP\r\n"), S("250 ok\r\n")], b"", bw)
+            .unwrap();
+        assert_eq!(r.code().get(), 250);
+        run.session.quit(run.now);
+        let r: Reply = run
+            .script(&[C("QUIT\r\n"), S("221 bye\r\n")], b"", bw)
+            .unwrap();
+        assert_eq!(r.code().get(), 221);
+        assert!(!run.session.is_connected());
+    });
+}
+
+#[test]
+fn sendmail_with_bdat_lock_step() {
+    both(|bw| {
+        let mut options = Options::default();
+        options.config.pipelining = false;
+        let mut run = opened(&options, bw);
+        let msg = b"Subject: x\r\n\r\nhi\r\n";
+        run.session
+            .sendmail(run.now, "a@x.test", &["b@x.test"], msg, &[], &[]);
+        let refused: Refused = run
+            .script(
+                &[
+                    C("MAIL FROM:<a@x.test>\r\n"),
+                    S("250 ok\r\n"),
+                    C("RCPT TO:<b@x.test>\r\n"),
+                    S("250 ok\r\n"),
+                    C("BDAT 18 LAST\r\nSubject: x\r\n\r\nhi\r\n"),
+                    S("250 queued\r\n"),
+                ],
+                msg,
+                bw,
+            )
+            .unwrap();
+        assert!(refused.is_empty());
+    });
+}
+
+#[test]
+fn required_tls_refused_sends_only_quit() {
+    both(|bw| {
+        let mut options = Options::default();
+        options.tls_policy = TlsPolicy::Required;
+        let mut run = Run::new(&options);
+        let e = run
+            .script::<()>(
+                &[
+                    S("220 peer.test ESMTP\r\n"),
+                    C("EHLO client.test\r\n"),
+                    S("250-peer.test\r\n250 STARTTLS\r\n"),
+                    C("STARTTLS\r\n"),
+                    S("454 4.7.0 not now\r\n"),
+                    C("QUIT\r\n"),
+                    S("221 bye\r\n"),
+                ],
+                b"",
+                bw,
+            )
+            .unwrap_err();
+        assert!(matches!(e, Error::TlsRequired { reply: Some(_) }), "{e:?}");
+        assert!(!run.session.is_connected());
+    });
+}
+
+#[test]
+fn idle_wait_is_bounded() {
+    let mut run = opened(&Options::default(), false);
+    run.session.noop(run.now);
+    let mut body: &[u8] = b"";
+    assert_eq!(run.drive(&mut body), Action::Read);
+    let deadline = run.session.poll_timeout().unwrap();
+    run.now = deadline + Duration::from_millis(1);
+    run.session.handle_timeout(run.now);
+    assert_eq!(run.drive(&mut body), Action::Done);
+    assert!(matches!(
+        run.session.take_output::<Reply>(),
+        Err(Error::Timeout { .. })
+    ));
+}
+
+#[test]
+fn sendmail_with_bdat_no_pipelining_advertised() {
+    both(|bw| {
+        let mut run = Run::new(&Options::default());
+        let open = [
+            S("220 peer.test ESMTP\r\n"),
+            C("EHLO client.test\r\n"),
+            S("250-peer.test\r\n250 CHUNKING\r\n"),
+        ];
+        run.script::<()>(&open, b"", bw).unwrap();
+        let msg = b"Subject: x\r\n\r\nhi\r\n";
+        run.session
+            .sendmail(run.now, "a@x.test", &["b@x.test"], msg, &[], &[]);
+        let e = run
+            .script::<Refused>(
+                &[
+                    C("MAIL FROM:<a@x.test>\r\n"),
+                    S("250 ok\r\n"),
+                    C("RCPT TO:<b@x.test>\r\n"),
+                    S("250 ok\r\n"),
+                    C("BDAT 18 LAST\r\nSubject: x\r\n\r\nhi\r\n"),
+                    S("552 5.3.4 too big\r\n"),
+                ],
+                msg,
+                bw,
+            )
+            .unwrap_err();
+        assert!(matches!(e, Error::DataError { .. }), "{e:?}");
+    });
+}
