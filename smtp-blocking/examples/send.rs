@@ -21,17 +21,16 @@
 //! accepted, 1 some refused, 2 any error or none accepted (`error: ...` on
 //! stderr), 3 outcome unknown (connection lost after the final dot).
 //!
-//! The flags, prompts, report and exit codes live in `send_cli/mod.rs`,
-//! shared with `smtp-tokio`'s `send-async`; this file keeps only the calls.
+//! The flags, prompts, report and exit codes live in the dev crate
+//! `smtp-testkit` (`smtp-proto/testkit/src/send_cli.rs`), shared with
+//! `smtp-tokio`'s `send-async`; this file keeps only the builder and the
+//! calls.
 
 use std::process::ExitCode;
 
-use smtp_blocking as adapter;
-
-use adapter::Error;
-use adapter::smtp_proto::BodyOptions;
-
-mod send_cli;
+use smtp_blocking::smtp_proto::BodyOptions;
+use smtp_blocking::{Builder, Error, load_pem_certificates};
+use smtp_testkit::send_cli;
 
 fn main() -> ExitCode {
     match send_cli::parse_args() {
@@ -42,7 +41,7 @@ fn main() -> ExitCode {
 
 fn run(args: &send_cli::Args) -> Result<u8, Error> {
     let request = send_cli::Request::read(args)?;
-    let mut smtp = args.builder()?.connect(args.server())?;
+    let mut smtp = builder(args)?.connect(args.server())?;
     if let Some((user, password)) = args.credentials() {
         match args.authenticator(user, password)? {
             None => {
@@ -67,4 +66,15 @@ fn run(args: &send_cli::Args) -> Result<u8, Error> {
     // The message is delivered (or not) whatever QUIT does now.
     let _ = smtp.quit();
     Ok(code)
+}
+
+/// The builder with every connection flag applied.
+fn builder(args: &send_cli::Args) -> Result<Builder, Error> {
+    let mut b = Builder::new();
+    if let Some(path) = args.ca_file() {
+        for cert in load_pem_certificates(path)? {
+            b = b.add_root_certificate(cert);
+        }
+    }
+    Ok(b.options(args.options()?))
 }

@@ -254,19 +254,11 @@ impl Driver {
                     Err(e) => self.session.body_failed(e),
                 }
             }
-            Bodies::Parts(parts) => {
-                let piece = next_piece(parts.front_mut());
-                if parts.front().is_some_and(|p| p.is_empty()) {
-                    parts.pop_front();
-                }
-                let last = parts.iter().all(|p| p.is_empty());
-                self.session.push_body(piece, last);
-            }
-            Bodies::Many(all) => {
-                let piece = next_piece(all.get_mut(index));
-                let last = all.get(index).is_none_or(|p| p.is_empty());
-                self.session.push_body(piece, last);
-            }
+            Bodies::Parts(parts) => self.session.push_parts(parts),
+            Bodies::Many(all) => match all.get_mut(index) {
+                Some(body) => self.session.push_slice(body),
+                None => self.session.push_body(&[], true),
+            },
             Bodies::None => self.session.push_body(&[], true),
         }
     }
@@ -305,17 +297,6 @@ impl Driver {
         self.trace.note("TLS established", SystemTime::now());
         self.session.tls_established(Instant::now());
     }
-}
-
-/// Cuts the next piece (at most [`BODY_CHUNK`] bytes) off the front of a
-/// body held in memory.
-fn next_piece<'a>(body: Option<&mut &'a [u8]>) -> &'a [u8] {
-    let Some(body) = body else {
-        return &[];
-    };
-    let (piece, rest) = body.split_at(body.len().min(BODY_CHUNK));
-    *body = rest;
-    piece
 }
 
 /// Reads until `buf` is full or the source ends (a short result means the

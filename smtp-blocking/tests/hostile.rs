@@ -1,17 +1,13 @@
-//! The hostile-server table (`common/hostile_cases.rs`, scenarios in
-//! `scenarios/*.scn`) against the blocking adapter. smtp-tokio runs the
-//! same table in its `tests/hostile.rs`.
+//! The hostile-server table of the dev crate `smtp-testkit`
+//! (`smtp_testkit::hostile_cases`, scenarios in `smtp-proto/testkit/scenarios/`)
+//! against the blocking adapter. smtp-tokio runs the same table in its
+//! `tests/hostile.rs`.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
     clippy::indexing_slicing,
     clippy::panic
 )]
-
-#[path = "common/hostile.rs"]
-mod hostile;
-#[path = "common/hostile_cases.rs"]
-mod hostile_cases;
 
 use std::time::Instant;
 
@@ -21,9 +17,9 @@ use hostile::Server;
 const ADAPTER: &str = "blocking";
 use hostile_cases::{Call, Case, Policy};
 use smtp_blocking::native_tls::Certificate;
-use smtp_blocking::smtp_proto::{self, Domain};
+use smtp_blocking::smtp_proto::Domain;
 use smtp_blocking::{Builder, Error, Refused, SmtpClient, TlsPolicy};
-use smtp_proto::Reply;
+use smtp_testkit::{hostile, hostile_cases};
 
 fn builder(case: &Case) -> Builder {
     let s = &case.setup;
@@ -197,42 +193,7 @@ fn hostile_table() {
 
 /// The cases that show a library bug (each names it in `finding`).
 #[test]
-#[ignore = "runs only the cases marked `finding` in common/hostile_cases.rs (library bugs under investigation; none are open)"]
+#[ignore = "runs only the cases marked `finding` in smtp_testkit::hostile_cases (library bugs under investigation; none are open)"]
 fn hostile_findings() {
     run_all(true);
-}
-
-#[test]
-fn scenario_format_parses() {
-    use hostile::Step;
-    let steps = hostile::parse(
-        "# c\nC: EHLO x\nC^ MAIL\nC* \\r\\n.\\r\\n\nS+ 250-a\nS: 250 b\\s\nR: 250-p\nSTALL 5ms\nCLOSE\nRESET\nTLS\nEND\nFLOOD 2 x\nFLOOD~ 2 y\nDRIP 1ms z\n",
-    )
-    .unwrap();
-    assert_eq!(steps[0], Step::Expect(b"EHLO x\r\n".to_vec()));
-    assert_eq!(steps[1], Step::ExpectLineStarting(b"MAIL".to_vec()));
-    assert_eq!(steps[2], Step::ReadUntil(b"\r\n.\r\n".to_vec()));
-    assert_eq!(
-        steps[3],
-        Step::Send {
-            bytes: b"250-a\r\n".to_vec(),
-            coalesce: true
-        }
-    );
-    assert_eq!(
-        steps[4],
-        Step::Send {
-            bytes: b"250 b \r\n".to_vec(),
-            coalesce: false
-        }
-    );
-    assert_eq!(steps.len(), 14);
-    assert!(hostile::parse("BOGUS").is_err());
-    assert!(hostile::parse("S: \\q").is_err());
-    // Every scenario file parses.
-    for entry in std::fs::read_dir(hostile::scenario_dir()).unwrap() {
-        let path = entry.unwrap().path();
-        let name = path.file_stem().unwrap().to_str().unwrap().to_owned();
-        assert!(!hostile::load(&name).is_empty(), "{name}");
-    }
 }

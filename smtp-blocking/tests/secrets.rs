@@ -1,8 +1,9 @@
 //! No secret in the blocking adapter's `Debug`/`Display` output or wire
 //! trace, for every AUTH mechanism (issue 7 item 4; DESIGN §2.6, §8.11).
-//! The sessions and needles are in `common/secrets_cases.rs`, shared with
-//! smtp-tokio. The trace goes to stderr, so [`auth_secrets_sweep`] runs
-//! itself again as a child process and sweeps the child's stderr.
+//! The sessions and needles are in the dev crate `smtp-testkit`
+//! (`smtp_testkit::secrets_cases`), shared with smtp-tokio. The trace goes
+//! to stderr, so [`auth_secrets_sweep`] runs itself again as a child
+//! process and sweeps the child's stderr.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -10,17 +11,13 @@
     clippy::panic
 )]
 
-#[path = "common/hostile.rs"]
-mod hostile;
-#[path = "common/secrets_cases.rs"]
-mod secrets_cases;
-
 use std::time::Duration;
 
 use hostile::Server;
 use secrets_cases::{ENDINGS, Ending, MECHS, Mech, sweep, sweep_result};
 use smtp_blocking::smtp_proto::Domain;
 use smtp_blocking::{Builder, SmtpClient, TlsPolicy};
+use smtp_testkit::{hostile, secrets_cases};
 
 fn session(mech: Mech, ending: Ending) {
     let what = format!("{mech:?}/{ending:?}");

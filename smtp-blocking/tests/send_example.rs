@@ -1,6 +1,6 @@
 //! The `send` example end to end: its exit codes and its output lines.
-//! The cases without a scripted peer are in `common/cli_cases.rs`, shared
-//! with smtp-tokio's `send-async`.
+//! The cases without a scripted peer are in the dev crate `smtp-testkit`
+//! (`smtp_testkit::cli_cases`), shared with smtp-tokio's `send-async`.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -8,15 +8,22 @@
     clippy::panic
 )]
 
-#[path = "common/cli_cases.rs"]
-mod cli_cases;
 mod common;
 
-use cli_cases::run;
 use common::{Peer, Step, expect, send};
+use smtp_testkit::cli_cases::{Example, Run};
 
-const PACKAGE: &str = "smtp-blocking";
-const EXAMPLE: &str = "send";
+const EXAMPLE: Example = Example {
+    package: "smtp-blocking",
+    name: "send",
+};
+
+smtp_testkit::cli_cases!(EXAMPLE);
+
+/// Runs the example with `args` and `stdin`.
+fn run(args: &[&str], stdin: &str) -> Run {
+    EXAMPLE.run(args, stdin)
+}
 
 #[test]
 fn outcome_unknown_exits_3() {

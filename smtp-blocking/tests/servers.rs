@@ -15,7 +15,8 @@ use std::io::Read;
 use std::time::Duration;
 
 use common::{
-    aiosmtpd_delivery, maildir_message, postfix_delivery, servers, strip_received, token,
+    ServersExt, aiosmtpd_delivery, maildir_message, postfix_delivery, servers, strip_received,
+    token,
 };
 use smtp_blocking::smtp_proto::auth::{CramMd5, Login, Plain};
 use smtp_blocking::smtp_proto::{BodyOptions, Envelope, ForwardPath, ReversePath, TxnOutcome};

@@ -307,6 +307,41 @@ impl Authenticator for OAuthBearer {
     }
 }
 
+/// An [`Authenticator`] from a closure that answers each decoded challenge
+/// (`None` cancels); the initial response, if any, is sent by the caller
+/// with the AUTH command. smtplib's `auth(mechanism, authobject)` in Rust.
+pub struct FnAuthenticator<F> {
+    mechanism: Mechanism,
+    respond: F,
+}
+
+impl<F: FnMut(&[u8]) -> Option<Secret<Vec<u8>>>> FnAuthenticator<F> {
+    /// `respond` answers the challenges of `mechanism`.
+    pub fn new(mechanism: Mechanism, respond: F) -> Self {
+        FnAuthenticator { mechanism, respond }
+    }
+}
+
+impl<F> std::fmt::Debug for FnAuthenticator<F> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "FnAuthenticator({})", self.mechanism)
+    }
+}
+
+impl<F: FnMut(&[u8]) -> Option<Secret<Vec<u8>>>> Authenticator for FnAuthenticator<F> {
+    fn mechanism(&self) -> Mechanism {
+        self.mechanism.clone()
+    }
+
+    fn initial_response(&mut self) -> Option<Secret<Vec<u8>>> {
+        None
+    }
+
+    fn respond(&mut self, challenge: &[u8]) -> Option<Secret<Vec<u8>>> {
+        (self.respond)(challenge)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -363,40 +398,5 @@ mod tests {
             OAuthBearer::new("u", "h", 1, "pw-123")
         );
         assert!(!shown.contains("pw-123"), "{shown}");
-    }
-}
-
-/// An [`Authenticator`] from a closure that answers each decoded challenge
-/// (`None` cancels); the initial response, if any, is sent by the caller
-/// with the AUTH command. smtplib's `auth(mechanism, authobject)` in Rust.
-pub struct FnAuthenticator<F> {
-    mechanism: Mechanism,
-    respond: F,
-}
-
-impl<F: FnMut(&[u8]) -> Option<Secret<Vec<u8>>>> FnAuthenticator<F> {
-    /// `respond` answers the challenges of `mechanism`.
-    pub fn new(mechanism: Mechanism, respond: F) -> Self {
-        FnAuthenticator { mechanism, respond }
-    }
-}
-
-impl<F> std::fmt::Debug for FnAuthenticator<F> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "FnAuthenticator({})", self.mechanism)
-    }
-}
-
-impl<F: FnMut(&[u8]) -> Option<Secret<Vec<u8>>>> Authenticator for FnAuthenticator<F> {
-    fn mechanism(&self) -> Mechanism {
-        self.mechanism.clone()
-    }
-
-    fn initial_response(&mut self) -> Option<Secret<Vec<u8>>> {
-        None
-    }
-
-    fn respond(&mut self, challenge: &[u8]) -> Option<Secret<Vec<u8>>> {
-        (self.respond)(challenge)
     }
 }

@@ -22,19 +22,15 @@
 //! accepted, 1 some refused, 2 any error or none accepted (`error: ...` on
 //! stderr), 3 outcome unknown (connection lost after the final dot).
 //!
-//! The flags, prompts, report and exit codes live in
-//! `smtp-blocking/examples/send_cli/mod.rs`, shared with the blocking
-//! `send`; this file keeps only the calls.
+//! The flags, prompts, report and exit codes live in the dev crate
+//! `smtp-testkit` (`smtp-proto/testkit/src/send_cli.rs`), shared with the
+//! blocking `send`; this file keeps only the builder and the calls.
 
 use std::process::ExitCode;
 
-use smtp_tokio as adapter;
-
-use adapter::Error;
-use adapter::smtp_proto::BodyOptions;
-
-#[path = "../../smtp-blocking/examples/send_cli/mod.rs"]
-mod send_cli;
+use smtp_testkit::send_cli;
+use smtp_tokio::smtp_proto::BodyOptions;
+use smtp_tokio::{Builder, Error, load_pem_certificates};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
@@ -46,7 +42,7 @@ async fn main() -> ExitCode {
 
 async fn run(args: &send_cli::Args) -> Result<u8, Error> {
     let request = send_cli::Request::read(args)?;
-    let mut smtp = args.builder()?.connect(args.server()).await?;
+    let mut smtp = builder(args)?.connect(args.server()).await?;
     if let Some((user, password)) = args.credentials() {
         match args.authenticator(user, password)? {
             None => {
@@ -71,4 +67,15 @@ async fn run(args: &send_cli::Args) -> Result<u8, Error> {
     // The message is delivered (or not) whatever QUIT does now.
     let _ = smtp.quit().await;
     Ok(code)
+}
+
+/// The builder with every connection flag applied.
+fn builder(args: &send_cli::Args) -> Result<Builder, Error> {
+    let mut b = Builder::new();
+    if let Some(path) = args.ca_file() {
+        for cert in load_pem_certificates(path)? {
+            b = b.add_root_certificate(cert);
+        }
+    }
+    Ok(b.options(args.options()?))
 }

@@ -1,27 +1,25 @@
-//! [`Builder`]: smtplib's constructor arguments (`local_hostname`,
-//! `timeout`, `source_address`, `context`) plus what smtplib lacks (TLS
-//! policy, TLS server name, engine configuration). The same builder as
-//! `smtp-blocking`'s; only `connect*` are `async`.
+//! [`Builder`]: smtplib's constructor arguments (and `SMTP_SSL`'s and
+//! `LMTP`'s) as a builder, and the connection sequence: socket, optional
+//! implicit TLS, greeting, EHLO, STARTTLS by policy.
 
 use std::net::SocketAddr;
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use native_tls::{Certificate, TlsConnector};
+use smtp_proto::session::{Error, Options, Session};
 use smtp_proto::smtplib::{Target, parse_target};
-use smtp_proto::{Client, Config, Dialect, Domain, Timeouts};
 
 use crate::client::SmtpClient;
 use crate::debug;
-use crate::driver::{Driver, now};
-use crate::tls::{TlsPolicy, TlsSettings};
+use crate::driver::{Driver, Feed, now};
+use crate::tls::TlsSettings;
 use crate::transport::{self, Base, Stream, Transport};
-use crate::{Error, LMTP_PORT, SMTP_PORT, SMTP_SSL_PORT};
 
-/// Default bound on establishing the TCP connection.
-const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(60);
-
-/// Connection options. Cheap to clone (the [`Pool`](crate::Pool) clones it
-/// for every connection it opens).
+/// Connection options: smtplib's constructor arguments (`local_hostname`,
+/// `timeout`, `source_address`, `context`) plus what smtplib lacks (TLS
+/// policy, TLS server name, engine configuration). The settings every
+/// adapter shares are [`Options`]; this builder adds the socket and the
+/// native-tls connector.
 ///
 /// ```no_run
 /// use smtp_tokio::{Builder, TlsPolicy};
@@ -34,87 +32,21 @@ const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(60);
 /// smtp.login("user", "password").await?;
 /// # Ok(()) }
 /// ```
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 #[must_use]
 pub struct Builder {
-    pub(crate) config: Config,
-    implicit_tls: bool,
-    policy: TlsPolicy,
-    local_hostname: Option<Domain>,
-    connect_timeout: Duration,
+    options: Options,
     source_address: Option<SocketAddr>,
     tls: TlsSettings,
-    debuglevel: u8,
-}
-
-impl Default for Builder {
-    fn default() -> Self {
-        Self::new()
-    }
 }
 
 impl Builder {
     /// SMTP on port 25, no TLS unless asked, RFC 5321 deadlines.
     pub fn new() -> Self {
-        Self {
-            config: Config::default(),
-            implicit_tls: false,
-            policy: TlsPolicy::Disabled,
-            local_hostname: None,
-            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
-            source_address: None,
-            tls: TlsSettings::default(),
-            debuglevel: 0,
-        }
+        Self::default()
     }
 
-    /// Speak LMTP (smtplib's `LMTP`): LHLO, default port 2003, a host
-    /// starting with `/` is a Unix socket, one final reply per recipient.
-    pub fn lmtp(mut self) -> Self {
-        self.config.dialect = Dialect::Lmtp;
-        self
-    }
-
-    /// TLS from the first byte (smtplib's `SMTP_SSL`), default port 465.
-    pub fn implicit_tls(mut self) -> Self {
-        self.implicit_tls = true;
-        self
-    }
-
-    /// STARTTLS right after connecting, under `policy`; see [`TlsPolicy`].
-    /// Also decides what a failed explicit [`SmtpClient::starttls`] does.
-    pub fn starttls(mut self, policy: TlsPolicy) -> Self {
-        self.policy = policy;
-        self
-    }
-
-    /// The name sent with EHLO/HELO/LHLO (smtplib's `local_hostname`).
-    /// Default: the host name if it has a dot, else `[local IP]`.
-    pub fn local_hostname(mut self, name: Domain) -> Self {
-        self.local_hostname = Some(name);
-        self
-    }
-
-    /// smtplib's `timeout`: bounds the connection attempt and every reply
-    /// and write.
-    pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.connect_timeout = timeout;
-        self.config.timeouts = Timeouts::uniform(timeout);
-        self
-    }
-
-    /// Bounds only the connection attempt (default 60 s).
-    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
-        self.connect_timeout = timeout;
-        self
-    }
-
-    /// Per-phase reply deadlines (default: the RFC 5321 §4.5.3.2 values);
-    /// `data_block` bounds every write that makes no progress.
-    pub fn timeouts(mut self, timeouts: Timeouts) -> Self {
-        self.config.timeouts = timeouts;
-        self
-    }
+    smtp_proto::option_setters!(options);
 
     /// Binds the local end before connecting (smtplib's `source_address`).
     pub fn source_address(mut self, addr: SocketAddr) -> Self {
@@ -155,53 +87,6 @@ impl Builder {
         self
     }
 
-    /// Permits PLAIN and LOGIN without TLS (off by default; the server's
-    /// advertisement never turns it on).
-    pub fn allow_plaintext_auth(mut self, allow: bool) -> Self {
-        self.config.allow_plaintext_auth = allow;
-        self
-    }
-
-    /// Pipelines commands when the server offers PIPELINING (default on).
-    pub fn pipelining(mut self, on: bool) -> Self {
-        self.config.pipelining = on;
-        self
-    }
-
-    /// Sends bodies with BDAT when the server offers CHUNKING (default on).
-    pub fn chunking(mut self, on: bool) -> Self {
-        self.config.chunking = on;
-        self
-    }
-
-    /// The whole engine configuration. Its `dialect` and `client_domain`
-    /// are overridden by [`lmtp`](Self::lmtp) and the local host name.
-    pub fn config(mut self, config: Config) -> Self {
-        let dialect = self.config.dialect;
-        self.config = config;
-        if dialect == Dialect::Lmtp {
-            self.config.dialect = dialect;
-        }
-        self
-    }
-
-    /// Starts with a wire trace on stderr (see
-    /// [`SmtpClient::set_debuglevel`]), so the greeting is traced too.
-    pub fn debuglevel(mut self, level: u8) -> Self {
-        self.debuglevel = level;
-        self
-    }
-
-    fn default_port(&self) -> u16 {
-        if self.config.dialect == Dialect::Lmtp {
-            LMTP_PORT
-        } else if self.implicit_tls {
-            SMTP_SSL_PORT
-        } else {
-            SMTP_PORT
-        }
-    }
-
     /// Connects to `host`, which may end in `:port` (smtplib's parsing;
     /// `[v6addr]:port` too) or, for LMTP, be a Unix socket path starting
     /// with `/`; waits for the greeting and the EHLO/LHLO reply; then runs
@@ -238,17 +123,17 @@ impl Builder {
     }
 
     async fn connect_target(&self, host: &str, port: Option<u16>) -> Result<SmtpClient, Error> {
-        let lmtp = self.config.dialect == Dialect::Lmtp;
-        match parse_target(host, port, self.default_port(), lmtp)
+        let o = &self.options;
+        match parse_target(host, port, o.default_port(), o.is_lmtp())
             .map_err(|e| Error::InvalidArgument(e.to_string()))?
         {
             Target::Unix(path) => {
-                let base = transport::connect_unix(&path, self.connect_timeout).await?;
+                let base = transport::connect_unix(&path, o.connect_timeout).await?;
                 self.start(base, "localhost").await
             }
             Target::Tcp { host, port } => {
                 let tcp =
-                    transport::connect_tcp(&host, port, self.source_address, self.connect_timeout)
+                    transport::connect_tcp(&host, port, self.source_address, o.connect_timeout)
                         .await?;
                 self.start(Base::Tcp(tcp), &host).await
             }
@@ -256,37 +141,32 @@ impl Builder {
     }
 
     async fn start(&self, base: Base, host: &str) -> Result<SmtpClient, Error> {
-        let local = self
+        let o = &self.options;
+        let local = o
             .local_hostname
             .clone()
             .unwrap_or_else(|| transport::default_local_hostname(base.local_ip()));
-        let mut config = self.config.clone();
-        config.client_domain = local;
-        config.auto_ehlo = true;
         let server_name = self
             .tls
             .server_name
             .clone()
             .unwrap_or_else(|| host.to_owned());
-        let mut trace = debug::stderr(self.debuglevel);
-        let transport = if self.implicit_tls {
+        let mut trace = debug::stderr(o.debuglevel);
+        let transport = if o.implicit_tls {
             trace.note(
                 &format!("TLS handshake, verifying {server_name:?}"),
                 SystemTime::now(),
             );
             let connector = self.tls.connector()?;
-            crate::tls::handshake(connector, &server_name, base, config.timeouts.greeting).await?
+            let greeting = o.config.timeouts.greeting;
+            crate::tls::handshake(connector, &server_name, base, greeting).await?
         } else {
             Transport::Plain(base)
         };
-        let mut client = Client::new(config, now());
-        client.set_tls(self.implicit_tls);
-        let driver = Driver::new(
-            client,
-            transport,
-            Some((self.tls.clone(), server_name)),
-            trace,
-        );
-        SmtpClient::start(driver, self.policy).await
+        let session = Session::connect(o, local, o.implicit_tls, now());
+        let tls = Some((self.tls.clone(), server_name));
+        let mut driver = Driver::new(session, transport, tls, trace);
+        driver.run::<(), _>(Feed::none()).await?;
+        Ok(SmtpClient { driver })
     }
 }

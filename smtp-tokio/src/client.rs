@@ -1,45 +1,29 @@
 //! [`SmtpClient`]: smtplib's `SMTP`, `SMTP_SSL` and `LMTP` classes as one
-//! type, with smtplib's session methods, `async`.
-//!
-//! Every public `async` method follows one pattern: mark the connection
-//! busy, run, clear the mark. A future dropped before it finishes leaves
-//! the mark set, and the next call turns it into [`Error::Poisoned`]: the
-//! engine may be halfway through a command (bytes half written, a reply
-//! not yet read), and nothing may ever be sent on such a connection again.
+//! type, `async`. Each method starts an operation of the sans-IO
+//! [`Session`] and drives it to its result; what the operation does
+//! (EHLO first when needed, the TLS policy, the login order, how the body
+//! is sent, what a refusal means) is documented on the session's method of
+//! the same name.
 
-use std::time::Duration;
+use std::ops::Deref;
+use std::time::Instant;
 
-use smtp_proto::auth::{Authenticator, CramMd5, Login, Plain};
-use smtp_proto::{Client, CommandId, Dialect, Domain, Event, Extensions, Mechanism, Reply};
-use smtp_proto::{Secret, UsageError};
+use smtp_proto::auth::Authenticator;
+use smtp_proto::session::{Error, FromOutput, Session};
+use smtp_proto::smtplib::Refused;
+use smtp_proto::{Envelope, Mechanism, Reply, Secret, TxnReport};
+use tokio::io::{AsyncRead, AsyncReadExt};
 
-use crate::Error;
 use crate::builder::Builder;
-use crate::debug::Sent;
-use crate::driver::Driver;
-use crate::tls::TlsPolicy;
-
-/// How long the QUIT that ends a refused greeting or a refused STARTTLS
-/// may take.
-const QUIT_BUDGET: Duration = Duration::from_secs(5);
-
-/// Runs `$body` as one public call: busy mark on entry, cleared on
-/// completion (see the module docs).
-macro_rules! guarded {
-    ($self:ident, $body:expr) => {{
-        $self.driver.enter()?;
-        let result = $body;
-        $self.driver.leave();
-        result
-    }};
-}
-pub(crate) use guarded;
+use crate::driver::{Bodies, Driver, Feed, NoBody, now};
 
 /// An SMTP or LMTP session over a Tokio stream: smtplib's `SMTP`,
 /// `SMTP_SSL` and `LMTP` in one type (the [`Builder`] picks which).
 ///
 /// Connecting waits for the greeting and sends EHLO (LHLO) at once, so
-/// [`esmtp_features`](Self::esmtp_features) is filled from the start.
+/// [`esmtp_features`](Session::esmtp_features) is filled from the start.
+/// smtplib's attributes (`ehlo_resp`, `does_esmtp`, `has_extn`, ...) are
+/// the [`Session`]'s getters, reached through `Deref`.
 ///
 /// # Cancellation
 ///
@@ -55,18 +39,15 @@ pub(crate) use guarded;
 #[derive(Debug)]
 pub struct SmtpClient {
     pub(crate) driver: Driver,
-    greeting: Option<Reply>,
-    ehlo_resp: Option<Reply>,
-    helo_resp: Option<Reply>,
-    does_esmtp: bool,
-    /// A positive EHLO/HELO/LHLO in the current (TLS) phase.
-    hello_ok: bool,
-    policy: TlsPolicy,
-    /// Transactions started on this connection (the pool's message limit).
-    pub(crate) transactions: usize,
-    /// The envelope opened by [`mail`](Self::mail), until `data`, `rset`
-    /// or the next MAIL.
-    pub(crate) envelope: Option<crate::steps::OpenEnvelope>,
+}
+
+impl Deref for SmtpClient {
+    type Target = Session;
+
+    /// The session: smtplib's attributes and the engine, read-only.
+    fn deref(&self) -> &Session {
+        &self.driver.session
+    }
 }
 
 impl SmtpClient {
@@ -102,101 +83,12 @@ impl SmtpClient {
         Builder::new()
     }
 
-    /// Waits for the greeting and the automatic EHLO, then applies the TLS
-    /// policy.
-    pub(crate) async fn start(driver: Driver, policy: TlsPolicy) -> Result<SmtpClient, Error> {
-        let mut smtp = SmtpClient {
-            driver,
-            greeting: None,
-            ehlo_resp: None,
-            helo_resp: None,
-            does_esmtp: false,
-            hello_ok: false,
-            policy,
-            transactions: 0,
-            envelope: None,
-        };
-        smtp.await_greeting().await?;
-        if policy != TlsPolicy::Disabled && !smtp.is_tls() {
-            smtp.starttls_in(false).await?;
-        }
-        Ok(smtp)
-    }
-
-    /// A closed client with no connection (see [`Driver::detached`]).
+    /// A closed client with no connection (what a pooled client leaves
+    /// behind when its connection goes back to the pool).
     pub(crate) fn detached() -> SmtpClient {
         SmtpClient {
             driver: Driver::detached(),
-            greeting: None,
-            ehlo_resp: None,
-            helo_resp: None,
-            does_esmtp: false,
-            hello_ok: false,
-            policy: TlsPolicy::Disabled,
-            transactions: 0,
-            envelope: None,
         }
-    }
-
-    // ----- attributes ----------------------------------------------------
-
-    /// The server's greeting (what smtplib's `connect` returns).
-    pub fn greeting(&self) -> Option<&Reply> {
-        self.greeting.as_ref()
-    }
-
-    /// The last reply to EHLO/LHLO (smtplib's `ehlo_resp`).
-    pub fn ehlo_resp(&self) -> Option<&Reply> {
-        self.ehlo_resp.as_ref()
-    }
-
-    /// The last reply to HELO (smtplib's `helo_resp`).
-    pub fn helo_resp(&self) -> Option<&Reply> {
-        self.helo_resp.as_ref()
-    }
-
-    /// Whether the server answered EHLO/LHLO positively (smtplib's
-    /// `does_esmtp`).
-    pub fn does_esmtp(&self) -> bool {
-        self.does_esmtp
-    }
-
-    /// The advertised extensions, keys case-insensitive (smtplib's
-    /// `esmtp_features`); `None` before a successful EHLO and right after
-    /// TLS until the new EHLO.
-    pub fn esmtp_features(&self) -> Option<&Extensions> {
-        self.driver.client.extensions()
-    }
-
-    /// Whether `name` was advertised, ignoring case (smtplib's `has_extn`).
-    pub fn has_extn(&self, name: &str) -> bool {
-        self.esmtp_features().is_some_and(|e| e.has(name))
-    }
-
-    /// Whether the connection is TLS-protected.
-    pub fn is_tls(&self) -> bool {
-        self.driver.client.is_tls()
-    }
-
-    /// Whether this is an LMTP session.
-    pub fn is_lmtp(&self) -> bool {
-        self.driver.client.config().dialect == Dialect::Lmtp
-    }
-
-    /// The name sent with EHLO (smtplib's `local_hostname`).
-    pub fn local_hostname(&self) -> &Domain {
-        &self.driver.client.config().client_domain
-    }
-
-    /// The engine, read-only: phase, configuration, extensions.
-    pub fn engine(&self) -> &Client {
-        &self.driver.client
-    }
-
-    /// Whether the session can still be used: connected, not closed, no
-    /// fatal error, no cancelled call.
-    pub fn is_connected(&self) -> bool {
-        self.driver.is_open()
     }
 
     /// smtplib's `set_debuglevel`: 0 off, 1 the wire conversation on
@@ -205,29 +97,38 @@ impl SmtpClient {
         self.driver.trace.set_level(level);
     }
 
-    // ----- hello ---------------------------------------------------------
+    /// Starts an operation with `start` and drives it to its result.
+    async fn op<T: FromOutput>(
+        &mut self,
+        start: impl FnOnce(&mut Session, Instant),
+    ) -> Result<T, Error> {
+        self.op_fed(Feed::none(), start).await
+    }
 
-    /// Sends EHLO (LHLO for LMTP) and relearns the extensions; falls back
-    /// to HELO on 500/502 as smtplib's `ehlo_or_helo_if_needed` does. The
-    /// name is the builder's `local_hostname`.
+    async fn op_fed<T: FromOutput, R: AsyncRead + Unpin>(
+        &mut self,
+        feed: Feed<'_, R>,
+        start: impl FnOnce(&mut Session, Instant),
+    ) -> Result<T, Error> {
+        start(&mut self.driver.session, now());
+        self.driver.run(feed).await
+    }
+
+    /// EHLO (LHLO for LMTP) and the extensions learned again; see
+    /// [`Session::ehlo`].
     ///
     /// # Errors
     /// [`Error::HeloError`] when refused; fatal errors.
     pub async fn ehlo(&mut self) -> Result<Reply, Error> {
-        guarded!(self, self.ehlo_in().await)
+        self.op(Session::ehlo).await
     }
 
-    /// Sends HELO: no extensions will be used (SMTP only).
+    /// HELO: no extensions will be used (SMTP only).
     ///
     /// # Errors
     /// As [`ehlo`](Self::ehlo); [`Error::Usage`] in LMTP.
     pub async fn helo(&mut self) -> Result<Reply, Error> {
-        guarded!(self, {
-            match self.driver.client.helo() {
-                Ok(id) => self.await_hello(id).await,
-                Err(e) => Err(e.into()),
-            }
-        })
+        self.op(Session::helo).await
     }
 
     /// EHLO (or HELO) unless one succeeded already in this session.
@@ -235,92 +136,24 @@ impl SmtpClient {
     /// # Errors
     /// As [`ehlo`](Self::ehlo).
     pub async fn ehlo_or_helo_if_needed(&mut self) -> Result<(), Error> {
-        guarded!(self, self.hello_if_needed().await)
+        self.op(Session::ehlo_or_helo_if_needed).await
     }
 
-    async fn ehlo_in(&mut self) -> Result<Reply, Error> {
-        let id = self.driver.client.ehlo()?;
-        self.await_hello(id).await
-    }
-
-    pub(crate) async fn hello_if_needed(&mut self) -> Result<(), Error> {
-        if !self.hello_ok || self.esmtp_features().is_none() {
-            self.ehlo_in().await?;
-        }
-        Ok(())
-    }
-
-    // ----- STARTTLS and AUTH ---------------------------------------------
-
-    /// STARTTLS, the handshake (verifying the server name), and a fresh
-    /// EHLO; everything learned before is forgotten (RFC 3207 §4.2).
-    ///
-    /// When STARTTLS is not offered or is refused, the session is ended
-    /// with QUIT and [`Error::TlsRequired`] returned, unless the builder's
-    /// policy is [`TlsPolicy::Opportunistic`], in which case the session
-    /// stays usable in plaintext and the error is still returned.
-    ///
-    /// Returns the server's 220 reply, as smtplib's `starttls()` does.
+    /// STARTTLS, the handshake (verifying the server name) and a fresh
+    /// EHLO; returns the server's 220 reply, as smtplib's `starttls()`
+    /// does. See [`Session::starttls`] for the TLS policy.
     ///
     /// # Errors
     /// [`Error::TlsRequired`], [`Error::Tls`] (handshake or verification
     /// failure: the connection is gone), [`Error::Usage`] when TLS is
     /// already active.
     pub async fn starttls(&mut self) -> Result<Reply, Error> {
-        guarded!(self, explicit_reply(self.starttls_in(true).await))
+        let reply: Option<Reply> = self.op(Session::starttls).await?;
+        reply.ok_or(Error::TlsRequired { reply: None })
     }
 
-    /// `explicit`: the caller asked, so a missing STARTTLS is an error even
-    /// under the opportunistic policy (the session stays open then).
-    async fn starttls_in(&mut self, explicit: bool) -> Result<Option<Reply>, Error> {
-        self.hello_if_needed().await?;
-        if self.is_tls() {
-            return Err(UsageError::TlsAlreadyActive.into());
-        }
-        if !self.has_extn("STARTTLS") {
-            return self.tls_unavailable(None, explicit).await.map(|()| None);
-        }
-        let id = self.driver.client.starttls()?;
-        let ready;
-        loop {
-            match self.driver.step().await? {
-                Event::StartTlsReady { id: got, reply } if got == id => {
-                    ready = reply;
-                    break;
-                }
-                Event::StartTlsRejected { id: got, reply } if got == id => {
-                    return self
-                        .tls_unavailable(Some(reply), explicit)
-                        .await
-                        .map(|()| None);
-                }
-                _ => {}
-            }
-        }
-        self.hello_ok = false;
-        self.does_esmtp = false;
-        self.ehlo_resp = None;
-        self.helo_resp = None;
-        // The engine queued the fresh EHLO itself (auto_ehlo).
-        self.await_any_hello().await?;
-        Ok(Some(ready))
-    }
-
-    async fn tls_unavailable(&mut self, reply: Option<Reply>, explicit: bool) -> Result<(), Error> {
-        let error = Error::TlsRequired { reply };
-        if self.policy == TlsPolicy::Opportunistic {
-            return if explicit { Err(error) } else { Ok(()) };
-        }
-        // Nothing but QUIT may follow (DESIGN §8.2).
-        let _ = tokio::time::timeout(QUIT_BUDGET, self.quit_in()).await;
-        self.driver.close();
-        Err(error)
-    }
-
-    /// smtplib's `login`: tries CRAM-MD5, PLAIN, LOGIN in that order among
-    /// the advertised mechanisms, skipping those that would reveal the
-    /// password without TLS (unless allowed); stops at the first success,
-    /// and at once on a fatal error (421 included).
+    /// smtplib's `login`; see [`Session::login`] for the mechanism order
+    /// and the plaintext rule.
     ///
     /// # Errors
     /// [`Error::NotSupported`] without AUTH or a usable mechanism,
@@ -328,53 +161,7 @@ impl SmtpClient {
     /// mechanisms are offered without TLS, [`Error::AuthenticationError`]
     /// with the last refusal.
     pub async fn login(&mut self, user: &str, password: &str) -> Result<Reply, Error> {
-        guarded!(self, self.login_in(user, password).await)
-    }
-
-    async fn login_in(&mut self, user: &str, password: &str) -> Result<Reply, Error> {
-        self.hello_if_needed().await?;
-        let offered: Vec<String> = match self.esmtp_features() {
-            Some(e) if e.has("AUTH") => e.auth_mechanisms().to_vec(),
-            _ => {
-                return Err(Error::NotSupported(
-                    "SMTP AUTH extension not supported by server".to_owned(),
-                ));
-            }
-        };
-        let candidates: Vec<Mechanism> = [Mechanism::CRAM_MD5, Mechanism::PLAIN, Mechanism::LOGIN]
-            .into_iter()
-            .filter(|m| offered.iter().any(|o| o.eq_ignore_ascii_case(m.as_str())))
-            .collect();
-        let plaintext_ok = self.is_tls() || self.driver.client.config().allow_plaintext_auth;
-        let usable: Vec<Mechanism> = candidates
-            .iter()
-            .filter(|m| plaintext_ok || !smtp_proto::auth::reveals_secret(m))
-            .cloned()
-            .collect();
-        if usable.is_empty() {
-            return match candidates.into_iter().next() {
-                Some(m) => Err(UsageError::PlaintextAuthRefused(m).into()),
-                None => Err(Error::NotSupported(format!(
-                    "no suitable authentication method among {offered:?}"
-                ))),
-            };
-        }
-        let mut last = None;
-        for mech in usable {
-            let result = match mech.as_str() {
-                "CRAM-MD5" => {
-                    self.authenticate_in(&mut CramMd5::new(user, password))
-                        .await
-                }
-                "PLAIN" => self.authenticate_in(&mut Plain::new(user, password)).await,
-                _ => self.authenticate_in(&mut Login::new(user, password)).await,
-            };
-            match result {
-                Err(e @ Error::AuthenticationError { .. }) => last = Some(e),
-                other => return other,
-            }
-        }
-        Err(last.unwrap_or_else(|| Error::NotSupported("no mechanism tried".to_owned())))
+        self.op(|s, now| s.login(now, user, password)).await
     }
 
     /// smtplib's `auth(mechanism, authobject)`: `authobject(None)` gives the
@@ -384,16 +171,21 @@ impl SmtpClient {
     /// # Errors
     /// [`Error::AuthenticationError`] when refused; [`Error::Usage`] for a
     /// mechanism not advertised or revealing the password without TLS.
-    pub async fn auth<F>(&mut self, mechanism: &str, authobject: F) -> Result<Reply, Error>
+    pub async fn auth<F>(&mut self, mechanism: &str, mut authobject: F) -> Result<Reply, Error>
     where
         F: FnMut(Option<&[u8]>) -> Option<Vec<u8>> + Send,
     {
         let mechanism = Mechanism::parse(mechanism)?;
-        let mut auth = FnAuth {
-            mechanism,
-            f: authobject,
+        let initial = authobject(None).map(Secret::new);
+        let mut answer = smtp_proto::auth::FnAuthenticator::new(mechanism.clone(), |c| {
+            authobject(Some(c)).map(Secret::new)
+        });
+        let feed: Feed<'_, NoBody> = Feed {
+            bodies: Bodies::None,
+            auth: Some(&mut answer),
         };
-        guarded!(self, self.authenticate_in(&mut auth).await)
+        self.op_fed(feed, |s, now| s.auth(now, mechanism, initial))
+            .await
     }
 
     /// Runs one AUTH exchange with an [`Authenticator`] from
@@ -405,41 +197,15 @@ impl SmtpClient {
         &mut self,
         auth: &mut (dyn Authenticator + Send),
     ) -> Result<Reply, Error> {
-        guarded!(self, self.authenticate_in(auth).await)
-    }
-
-    async fn authenticate_in(
-        &mut self,
-        auth: &mut (dyn Authenticator + Send),
-    ) -> Result<Reply, Error> {
-        self.hello_if_needed().await?;
         let mechanism = auth.mechanism();
         let initial = auth.initial_response();
-        let id = self.driver.client.auth(mechanism.clone(), initial)?;
-        loop {
-            match self.driver.step().await? {
-                Event::AuthChallenge { id: got, challenge } if got == id => {
-                    match auth.respond(challenge.expose()) {
-                        Some(answer) => {
-                            self.driver.client.auth_respond(answer)?;
-                            self.driver.sending = Sent::Secret;
-                        }
-                        None => self.driver.client.auth_cancel()?,
-                    }
-                }
-                Event::AuthSucceeded { id: got, reply } if got == id => return Ok(reply),
-                Event::AuthFailed { id: got, reply } if got == id => {
-                    return Err(Error::AuthenticationError {
-                        mechanism: mechanism.to_string(),
-                        reply,
-                    });
-                }
-                _ => {}
-            }
-        }
+        let feed: Feed<'_, NoBody> = Feed {
+            bodies: Bodies::None,
+            auth: Some(auth),
+        };
+        self.op_fed(feed, |s, now| s.auth(now, mechanism, initial))
+            .await
     }
-
-    // ----- simple commands -----------------------------------------------
 
     /// VRFY (smtplib's `verify`): the reply whatever its code (252 and 550
     /// are answers, not failures).
@@ -447,7 +213,7 @@ impl SmtpClient {
     /// # Errors
     /// Fatal errors; [`Error::Usage`] for a forbidden byte.
     pub async fn verify(&mut self, address: &str) -> Result<Reply, Error> {
-        guarded!(self, self.simple(|c| c.vrfy(address)).await)
+        self.op(|s, now| s.verify(now, address)).await
     }
 
     /// EXPN (smtplib's `expn`): the reply whatever its code.
@@ -455,7 +221,7 @@ impl SmtpClient {
     /// # Errors
     /// As [`verify`](Self::verify).
     pub async fn expn(&mut self, address: &str) -> Result<Reply, Error> {
-        guarded!(self, self.simple(|c| c.expn(address)).await)
+        self.op(|s, now| s.expn(now, address)).await
     }
 
     /// HELP with an optional topic (smtplib's `help`).
@@ -463,7 +229,7 @@ impl SmtpClient {
     /// # Errors
     /// As [`verify`](Self::verify).
     pub async fn help(&mut self, topic: Option<&str>) -> Result<Reply, Error> {
-        guarded!(self, self.simple(|c| c.help(topic)).await)
+        self.op(|s, now| s.help(now, topic)).await
     }
 
     /// NOOP (smtplib's `noop`).
@@ -471,7 +237,7 @@ impl SmtpClient {
     /// # Errors
     /// Fatal errors.
     pub async fn noop(&mut self) -> Result<Reply, Error> {
-        guarded!(self, self.simple(Client::noop).await)
+        self.op(Session::noop).await
     }
 
     /// RSET (smtplib's `rset`). Also closes an envelope opened by
@@ -480,28 +246,17 @@ impl SmtpClient {
     /// # Errors
     /// Fatal errors.
     pub async fn rset(&mut self) -> Result<Reply, Error> {
-        guarded!(self, {
-            let reply = self.simple(Client::rset).await;
-            self.envelope = None;
-            reply
-        })
+        self.op(Session::rset).await
     }
 
-    /// smtplib's `docmd(cmd, args)`: one line, `cmd` and `args` joined by a
-    /// space, and its reply whatever its code. The line may not contain CR,
-    /// LF or other controls. Commands that change the session (STARTTLS,
-    /// AUTH, MAIL, DATA, BDAT) desynchronise the engine's view of the
-    /// session and must not be sent this way.
+    /// smtplib's `docmd(cmd, args)`; see [`Session::docmd`]. Commands that
+    /// change the session (STARTTLS, AUTH, MAIL, DATA, BDAT) desynchronise
+    /// the engine's view of the session and must not be sent this way.
     ///
     /// # Errors
     /// As [`verify`](Self::verify).
     pub async fn docmd(&mut self, cmd: &str, args: &str) -> Result<Reply, Error> {
-        let line = if args.is_empty() {
-            cmd.to_owned()
-        } else {
-            format!("{cmd} {args}")
-        };
-        guarded!(self, self.simple(|c| c.raw(&line)).await)
+        self.op(|s, now| s.docmd(now, cmd, args)).await
     }
 
     /// QUIT and close (smtplib's `quit`): the server's reply. Afterwards
@@ -511,11 +266,9 @@ impl SmtpClient {
     /// Fatal errors; [`Error::ServerDisconnected`] when the server closed
     /// without answering.
     pub async fn quit(&mut self) -> Result<Reply, Error> {
-        guarded!(self, {
-            let result = self.quit_in().await;
-            self.driver.shutdown().await;
-            result
-        })
+        let result = self.op(Session::quit).await;
+        self.driver.shutdown().await;
+        result
     }
 
     /// Closes the connection without QUIT (smtplib's `close`).
@@ -523,152 +276,157 @@ impl SmtpClient {
         self.driver.close();
     }
 
-    // ----- internals -----------------------------------------------------
-
-    pub(crate) async fn quit_in(&mut self) -> Result<Reply, Error> {
-        let id = self.driver.client.quit()?;
-        let mut answer = None;
-        loop {
-            match self.driver.step().await {
-                Ok(Event::Reply { id: got, reply }) if got == id => answer = Some(reply),
-                Ok(Event::Closed { .. }) => break,
-                Ok(_) => {}
-                Err(Error::ServerDisconnected { .. }) if answer.is_some() => break,
-                Err(e) => return Err(e),
-            }
-        }
-        answer.ok_or(Error::ServerDisconnected {
-            stage: Some(smtp_proto::Stage::Quit),
-        })
-    }
-
-    pub(crate) async fn simple(
+    /// smtplib's `sendmail(from_addr, to_addrs, msg, mail_options,
+    /// rcpt_options)`; see [`Session::sendmail`]. Returns the refused
+    /// recipients (empty when all were accepted): in LMTP, also those whose
+    /// own final reply was negative.
+    ///
+    /// # Errors
+    /// [`Error::SenderRefused`], [`Error::RecipientsRefused`] (nobody got
+    /// it), [`Error::DataError`], [`Error::OutcomeUnknown`] (the message may
+    /// have been delivered), [`Error::InvalidArgument`] for a bad address or
+    /// option, and fatal errors.
+    pub async fn sendmail<S: AsRef<str>>(
         &mut self,
-        queue: impl FnOnce(&mut Client) -> Result<CommandId, UsageError>,
-    ) -> Result<Reply, Error> {
-        let id = queue(&mut self.driver.client)?;
-        loop {
-            if let Event::Reply { id: got, reply } = self.driver.step().await?
-                && got == id
-            {
-                return Ok(reply);
-            }
-        }
+        from_addr: &str,
+        to_addrs: &[S],
+        msg: &[u8],
+        mail_options: &[&str],
+        rcpt_options: &[&str],
+    ) -> Result<Refused, Error> {
+        let feed = Feed::parts([msg]);
+        self.op_fed(feed, |s, now| {
+            s.sendmail(now, from_addr, to_addrs, msg, mail_options, rcpt_options);
+        })
+        .await
     }
 
-    async fn await_greeting(&mut self) -> Result<(), Error> {
-        loop {
-            match self.driver.step().await {
-                Ok(Event::Greeting { reply }) => {
-                    self.greeting = Some(reply.clone());
-                    if reply.code().is_positive_completion() {
-                        break;
-                    }
-                    // The engine queued QUIT; let it go out, then report.
-                    let _ = tokio::time::timeout(QUIT_BUDGET, async {
-                        while let Ok(event) = self.driver.step().await {
-                            if matches!(event, Event::Closed { .. }) {
-                                break;
-                            }
-                        }
-                    })
-                    .await;
-                    self.driver.close();
-                    return Err(Error::ConnectError { reply });
-                }
-                Ok(_) => {}
-                Err(Error::ServiceClosing { reply, .. }) if self.greeting.is_none() => {
-                    return Err(Error::ConnectError { reply });
-                }
-                Err(e) => return Err(e),
-            }
-        }
-        self.await_any_hello().await
+    /// smtplib's `send_message(msg, from_addr, to_addrs)` for a raw RFC
+    /// 5322 message; see [`Session::send_message`] for the header rules
+    /// (`Bcc` and `Resent-Bcc` are never transmitted).
+    ///
+    /// # Errors
+    /// As [`sendmail`](Self::sendmail), plus [`Error::InvalidMessage`] when
+    /// the headers cannot give the envelope.
+    pub async fn send_message(
+        &mut self,
+        msg: &[u8],
+        from_addr: Option<&str>,
+        to_addrs: Option<&[&str]>,
+    ) -> Result<Refused, Error> {
+        let parts = self
+            .driver
+            .session
+            .send_message(now(), msg, from_addr, to_addrs);
+        self.driver.run(Feed::parts(parts)).await
     }
 
-    /// Waits for the engine's automatic EHLO/LHLO reply. A refusal is
-    /// recorded, not returned: smtplib's constructor does not EHLO, and
-    /// `ehlo_or_helo_if_needed` reports it when it matters.
-    async fn await_any_hello(&mut self) -> Result<(), Error> {
-        loop {
-            if let Event::Hello {
-                reply,
-                esmtp,
-                extensions,
-                ..
-            } = self.driver.step().await?
-            {
-                self.record_hello(reply, esmtp, extensions.is_some());
-                return Ok(());
-            }
-        }
+    /// [`send_message`](Self::send_message) for a message read from
+    /// `reader`: only the header block (at most 1 MiB) is held in memory,
+    /// the body is streamed. Returns the envelope used and the full report
+    /// (see [`send`](Self::send)).
+    ///
+    /// # Errors
+    /// As [`send`](Self::send), plus [`Error::InvalidMessage`].
+    pub async fn send_message_reader<R: AsyncRead + Unpin + Send>(
+        &mut self,
+        mut reader: R,
+        from_addr: Option<&str>,
+        to_addrs: Option<&[&str]>,
+    ) -> Result<(Envelope, TxnReport), Error> {
+        let head = crate::message::read_header_block(&mut reader).await?;
+        let parts = self
+            .driver
+            .session
+            .send_message_head(now(), &head, from_addr, to_addrs);
+        let mut source = parts
+            .into_iter()
+            .fold(
+                Box::new(tokio::io::empty()) as Box<dyn AsyncRead + Unpin + Send>,
+                |acc, p| Box::new(acc.chain(p)),
+            )
+            .chain(reader);
+        self.driver
+            .run(Feed::body(Bodies::Reader(&mut source)))
+            .await
     }
 
-    async fn await_hello(&mut self, id: CommandId) -> Result<Reply, Error> {
-        loop {
-            if let Event::Hello {
-                id: got,
-                reply,
-                esmtp,
-                extensions,
-            } = self.driver.step().await?
-                && got == id
-            {
-                let ok = extensions.is_some() && reply.code().is_positive_completion();
-                self.record_hello(reply.clone(), esmtp, ok);
-                return if ok {
-                    Ok(reply)
-                } else {
-                    Err(Error::HeloError { reply })
-                };
-            }
-        }
+    /// Sends one message whose body is read from `body` in 64 KiB chunks,
+    /// with the full report; see [`Session::send`].
+    ///
+    /// # Errors
+    /// [`Error::OutcomeUnknown`] when the connection fails after the end of
+    /// data; [`Error::Io`] when `body` fails to read (the connection is then
+    /// closed without ending the data, so nothing is delivered); usage and
+    /// fatal errors.
+    pub async fn send<R: AsyncRead + Unpin>(
+        &mut self,
+        envelope: &Envelope,
+        mut body: R,
+        options: smtp_proto::BodyOptions,
+    ) -> Result<TxnReport, Error> {
+        let feed = Feed::body(Bodies::Reader(&mut body));
+        self.op_fed(feed, |s, now| s.send(now, envelope, options))
+            .await
     }
 
-    fn record_hello(&mut self, reply: Reply, esmtp: bool, ok: bool) {
-        let ok = ok && reply.code().is_positive_completion();
-        self.hello_ok = ok;
-        if esmtp {
-            self.does_esmtp = ok;
-            self.ehlo_resp = Some(reply);
-        } else {
-            self.does_esmtp = false;
-            self.helo_resp = Some(reply);
-        }
+    /// A batch pipelined across messages on this connection: with
+    /// PIPELINING, the end of one message and the next envelope share a
+    /// round trip. One result per message, in order; see
+    /// [`Session::send_many`].
+    pub async fn send_many<B: AsRef<[u8]>>(
+        &mut self,
+        messages: &[(Envelope, B)],
+    ) -> Vec<Result<TxnReport, Error>> {
+        let bodies = messages.iter().map(|(_, b)| b.as_ref()).collect();
+        let batch = self.op_fed(Feed::many(bodies), |s, now| {
+            s.send_many(now, messages);
+        });
+        batch
+            .await
+            .unwrap_or_else(|e| smtp_proto::session::batch_failed(e, messages.len()))
+    }
+
+    /// smtplib's `mail(sender, options)`: MAIL FROM alone, and its reply
+    /// whatever its code; see [`Session::mail`].
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] for a bad address or option;
+    /// [`Error::Usage`] for an extension the server does not offer, a
+    /// `SIZE=` over its limit or `BODY=BINARYMIME`; fatal errors.
+    pub async fn mail(&mut self, sender: &str, options: &[&str]) -> Result<Reply, Error> {
+        self.op(|s, now| s.mail(now, sender, options)).await
+    }
+
+    /// smtplib's `rcpt(recip, options)`: one RCPT TO in the envelope opened
+    /// by [`mail`](Self::mail), and its reply whatever its code.
+    ///
+    /// # Errors
+    /// [`Error::Usage`] (`NoOpenEnvelope`) without an open envelope,
+    /// (`SmtpUtf8NotDeclared`) for an internationalized address when
+    /// [`mail`](Self::mail) did not declare `SMTPUTF8`;
+    /// [`Error::InvalidArgument`]; fatal errors.
+    pub async fn rcpt(&mut self, recip: &str, options: &[&str]) -> Result<Reply, Error> {
+        self.op(|s, now| s.rcpt(now, recip, options)).await
+    }
+
+    /// smtplib's `data(msg)`: DATA, then on 354 the message, and the final
+    /// reply whatever its code; see [`Session::data`].
+    ///
+    /// # Errors
+    /// [`Error::DataError`] when DATA is not answered with 354; if the
+    /// server says 354 although MAIL or every RCPT was refused, only a lone
+    /// "." is sent and the error is [`Error::SenderRefused`] or
+    /// [`Error::RecipientsRefused`]; [`Error::Usage`] (`NoOpenEnvelope`);
+    /// [`Error::OutcomeUnknown`]; fatal errors.
+    pub async fn data(&mut self, msg: &[u8]) -> Result<Reply, Error> {
+        let feed = Feed::parts([msg]);
+        self.op_fed(feed, Session::data).await
     }
 }
 
 impl Drop for SmtpClient {
     fn drop(&mut self) {
-        // An envelope from `mail`/`rcpt` has every reply in (those calls
-        // return only then): QUIT ends it on the server too.
-        self.driver.quit_nowait(self.envelope.is_some());
+        self.driver.quit_nowait();
     }
-}
-
-/// smtplib's `authobject` callable as an [`Authenticator`].
-struct FnAuth<F> {
-    mechanism: Mechanism,
-    f: F,
-}
-
-impl<F: FnMut(Option<&[u8]>) -> Option<Vec<u8>>> Authenticator for FnAuth<F> {
-    fn mechanism(&self) -> Mechanism {
-        self.mechanism.clone()
-    }
-
-    fn initial_response(&mut self) -> Option<Secret<Vec<u8>>> {
-        (self.f)(None).map(Secret::new)
-    }
-
-    fn respond(&mut self, challenge: &[u8]) -> Option<Secret<Vec<u8>>> {
-        (self.f)(Some(challenge)).map(Secret::new)
-    }
-}
-
-/// An explicit STARTTLS either succeeds with the 220 reply or fails: a
-/// missing or refused STARTTLS is an error whatever the policy when the
-/// caller asked for it.
-fn explicit_reply(r: Result<Option<Reply>, Error>) -> Result<Reply, Error> {
-    r?.ok_or(Error::TlsRequired { reply: None })
 }

@@ -3,8 +3,6 @@
 //! clock and opens nothing, so this adapter gives it stderr here and
 //! `SystemTime::now()` at each call.
 
-pub(crate) use smtp_proto::trace::Sent;
-
 /// The session's wire trace, on stderr.
 pub(crate) type Trace = smtp_proto::trace::Trace<std::io::Stderr>;
 

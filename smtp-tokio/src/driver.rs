@@ -1,7 +1,8 @@
-//! The run loop: moves bytes between the stream and `smtp_proto::Client`,
-//! turns the engine's deadline into a `tokio::time::Sleep`, and performs
-//! the TLS handshake when the engine asks for it. No protocol decision is
-//! made here; every reply is interpreted by the engine.
+//! The driver: runs one [`Session`] operation to its result over a Tokio
+//! stream. It moves bytes between the stream and the session, turns the
+//! session's deadline into a `tokio::time::Sleep`, performs the TLS
+//! handshake when the session asks for it, and hands over body bytes from
+//! the caller's `AsyncRead`. No protocol or policy decision is made here.
 //!
 //! One [`Driver::turn`] waits, in a single `tokio::select!`, for the
 //! earliest of:
@@ -33,12 +34,14 @@ use std::pin::Pin;
 use std::task::Poll;
 use std::time::{Duration, Instant, SystemTime};
 
-use smtp_proto::{Client, Event, Stage};
-use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
+use std::collections::VecDeque;
+
+use smtp_proto::auth::Authenticator;
+use smtp_proto::session::{Action, BODY_CHUNK, Error, FromOutput, Session};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::time::Sleep;
 
-use crate::Error;
-use crate::debug::{self, Sent, Trace};
+use crate::debug::Trace;
 use crate::tls::TlsSettings;
 use crate::transport::Transport;
 
@@ -46,9 +49,53 @@ use crate::transport::Transport;
 const READ_BUF: usize = 32 * 1024;
 /// Bound on the TLS close and socket shutdown after QUIT.
 const SHUTDOWN_BUDGET: Duration = Duration::from_secs(1);
-/// What `Poisoned` says after a cancelled call.
-pub(crate) const CANCELLED: &str =
-    "an earlier call was cancelled before it finished (its future was dropped mid-command)";
+
+/// Where an operation's message bodies come from. Generic over the
+/// source, so that a future is `Send` exactly when the caller's source is.
+pub(crate) enum Bodies<'a, R> {
+    /// The operation sends no body.
+    None,
+    /// One body, read from a source in [`BODY_CHUNK`] pieces.
+    Reader(&'a mut R),
+    /// One body made of these pieces, in order.
+    Parts(VecDeque<&'a [u8]>),
+    /// One in-memory body per message of a batch.
+    Many(Vec<&'a [u8]>),
+}
+
+/// What the caller supplies to an operation besides its arguments.
+pub(crate) struct Feed<'a, R> {
+    pub(crate) bodies: Bodies<'a, R>,
+    pub(crate) auth: Option<&'a mut (dyn Authenticator + Send)>,
+}
+
+/// The source type of operations that send no body.
+pub(crate) type NoBody = tokio::io::Empty;
+
+impl<'a> Feed<'a, NoBody> {
+    pub(crate) fn none() -> Feed<'static, NoBody> {
+        Feed {
+            bodies: Bodies::None,
+            auth: None,
+        }
+    }
+
+    /// One body held in memory as these pieces.
+    pub(crate) fn parts(parts: impl Into<VecDeque<&'a [u8]>>) -> Feed<'a, NoBody> {
+        Feed::body(Bodies::Parts(parts.into()))
+    }
+
+    /// One in-memory body per message.
+    pub(crate) fn many(bodies: Vec<&'a [u8]>) -> Feed<'a, NoBody> {
+        Feed::body(Bodies::Many(bodies))
+    }
+}
+
+impl<'a, R> Feed<'a, R> {
+    pub(crate) fn body(bodies: Bodies<'a, R>) -> Feed<'a, R> {
+        Feed { bodies, auth: None }
+    }
+}
 
 /// The clock: tokio's, so that tests with a paused clock see the same time
 /// as the engine's deadlines.
@@ -56,31 +103,24 @@ pub(crate) fn now() -> Instant {
     tokio::time::Instant::now().into_std()
 }
 
-/// A connection and its engine.
+/// A connection and its session.
 pub(crate) struct Driver {
-    pub(crate) client: Client,
+    pub(crate) session: Session,
     transport: Option<Transport>,
     /// Bytes taken from `poll_transmit`; `out[written..]` still to write.
     out: Vec<u8>,
     written: usize,
     /// Everything was written but `poll_flush` has not completed yet.
     unflushed: bool,
-    /// Scratch space for one read; handed to the engine in full at once.
+    /// Scratch space for one read; handed to the session in full at once.
     buf: Vec<u8>,
+    /// Scratch space for one piece of a streamed body.
+    chunk: Vec<u8>,
     /// The stream reported end of file.
     eof: bool,
     pub(crate) trace: Trace,
-    /// Set by the first fatal error (or a cancelled call): its description.
-    poisoned: Option<String>,
-    /// The session ended normally or was closed by the caller.
-    closed: bool,
-    /// A public call is running; still set on entry means the previous
-    /// call's future was dropped mid-command.
-    busy: bool,
     /// How to build the TLS layer for STARTTLS, and the name to verify.
     tls: Option<(TlsSettings, String)>,
-    /// What the next drained output carries, for the trace.
-    pub(crate) sending: Sent,
     /// The pending write must make progress before this instant.
     write_deadline: Option<Instant>,
     timer: Option<Pin<Box<Sleep>>>,
@@ -91,13 +131,10 @@ pub(crate) struct Driver {
 impl fmt::Debug for Driver {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Driver")
-            .field("client", &self.client)
+            .field("session", &self.session)
             .field("transport", &self.transport)
             .field("pending_out", &self.out.len().saturating_sub(self.written))
             .field("eof", &self.eof)
-            .field("poisoned", &self.poisoned)
-            .field("closed", &self.closed)
-            .field("busy", &self.busy)
             .field("tls", &self.tls)
             .field("armed", &self.armed)
             .finish_non_exhaustive()
@@ -122,25 +159,22 @@ struct Ready {
 
 impl Driver {
     pub(crate) fn new(
-        client: Client,
+        session: Session,
         transport: Transport,
         tls: Option<(TlsSettings, String)>,
         trace: Trace,
     ) -> Driver {
         Driver {
-            client,
+            session,
             transport: Some(transport),
             out: Vec::with_capacity(READ_BUF),
             written: 0,
             unflushed: false,
             buf: vec![0; READ_BUF],
+            chunk: Vec::new(),
             eof: false,
             trace,
-            poisoned: None,
-            closed: false,
-            busy: false,
             tls,
-            sending: Sent::Commands,
             write_deadline: None,
             timer: None,
             armed: None,
@@ -152,226 +186,148 @@ impl Driver {
     /// the pool.
     pub(crate) fn detached() -> Driver {
         Driver {
-            client: Client::new(smtp_proto::Config::default(), now()),
+            session: Session::detached(now()),
             transport: None,
             out: Vec::new(),
             written: 0,
             unflushed: false,
             buf: Vec::new(),
+            chunk: Vec::new(),
             eof: true,
-            trace: debug::stderr(0),
-            poisoned: None,
-            closed: true,
-            busy: false,
+            trace: crate::debug::stderr(0),
             tls: None,
-            sending: Sent::Commands,
             write_deadline: None,
             timer: None,
             armed: None,
         }
     }
 
-    // ----- state ---------------------------------------------------------
-
-    /// Starts a public call: a call still marked running means its future
-    /// was dropped, so the session is poisoned for good.
-    pub(crate) fn enter(&mut self) -> Result<(), Error> {
-        if self.busy {
-            self.busy = false;
-            let _ = self.fail(Error::Poisoned {
-                cause: CANCELLED.to_owned(),
-            });
+    /// Runs the operation just started on the session to its result.
+    ///
+    /// Dropping this future mid-way leaves the operation unfinished in the
+    /// session, which then refuses every later operation as poisoned.
+    pub(crate) async fn run<T: FromOutput, R: AsyncRead + Unpin>(
+        &mut self,
+        mut feed: Feed<'_, R>,
+    ) -> Result<T, Error> {
+        loop {
+            self.read_pending();
+            let action = self.session.poll_action(now());
+            if self.fill() {
+                // The events behind `action` queued commands: they are in
+                // the write buffer now, so ask again.
+                continue;
+            }
+            match action {
+                Action::Done => break,
+                Action::Body { index } if !self.write_pending() => {
+                    self.feed_body(&mut feed.bodies, index).await;
+                }
+                Action::StartTls if self.written >= self.out.len() => self.start_tls().await,
+                Action::StartTls => {
+                    let e = io::Error::new(
+                        io::ErrorKind::InvalidData,
+                        "STARTTLS was answered before the command was written",
+                    );
+                    self.session.handle_io_error(now(), e);
+                }
+                Action::AuthAnswer => {
+                    let challenge = self.session.auth_challenge().unwrap_or_default();
+                    let answer = feed.auth.as_mut().and_then(|a| a.respond(challenge));
+                    self.session.answer_auth(answer);
+                }
+                _ => self.turn().await,
+            }
         }
-        self.check_usable()?;
-        self.busy = true;
-        Ok(())
-    }
-
-    /// Ends a public call that ran to completion (whatever its result).
-    pub(crate) fn leave(&mut self) {
-        self.busy = false;
-    }
-
-    /// Fails with the reason the connection cannot be used, if it cannot.
-    pub(crate) fn check_usable(&self) -> Result<(), Error> {
-        if let Some(cause) = &self.poisoned {
-            return Err(Error::Poisoned {
-                cause: cause.clone(),
-            });
+        let result = self.session.take_output();
+        if let Err(e) = &result
+            && e.is_fatal()
+        {
+            self.trace.note(&format!("fatal: {e}"), SystemTime::now());
         }
-        if self.closed || self.transport.is_none() {
-            return Err(Error::ServerDisconnected { stage: None });
+        if !self.session.is_connected() {
+            self.shutdown().await;
         }
-        Ok(())
-    }
-
-    /// Connected, not closed, no fatal error, no cancelled call.
-    pub(crate) fn is_open(&self) -> bool {
-        self.poisoned.is_none() && !self.closed && self.transport.is_some() && !self.busy
-    }
-
-    /// Records a fatal error, drops the stream, and returns the error.
-    pub(crate) fn fail(&mut self, e: Error) -> Error {
-        if self.poisoned.is_none() {
-            let cause = match &e {
-                Error::Poisoned { cause } => cause.clone(),
-                other => other.to_string(),
-            };
-            self.trace
-                .note(&format!("fatal: {cause}"), SystemTime::now());
-            self.poisoned = Some(cause);
-        }
-        self.transport = None;
-        e
+        result
     }
 
     /// Closes the stream without a word (smtplib's `close`).
     pub(crate) fn close(&mut self) {
-        self.closed = true;
+        self.session.close();
         self.transport = None;
     }
 
     /// Closes the stream after a TLS close_notify and a shutdown, bounded.
     pub(crate) async fn shutdown(&mut self) {
-        self.closed = true;
+        self.session.close();
         if let Some(mut t) = self.transport.take() {
             let _ = tokio::time::timeout(SHUTDOWN_BUDGET, t.shutdown()).await;
         }
     }
 
-    /// The next engine event left after a failure, without any I/O: the
-    /// `TransactionFinished` reports the engine queued when it failed.
-    pub(crate) fn leftover_event(&mut self) -> Option<Event> {
-        self.client.poll_event()
-    }
-
     /// Output is waiting to be written or flushed.
-    pub(crate) fn write_pending(&self) -> bool {
+    fn write_pending(&self) -> bool {
         self.written < self.out.len() || self.unflushed
     }
 
-    // ----- the loop ------------------------------------------------------
-
-    /// Hands everything the engine has for the wire to the write buffer,
-    /// once the previous drain is written.
-    fn fill(&mut self) {
+    /// Hands everything the session has for the wire to the write buffer,
+    /// once the previous drain is written; whether there was anything.
+    fn fill(&mut self) -> bool {
         if self.written < self.out.len() {
-            return;
+            return false;
         }
         self.out.clear();
         self.written = 0;
         let now = now();
-        while self.client.poll_transmit(now, &mut self.out) > 0 {}
-        if !self.out.is_empty() {
-            self.trace.sent(&self.out, self.sending, SystemTime::now());
-            if self.sending == Sent::Secret {
-                self.sending = Sent::Commands;
-            }
-            self.unflushed = true;
-            self.write_deadline = now.checked_add(self.client.config().timeouts.data_block);
-        }
+        let Some(kind) = self.session.poll_transmit(now, &mut self.out) else {
+            return false;
+        };
+        self.trace.sent(&self.out, kind, SystemTime::now());
+        self.unflushed = true;
+        let block = self.session.engine().config().timeouts.data_block;
+        self.write_deadline = now.checked_add(block);
+        true
     }
 
-    /// Hands the engine whatever the server already sent, without waiting
+    /// Hands the session whatever the server already sent, without waiting
     /// (one poll with a no-op waker), when nothing is outstanding and no
-    /// write is half done. New output is taken right after this, so a stray
-    /// reply is judged unsolicited by the engine instead of being taken for
-    /// the next command's reply (DESIGN §8.6), and a reply during a body (an
-    /// early 552) is reported before more body goes out.
-    fn read_pending(&mut self) -> Result<(), Error> {
-        if self.eof || self.written < self.out.len() || self.client.poll_timeout().is_some() {
-            return Ok(());
+    /// write is half done: a stray reply is then judged unsolicited instead
+    /// of being taken for the next command's reply, and a reply during a
+    /// body (an early 552) is seen before more body goes out.
+    fn read_pending(&mut self) {
+        if self.eof || self.written < self.out.len() || self.session.is_awaiting_reply() {
+            return;
         }
         let Some(t) = self.transport.as_mut() else {
-            return Ok(());
+            return;
         };
         let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
         let mut rb = ReadBuf::new(&mut self.buf);
         let read = match Pin::new(&mut *t).poll_read(&mut cx, &mut rb) {
             Poll::Ready(res) => res.map(|()| rb.filled().len()),
-            Poll::Pending => return Ok(()),
+            Poll::Pending => return,
         };
         self.on_io(Ready {
             read: Some(read),
             ..Ready::default()
-        })
-    }
-
-    /// The next event, reading and writing as needed.
-    pub(crate) async fn step(&mut self) -> Result<Event, Error> {
-        self.check_usable()?;
-        loop {
-            if let Some(event) = self.ready_event().await? {
-                return Ok(event);
-            }
-            self.turn().await?;
-        }
-    }
-
-    /// An event available without waiting, after handing new output to the
-    /// write buffer; `None` when the caller must wait ([`turn`](Self::turn)).
-    pub(crate) async fn ready_event(&mut self) -> Result<Option<Event>, Error> {
-        self.check_usable()?;
-        self.read_pending()?;
-        self.fill();
-        if let Some(event) = self.client.poll_event() {
-            return self.on_event(event).await.map(Some);
-        }
-        if let Some(e) = self.client.error() {
-            let e = Error::from_engine(e.clone());
-            return Err(self.fail(e));
-        }
-        if self.client.is_closed() {
-            self.close();
-            return Err(Error::ServerDisconnected { stage: None });
-        }
-        Ok(None)
-    }
-
-    /// Writes (and flushes) everything the engine has for the wire, reading
-    /// meanwhile; events that arrive stay queued for [`step`](Self::step).
-    pub(crate) async fn flush(&mut self) -> Result<(), Error> {
-        loop {
-            self.check_usable()?;
-            self.read_pending()?;
-            self.fill();
-            if !self.write_pending() || self.client.is_closed() {
-                return Ok(());
-            }
-            if let Some(e) = self.client.error() {
-                let e = Error::from_engine(e.clone());
-                return Err(self.fail(e));
-            }
-            self.turn().await?;
-        }
+        });
     }
 
     /// One wait: I/O or the deadline, whichever comes first (see the module
     /// docs).
-    pub(crate) async fn turn(&mut self) -> Result<(), Error> {
+    async fn turn(&mut self) {
         let now = now();
         let writing = self.written < self.out.len();
         let flushing = !writing && self.unflushed;
-        let engine = self.client.poll_timeout();
+        let session = self.session.poll_timeout();
         let write_deadline = if writing || flushing {
             self.write_deadline
         } else {
             None
         };
-        // Nothing expected and nothing to write: a caller waiting for an
-        // event that cannot come, or a silent peer. Bounded either way.
-        let idle = engine.is_none() && !writing && !flushing;
-        let idle_deadline = if idle {
-            now.checked_add(self.client.config().timeouts.command)
-        } else {
-            None
-        };
-        let target = [engine, write_deadline, idle_deadline]
-            .into_iter()
-            .flatten()
-            .min();
+        let target = [session, write_deadline].into_iter().flatten().min();
         if target.is_some_and(|t| t <= now) {
-            return self.on_deadline(engine, write_deadline, idle_deadline);
+            return self.on_deadline(session, write_deadline);
         }
         if let Some(t) = target
             && self.armed != Some(t)
@@ -384,7 +340,7 @@ impl Driver {
             self.armed = Some(t);
         }
         let Some(transport) = self.transport.as_mut() else {
-            return Err(Error::ServerDisconnected { stage: None });
+            return self.session.handle_eof(now);
         };
         let side = if writing {
             WriteSide::Data(self.out.get(self.written..).unwrap_or_default())
@@ -404,11 +360,11 @@ impl Driver {
         };
         match ready {
             Some(ready) => self.on_io(ready),
-            None => self.on_deadline(engine, write_deadline, idle_deadline),
+            None => self.on_deadline(session, write_deadline),
         }
     }
 
-    fn on_io(&mut self, ready: Ready) -> Result<(), Error> {
+    fn on_io(&mut self, ready: Ready) {
         let now = now();
         // Input first: a reply (a 421, a 554) explains a failing write
         // better than the write error does.
@@ -418,177 +374,145 @@ impl Driver {
                 self.eof = true;
                 self.trace
                     .note("connection closed by the server", SystemTime::now());
-                if let Err(e) = self.client.handle_eof(now) {
-                    return Err(self.fail(Error::from_engine(e)));
-                }
+                self.session.handle_eof(now);
             }
             Some(Ok(n)) => {
                 let bytes = self.buf.get(..n).unwrap_or_default();
                 self.trace.received(bytes, SystemTime::now());
-                if let Err(e) = self.client.handle_input(now, bytes) {
-                    return Err(self.fail(Error::from_engine(e)));
-                }
+                self.session.handle_input(now, bytes);
             }
             Some(Err(e)) if e.kind() == io::ErrorKind::Interrupted => {}
-            Some(Err(e)) => return Err(self.io_failed(e)),
+            Some(Err(e)) => return self.session.handle_io_error(now, e),
         }
         match ready.wrote {
             None => {}
             Some(Ok(0)) => {
                 let e = io::Error::new(io::ErrorKind::WriteZero, "the stream accepted no bytes");
-                return Err(self.io_failed(e));
+                return self.session.handle_io_error(now, e);
             }
             Some(Ok(n)) => {
                 self.written = self.written.saturating_add(n).min(self.out.len());
-                self.write_deadline = now.checked_add(self.client.config().timeouts.data_block);
+                let block = self.session.engine().config().timeouts.data_block;
+                self.write_deadline = now.checked_add(block);
             }
             Some(Err(e)) if e.kind() == io::ErrorKind::Interrupted => {}
-            Some(Err(e)) => return Err(self.io_failed(e)),
+            Some(Err(e)) => return self.session.handle_io_error(now, e),
         }
         match ready.flushed {
             None => {}
             Some(Ok(())) if self.written >= self.out.len() => self.unflushed = false,
             Some(Ok(())) => {}
             Some(Err(e)) if e.kind() == io::ErrorKind::Interrupted => {}
-            Some(Err(e)) => return Err(self.io_failed(e)),
+            Some(Err(e)) => self.session.handle_io_error(now, e),
         }
-        Ok(())
     }
 
-    fn on_deadline(
-        &mut self,
-        engine: Option<Instant>,
-        write_deadline: Option<Instant>,
-        idle_deadline: Option<Instant>,
-    ) -> Result<(), Error> {
+    fn on_deadline(&mut self, session: Option<Instant>, write_deadline: Option<Instant>) {
         let now = now();
-        if engine.is_some_and(|d| now >= d) {
-            if let Err(e) = self.client.handle_timeout(now) {
-                return Err(self.fail(Error::from_engine(e)));
-            }
-            return Ok(());
+        if session.is_some_and(|d| now >= d) {
+            return self.session.handle_timeout(now);
         }
         if write_deadline.is_some_and(|d| now >= d) {
             let e = io::Error::new(
                 io::ErrorKind::TimedOut,
                 "a write made no progress within Timeouts::data_block",
             );
-            return Err(self.io_failed(e));
+            self.session.handle_io_error(now, e);
         }
-        if idle_deadline.is_some_and(|d| now >= d) {
-            return Err(self.fail(Error::Timeout { stage: None }));
-        }
-        Ok(())
     }
 
-    /// A stream error: the engine is told the connection is gone (so that
-    /// transactions are reported, `Unknown` after the end of data), and the
-    /// error returned, as "outcome unknown" when the engine says so.
-    fn io_failed(&mut self, e: io::Error) -> Error {
-        let timeout = matches!(
-            e.kind(),
-            io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock
-        );
-        let engine = self.client.handle_eof(now()).err();
-        let unknown = engine
-            .as_ref()
-            .is_some_and(smtp_proto::Error::is_outcome_unknown);
-        let stage = engine
-            .as_ref()
-            .and_then(smtp_proto::Error::stage)
-            .or((self.sending == Sent::Body).then_some(Stage::Body));
-        let err = if timeout {
-            Error::Timeout { stage }
-        } else {
-            Error::Io(e)
-        };
-        let err = if unknown {
-            Error::OutcomeUnknown {
-                cause: Box::new(err),
+    /// One piece of body for message `index`.
+    async fn feed_body<R: AsyncRead + Unpin>(&mut self, bodies: &mut Bodies<'_, R>, index: usize) {
+        match bodies {
+            Bodies::Reader(source) => {
+                self.chunk.resize(BODY_CHUNK, 0);
+                match read_full(source, &mut self.chunk).await {
+                    Ok(n) => {
+                        let piece = self.chunk.get(..n).unwrap_or_default();
+                        self.session.push_body(piece, n < BODY_CHUNK);
+                    }
+                    Err(e) => self.session.body_failed(e),
+                }
             }
-        } else {
-            err
-        };
-        self.fail(err)
+            Bodies::Parts(parts) => self.session.push_parts(parts),
+            Bodies::Many(all) => match all.get_mut(index) {
+                Some(body) => self.session.push_slice(body),
+                None => self.session.push_body(&[], true),
+            },
+            Bodies::None => self.session.push_body(&[], true),
+        }
     }
 
-    async fn on_event(&mut self, event: Event) -> Result<Event, Error> {
-        match &event {
-            Event::StartTlsReady { .. } => self.start_tls().await?,
-            Event::Closed { .. } => self.shutdown().await,
-            _ => {}
-        }
-        Ok(event)
-    }
-
-    /// `StartTlsReady`: the handshake on the raw stream, then
-    /// `tls_established`. The engine has checked that nothing followed the
-    /// 220, and this driver holds no input of its own (see the module
-    /// docs); output of ours still unwritten would mean the server answered
-    /// STARTTLS before receiving it.
-    async fn start_tls(&mut self) -> Result<(), Error> {
-        if self.written < self.out.len() {
-            let e = io::Error::new(
-                io::ErrorKind::InvalidData,
-                "STARTTLS was answered before the command was written",
-            );
-            return Err(self.fail(Error::Io(e)));
-        }
+    /// The handshake on the raw stream, then `tls_established`. The engine
+    /// has checked that nothing followed the 220, and this driver holds no
+    /// input of its own (see the module docs).
+    async fn start_tls(&mut self) {
         let Some((settings, name)) = self.tls.clone() else {
             let e = Error::NotSupported("TLS is not configured".to_owned());
-            return Err(self.fail(e));
+            return self.session.tls_failed(e);
         };
         let connector = match settings.connector() {
             Ok(c) => c,
-            Err(e) => return Err(self.fail(e)),
+            Err(e) => return self.session.tls_failed(e),
         };
         let Some(Transport::Plain(base)) = self.transport.take() else {
-            return Err(self.fail(Error::NotSupported("TLS is already active".to_owned())));
+            let e = Error::NotSupported("TLS is already active".to_owned());
+            return self.session.tls_failed(e);
         };
         self.unflushed = false;
         self.trace.note(
             &format!("TLS handshake, verifying {name:?}"),
             SystemTime::now(),
         );
-        let timeout = self.client.config().timeouts.command;
+        let timeout = self.session.engine().config().timeouts.command;
         match crate::tls::handshake(connector, &name, base, timeout).await {
             Ok(t) => self.transport = Some(t),
-            Err(e) => return Err(self.fail(e)),
+            Err(e) => return self.session.tls_failed(e),
         }
         self.trace.note("TLS established", SystemTime::now());
-        if let Err(e) = self.client.tls_established(now()) {
-            return Err(self.fail(Error::Usage(e)));
-        }
-        Ok(())
+        self.session.tls_established(now());
     }
 
     /// QUIT without waiting, for `Drop`: one non-blocking write of the QUIT
-    /// line when the session is healthy and idle (or holds only an open
-    /// envelope whose replies are all in), then the stream is dropped.
-    /// Nothing is awaited, so dropping never blocks.
-    pub(crate) fn quit_nowait(&mut self, open_envelope: bool) {
-        let idle = self.client.is_idle() || open_envelope;
-        if !self.is_open() || !idle || self.write_pending() {
-            self.close();
-            return;
-        }
-        let mut line = Vec::new();
-        if self.client.quit().is_ok() {
-            while self.client.poll_transmit(now(), &mut line) > 0 {}
-        }
-        if let Some(t) = self.transport.as_mut()
-            && !line.is_empty()
-        {
+    /// line when the session is healthy and idle, then the stream is
+    /// dropped. Nothing is awaited, so dropping never blocks.
+    pub(crate) fn quit_nowait(&mut self) {
+        let line = if self.write_pending() {
+            self.session.close();
+            None
+        } else {
+            self.session.quit_now(now())
+        };
+        if let (Some(t), Some(line)) = (self.transport.as_mut(), line) {
             let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
             if let Poll::Ready(Ok(n)) = Pin::new(&mut *t).poll_write(&mut cx, &line)
                 && n == line.len()
             {
-                self.trace.sent(&line, Sent::Commands, SystemTime::now());
+                self.trace
+                    .sent(&line, smtp_proto::trace::Sent::Commands, SystemTime::now());
                 let _ = Pin::new(&mut *t).poll_flush(&mut cx);
             }
         }
         self.close();
     }
+}
+
+/// Reads until `buf` is full or the source ends (a short result means the
+/// end, so the last piece and the end of data leave in one write).
+async fn read_full<R: AsyncRead + Unpin>(r: &mut R, buf: &mut [u8]) -> io::Result<usize> {
+    let mut filled = 0usize;
+    while let Some(rest) = buf.get_mut(filled..) {
+        if rest.is_empty() {
+            break;
+        }
+        match r.read(rest).await {
+            Ok(0) => break,
+            Ok(n) => filled = filled.saturating_add(n),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(filled)
 }
 
 /// Polls the write side (when given) and the read side (when `read`) of

@@ -1,9 +1,10 @@
 //! `smtp-tokio` is the async SMTP/LMTP client over Tokio and
-//! tokio-native-tls: it moves bytes between a Tokio stream and the sans-IO
-//! engine [`smtp_proto::Client`], applies the engine's deadlines with
-//! `tokio::time`, and performs TLS. Every protocol decision (pipelining,
-//! STARTTLS checks, AUTH choreography, dot-stuffing, LMTP replies) is the
-//! engine's; this crate holds none of its own.
+//! tokio-native-tls. It is a driver for the sans-IO
+//! [`smtp_proto::session::Session`]: it moves bytes between a Tokio stream
+//! and the session, applies the session's deadlines with `tokio::time`,
+//! performs the TLS handshake when asked, and reads message bodies from
+//! your `AsyncRead`. Every protocol and policy decision is the session's,
+//! the same one `smtp-blocking` drives, so both behave alike.
 //!
 //! The API is `smtp-blocking`'s, method for method and error for error, so
 //! code moves between the two by adding or removing `.await`:
@@ -98,28 +99,31 @@ mod builder;
 mod client;
 mod debug;
 mod driver;
-pub mod error;
 mod message;
 mod pool;
-mod send;
-mod steps;
 mod tls;
 mod transport;
 
 pub use builder::Builder;
 pub use client::SmtpClient;
-pub use error::{Error, Refused};
 pub use native_tls;
 pub use pool::{HealthCheck, Pool, PoolConfig, PoolStats, PooledClient};
-pub use send::refusal;
 pub use smtp_proto;
-pub use tls::{TlsPolicy, load_pem_certificates};
+pub use smtp_proto::session::{Error, LMTP_PORT, Options, SMTP_PORT, SMTP_SSL_PORT, TlsPolicy};
+pub use smtp_proto::smtplib::Refused;
+pub use tls::load_pem_certificates;
 pub use tokio_native_tls;
 pub use transport::Stream;
 
-/// smtplib's `SMTP_PORT`.
-pub const SMTP_PORT: u16 = 25;
-/// smtplib's `SMTP_SSL_PORT` (implicit TLS, RFC 8314).
-pub const SMTP_SSL_PORT: u16 = 465;
-/// smtplib's `LMTP_PORT`.
-pub const LMTP_PORT: u16 = 2003;
+/// The error type's module, for the smtplib exception table in its docs.
+pub mod error {
+    pub use smtp_proto::session::Error;
+    pub use smtp_proto::smtplib::Refused;
+}
+
+/// The reply that refused a recipient: its negative RCPT reply, or its
+/// negative final reply (LMTP). The same as
+/// [`RecipientReport::refusal`](smtp_proto::RecipientReport::refusal).
+pub fn refusal(r: &smtp_proto::RecipientReport) -> Option<&smtp_proto::Reply> {
+    r.refusal()
+}

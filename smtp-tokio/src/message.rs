@@ -4,7 +4,7 @@
 use smtp_proto::message::header_block_complete;
 use tokio::io::{AsyncRead, AsyncReadExt};
 
-use crate::Error;
+use smtp_proto::session::Error;
 
 /// Reads from `reader` through the empty line that ends the header block,
 /// at most [`smtp_proto::message::MAX_HEADER_BLOCK`] bytes. The bytes read
@@ -15,7 +15,7 @@ pub(crate) async fn read_header_block<R: AsyncRead + Unpin>(
     let mut buf = Vec::with_capacity(8 * 1024);
     let mut chunk = [0u8; 8 * 1024];
     loop {
-        if header_block_complete(&buf).map_err(invalid_message)? {
+        if header_block_complete(&buf)? {
             return Ok(buf);
         }
         let n = match reader.read(&mut chunk).await {
@@ -28,15 +28,4 @@ pub(crate) async fn read_header_block<R: AsyncRead + Unpin>(
         }
         buf.extend_from_slice(chunk.get(..n).unwrap_or_default());
     }
-}
-
-/// The engine's reason why a message cannot be sent, as smtplib's
-/// `ValueError`.
-pub(crate) fn invalid_message(e: smtp_proto::message::MessageError) -> Error {
-    Error::InvalidMessage(e.to_string())
-}
-
-/// The engine's reason why smtplib-style strings make no envelope.
-pub(crate) fn invalid_envelope(e: smtp_proto::message::EnvelopeError) -> Error {
-    Error::InvalidArgument(e.to_string())
 }

@@ -242,7 +242,7 @@ impl Inner {
         let under_limit = self
             .config
             .max_messages
-            .is_none_or(|max| client.transactions < max);
+            .is_none_or(|max| client.transactions() < max);
         let reusable = !self.closed.load(Ordering::Acquire)
             && client.is_connected()
             && client.engine().is_idle()
@@ -481,7 +481,7 @@ impl Pool {
                 .inner
                 .config
                 .max_messages
-                .map_or(BATCH, |max| max.saturating_sub(current.transactions));
+                .map_or(BATCH, |max| max.saturating_sub(current.transactions()));
             if allowance == 0 {
                 conn = None;
                 continue;

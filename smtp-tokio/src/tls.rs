@@ -6,25 +6,8 @@ use std::time::Duration;
 
 use native_tls::{Certificate, TlsConnector};
 
-use crate::Error;
 use crate::transport::{Base, Transport};
-
-/// What to do about STARTTLS on a plaintext connection (DESIGN §8.2).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
-pub enum TlsPolicy {
-    /// STARTTLS must succeed. When it is not offered or is refused, QUIT is
-    /// sent and the call fails with [`Error::TlsRequired`]: no AUTH, no
-    /// MAIL, no message byte goes over plaintext.
-    Required,
-    /// STARTTLS when offered; when it is not offered or is refused, carry
-    /// on in plaintext (password mechanisms stay refused without TLS unless
-    /// allowed). A failed handshake still fails: the connection is gone.
-    Opportunistic,
-    /// Never STARTTLS on its own (smtplib's behaviour: call
-    /// [`SmtpClient::starttls`](crate::SmtpClient::starttls) yourself).
-    #[default]
-    Disabled,
-}
+use smtp_proto::session::Error;
 
 /// How to build the TLS layer.
 #[derive(Clone, Default)]
@@ -69,7 +52,7 @@ impl TlsSettings {
         }
         b.danger_accept_invalid_certs(self.danger_accept_invalid_certs);
         b.danger_accept_invalid_hostnames(self.danger_accept_invalid_hostnames);
-        Ok(b.build()?)
+        b.build().map_err(Error::tls)
     }
 }
 
@@ -85,7 +68,7 @@ pub(crate) async fn handshake(
     let timeout = timeout.max(Duration::from_millis(1));
     match tokio::time::timeout(timeout, connector.connect(server_name, base)).await {
         Ok(Ok(stream)) => Ok(Transport::Tls(Box::new(stream))),
-        Ok(Err(e)) => Err(Error::Tls(e)),
+        Ok(Err(e)) => Err(Error::tls(e)),
         Err(_) => Err(Error::Timeout { stage: None }),
     }
 }
@@ -101,7 +84,8 @@ pub fn load_pem_certificates(path: &std::path::Path) -> Result<Vec<Certificate>,
     let certs = smtp_proto::pem::certificate_blocks(&String::from_utf8_lossy(&pem))
         .iter()
         .map(|block| Certificate::from_pem(block.as_bytes()))
-        .collect::<Result<Vec<_>, _>>()?;
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(Error::tls)?;
     if certs.is_empty() {
         return Err(Error::Io(io::Error::new(
             io::ErrorKind::InvalidData,

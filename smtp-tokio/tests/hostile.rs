@@ -1,17 +1,13 @@
-//! The hostile-server table of smtp-blocking (`tests/common/hostile_cases.rs`,
-//! scenarios in `tests/scenarios/*.scn`) against the Tokio adapter: the same
-//! data, the same expected outcomes. The server runs on std threads.
+//! The hostile-server table of the dev crate `smtp-testkit`
+//! (`smtp_testkit::hostile_cases`, scenarios in `smtp-proto/testkit/scenarios/`)
+//! against the Tokio adapter: the data and the expected outcomes smtp-blocking
+//! runs too. The server runs on std threads.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
     clippy::indexing_slicing,
     clippy::panic
 )]
-
-#[path = "../../smtp-blocking/tests/common/hostile.rs"]
-mod hostile;
-#[path = "../../smtp-blocking/tests/common/hostile_cases.rs"]
-mod hostile_cases;
 
 use std::time::Instant;
 
@@ -20,9 +16,9 @@ use hostile::Server;
 /// This adapter, as `Case::finding_in` names it.
 const ADAPTER: &str = "tokio";
 use hostile_cases::{Call, Case, Policy};
-use smtp_proto::Reply;
+use smtp_testkit::{hostile, hostile_cases};
 use smtp_tokio::native_tls::Certificate;
-use smtp_tokio::smtp_proto::{self, Domain};
+use smtp_tokio::smtp_proto::Domain;
 use smtp_tokio::{Builder, Error, Refused, SmtpClient, TlsPolicy};
 
 fn builder(case: &Case) -> Builder {
@@ -201,7 +197,7 @@ async fn hostile_table() {
 
 /// The cases that show a library bug (each names it in `finding`).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "finding: cases marked `finding` in smtp-blocking/tests/common/hostile_cases.rs fail (library bugs, see there)"]
+#[ignore = "finding: cases marked `finding` in smtp_testkit::hostile_cases fail (library bugs, see there)"]
 async fn hostile_findings() {
     run_all(true).await;
 }

@@ -15,7 +15,7 @@ mod common;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use common::{queue_id, servers, token};
+use common::{ServersExt, queue_id, servers, token};
 use smtp_tokio::smtp_proto::{BodyOptions, Envelope, ForwardPath, ReversePath, TxnOutcome};
 use smtp_tokio::{Pool, PoolConfig};
 use tokio::task::JoinSet;

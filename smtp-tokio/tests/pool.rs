@@ -12,7 +12,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Peer, Step, expect, loopback_builder, opening, send, servers, until};
+use common::{Peer, ServersExt, Step, expect, loopback_builder, opening, send, servers, until};
 use smtp_tokio::smtp_proto::{Envelope, ForwardPath, ReversePath, TxnOutcome};
 use smtp_tokio::{Error, HealthCheck, Pool, PoolConfig};
 

@@ -14,7 +14,8 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use common::{
-    aiosmtpd_delivery, maildir_message, postfix_delivery, servers, strip_received, token,
+    ServersExt, aiosmtpd_delivery, maildir_message, postfix_delivery, servers, strip_received,
+    token,
 };
 use smtp_tokio::smtp_proto::{
     BodyOptions, DeliveryScope, Envelope, ForwardPath, ReversePath, TxnOutcome, UsageError,

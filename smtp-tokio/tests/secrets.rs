@@ -1,8 +1,9 @@
 //! No secret in the Tokio adapter's `Debug`/`Display` output or wire
 //! trace, for every AUTH mechanism (issue 7 item 4; DESIGN §2.6, §8.11).
-//! The sessions and needles are in smtp-blocking's
-//! `tests/common/secrets_cases.rs`, shared with the blocking adapter. The trace goes to stderr, so [`auth_secrets_sweep`] runs
-//! itself again as a child process and sweeps the child's stderr.
+//! The sessions and needles are in the dev crate `smtp-testkit`
+//! (`smtp_testkit::secrets_cases`), shared with the blocking adapter. The
+//! trace goes to stderr, so [`auth_secrets_sweep`] runs itself again as a
+//! child process and sweeps the child's stderr.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -10,15 +11,11 @@
     clippy::panic
 )]
 
-#[path = "../../smtp-blocking/tests/common/hostile.rs"]
-mod hostile;
-#[path = "../../smtp-blocking/tests/common/secrets_cases.rs"]
-mod secrets_cases;
-
 use std::time::Duration;
 
 use hostile::Server;
 use secrets_cases::{ENDINGS, Ending, MECHS, Mech, sweep, sweep_result};
+use smtp_testkit::{hostile, secrets_cases};
 use smtp_tokio::smtp_proto::Domain;
 use smtp_tokio::{Builder, SmtpClient, TlsPolicy};
 

@@ -1,6 +1,7 @@
 //! The `send-async` example end to end: the blocking example's flags,
-//! output lines and exit codes. The cases without a scripted peer are
-//! smtp-blocking's `tests/common/cli_cases.rs`, included by path.
+//! output lines and exit codes. The cases without a scripted peer are in
+//! the dev crate `smtp-testkit` (`smtp_testkit::cli_cases`), shared with
+//! smtp-blocking's `send`.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -8,24 +9,26 @@
     clippy::panic
 )]
 
-#[path = "../../smtp-blocking/tests/common/cli_cases.rs"]
-mod cli_cases;
 mod common;
 
-use cli_cases::Run;
 use common::{Peer, Step, expect, send};
+use smtp_testkit::cli_cases::{Example, Run};
 
-const PACKAGE: &str = "smtp-tokio";
-const EXAMPLE: &str = "send-async";
+const EXAMPLE: Example = Example {
+    package: "smtp-tokio",
+    name: "send-async",
+};
 
-/// [`cli_cases::run`] off the runtime's threads, so the scripted peer
+smtp_testkit::cli_cases!(EXAMPLE);
+
+/// [`Example::run`] off the runtime's threads, so the scripted peer
 /// keeps running while the example talks to it.
 async fn run(args: &[&str], stdin: &str) -> Run {
     let args: Vec<String> = args.iter().map(|s| (*s).to_owned()).collect();
     let stdin = stdin.to_owned();
     tokio::task::spawn_blocking(move || {
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        cli_cases::run(&args, &stdin)
+        EXAMPLE.run(&args, &stdin)
     })
     .await
     .unwrap()

@@ -1,7 +1,8 @@
 //! Shared test helpers: a byte-exact scripted peer on 127.0.0.1 (it knows
-//! no SMTP: it sends and expects exact bytes), and (in `real_servers.rs`,
-//! shared with smtp-tokio) access to the real servers of
-//! `scripts/test-servers.sh` through the `SMTP_TEST_*` variables.
+//! no SMTP: it sends and expects exact bytes), and (from the dev crate
+//! `smtp-testkit`, shared with smtp-tokio) access to the real servers of
+//! `scripts/test-servers.sh` through the `SMTP_TEST_*` variables, with the
+//! builders that need this adapter.
 #![allow(
     dead_code,
     unreachable_pub,
@@ -18,11 +19,31 @@ use std::time::{Duration, Instant};
 
 use smtp_blocking::Builder;
 use smtp_blocking::smtp_proto::Domain;
-
-mod real_servers;
 // Not every test crate reads the real servers.
 #[allow(unused_imports)]
-pub use real_servers::*;
+pub use smtp_testkit::real_servers::*;
+
+/// The builder every loopback test uses: fixed EHLO name, short deadlines.
+pub fn loopback_builder(timeout: Duration) -> Builder {
+    Builder::new()
+        .local_hostname(Domain::parse("client.test").unwrap())
+        .timeout(timeout)
+}
+
+/// [`Servers`] with this adapter's builder.
+pub trait ServersExt {
+    /// A builder trusting the test CA, with a test EHLO name.
+    fn builder(&self) -> Builder;
+}
+
+impl ServersExt for Servers {
+    fn builder(&self) -> Builder {
+        Builder::new()
+            .add_root_certificate(self.ca())
+            .local_hostname(Domain::parse("client.test").unwrap())
+            .timeout(Duration::from_secs(30))
+    }
+}
 
 /// Upper bound for any single wait of the peer.
 pub const PEER_WAIT: Duration = Duration::from_secs(10);

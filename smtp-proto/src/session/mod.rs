@@ -460,6 +460,32 @@ impl Session {
         }
     }
 
+    /// [`push_body`](Self::push_body) for a body held in memory: pushes
+    /// its next piece (at most [`BODY_CHUNK`] bytes) and advances `body`.
+    pub fn push_slice(&mut self, body: &mut &[u8]) {
+        let whole: &[u8] = body;
+        let (piece, rest) = whole.split_at(whole.len().min(BODY_CHUNK));
+        *body = rest;
+        self.push_body(piece, rest.is_empty());
+    }
+
+    /// [`push_body`](Self::push_body) for a body held in memory as pieces
+    /// (a message with headers left out): pushes the next piece (at most
+    /// [`BODY_CHUNK`] bytes) and advances `parts`.
+    pub fn push_parts(&mut self, parts: &mut VecDeque<&[u8]>) {
+        while parts.front().is_some_and(|p| p.is_empty()) {
+            parts.pop_front();
+        }
+        let Some(front) = parts.front_mut() else {
+            return self.push_body(&[], true);
+        };
+        let whole: &[u8] = front;
+        let (piece, rest) = whole.split_at(whole.len().min(BODY_CHUNK));
+        *front = rest;
+        let last = parts.iter().all(|p| p.is_empty());
+        self.push_body(piece, last);
+    }
+
     /// The body source failed: the body cannot be withdrawn, so the
     /// connection must be abandoned (the server then discards the partial
     /// message). The operation fails with the error.
@@ -553,11 +579,7 @@ impl Session {
                 }
             }
             Event::Greeting { reply } => self.hello.greeting = Some(reply.clone()),
-            Event::Closed { .. } => {
-                if self.link == Link::Open {
-                    self.link = Link::Closed;
-                }
-            }
+            Event::Closed { .. } if self.link == Link::Open => self.link = Link::Closed,
             Event::AuthChallenge { .. } | Event::ReadyForBody { .. } => self.idle = None,
             _ => {}
         }
@@ -646,7 +668,7 @@ impl Session {
             task::Step::Continue if self.done.is_none() => self.task = Some(task),
             task::Step::Continue => {}
             task::Step::Finish(result) => self.finish(result),
-            task::Step::Then(next) => self.launch(next, now),
+            task::Step::Then(next) => self.launch(*next, now),
         }
     }
 

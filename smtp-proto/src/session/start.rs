@@ -332,7 +332,7 @@ impl Session {
         };
         self.start(
             Task::Txn {
-                mode: TxnMode::Data(env),
+                mode: Box::new(TxnMode::Data(env)),
                 message: None,
                 txn: None,
                 streaming: false,
@@ -357,14 +357,15 @@ impl Session {
             queued: Vec::new(),
             results: messages.iter().map(|_| None).collect(),
         };
+        let batch = Box::new(batch);
         self.start(Task::Batch { batch, body: None }, now);
     }
 
     fn start_txn(&mut self, mode: TxnMode, envelope: Envelope, options: BodyOptions, now: Instant) {
         self.start(
             Task::Txn {
-                mode,
-                message: Some((envelope, options)),
+                mode: Box::new(mode),
+                message: Some(Box::new((envelope, options))),
                 txn: None,
                 streaming: false,
             },

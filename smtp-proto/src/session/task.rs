@@ -36,7 +36,7 @@ pub(crate) enum Step {
     Finish(Result<Output, Error>),
     /// Replaced by another task (which begins at once, EHLO first if it
     /// needs one).
-    Then(Task),
+    Then(Box<Task>),
 }
 
 /// A simple command: one line, one reply.
@@ -143,13 +143,13 @@ pub(crate) enum Task {
         at: Option<(TxnId, RcptId)>,
     },
     Txn {
-        mode: TxnMode,
-        message: Option<(Envelope, BodyOptions)>,
+        mode: Box<TxnMode>,
+        message: Option<Box<(Envelope, BodyOptions)>>,
         txn: Option<TxnId>,
         streaming: bool,
     },
     Batch {
-        batch: BatchQueue,
+        batch: Box<BatchQueue>,
         /// The transaction whose body is wanted, and its message.
         body: Option<(TxnId, usize)>,
     },
@@ -187,7 +187,7 @@ impl Task {
                 | Task::Auth(_)
                 | Task::Mail { .. }
                 | Task::Batch { .. }
-        ) || matches!(self, Task::Txn { mode, .. } if !matches!(mode, TxnMode::Data(_)))
+        ) || matches!(self, Task::Txn { mode, .. } if !matches!(**mode, TxnMode::Data(_)))
     }
 
     pub(crate) fn is_streaming(&self) -> bool {
@@ -319,7 +319,7 @@ impl Task {
             Task::Txn {
                 mode, message, txn, ..
             } => {
-                let queued = match (mode, message.take()) {
+                let queued = match (&**mode, message.take().map(|m| *m)) {
                     (TxnMode::Data(env), _) => s.client.data(env.txn).map(|()| env.txn),
                     (_, Some((envelope, options))) => {
                         let r = s.client.send_mail(&envelope, options);
@@ -360,7 +360,7 @@ impl Task {
                 }
                 (OpenStage::Hello, Event::Hello { .. }) => {
                     if s.policy != TlsPolicy::Disabled && !s.client.is_tls() {
-                        Step::Then(Task::starttls(false))
+                        Step::Then(Box::new(Task::starttls(false)))
                     } else {
                         Step::Finish(Ok(Output::Unit))
                     }
@@ -532,7 +532,8 @@ impl Task {
                 answer: Some(reply),
                 ..
             } if matches!(e, Error::ServerDisconnected { .. }) => Ok(Output::Reply(reply)),
-            Task::Batch { mut batch, .. } => {
+            Task::Batch { batch, .. } => {
+                let mut batch = *batch;
                 let cause = e.to_string();
                 let mut first = Some(e);
                 for slot in batch.results.iter_mut().filter(|r| r.is_none()) {
@@ -753,7 +754,7 @@ fn batch_finished(batch: &mut BatchQueue, txn: TxnId, report: TxnReport) {
 
 fn batch_done(batch: &mut BatchQueue) -> Step {
     if batch.queued.is_empty() && batch.waiting.is_empty() {
-        Step::Finish(Ok(Output::Batch(collect(std::mem::take(batch)))))
+        Step::Finish(Ok(Output::Batch(collect(std::mem::take(&mut *batch)))))
     } else {
         Step::Continue
     }

@@ -1,7 +1,8 @@
 //! Shared test helpers: a byte-scripted peer on 127.0.0.1 (it knows no
-//! SMTP: it sends and expects exact bytes), and (smtp-blocking's
-//! `real_servers.rs`, included by path so the server discovery and spool
-//! readers exist once) the real servers of `scripts/test-servers.sh`.
+//! SMTP: it sends and expects exact bytes), and (from the dev crate
+//! `smtp-testkit`, so the server discovery and spool readers exist once)
+//! the real servers of `scripts/test-servers.sh`, with the builders that
+//! need this adapter.
 #![allow(
     dead_code,
     unreachable_pub,
@@ -20,11 +21,31 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
 
-#[path = "../../../smtp-blocking/tests/common/real_servers.rs"]
-mod real_servers;
 // Not every test crate reads the real servers.
 #[allow(unused_imports)]
-pub use real_servers::*;
+pub use smtp_testkit::real_servers::*;
+
+/// The builder every loopback test uses: fixed EHLO name, short deadlines.
+pub fn loopback_builder(timeout: Duration) -> Builder {
+    Builder::new()
+        .local_hostname(Domain::parse("client.test").unwrap())
+        .timeout(timeout)
+}
+
+/// [`Servers`] with this adapter's builder.
+pub trait ServersExt {
+    /// A builder trusting the test CA, with a test EHLO name.
+    fn builder(&self) -> Builder;
+}
+
+impl ServersExt for Servers {
+    fn builder(&self) -> Builder {
+        Builder::new()
+            .add_root_certificate(self.ca())
+            .local_hostname(Domain::parse("client.test").unwrap())
+            .timeout(Duration::from_secs(30))
+    }
+}
 
 /// Upper bound for any single wait of the peer.
 pub const PEER_WAIT: Duration = Duration::from_secs(10);

@@ -1,21 +1,12 @@
 //! The AUTH secrets sweep shared by both adapters' `tests/secrets.rs`
-//! (issue 7 item 4; DESIGN §2.6, §8.11). smtp-tokio includes this file by
-//! `#[path]`, as it does `hostile.rs`.
+//! (issue 7 item 4; DESIGN §2.6, §8.11), against the
+//! [`hostile`](crate::hostile) server.
 //!
 //! Each session is one AUTH exchange against the hostile server
 //! ([`scenario`]) with the wire trace on at level 2. The test then formats
 //! everything a caller might log (the client, every result and error, the
 //! authenticator) with `{:?}`, `{:#?}` and `{}` where `Display` exists, and
 //! checks the trace the adapter wrote to stderr, for every [`needles`] form.
-#![allow(
-    dead_code,
-    unreachable_pub,
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
-
 use std::fmt::{Debug, Display};
 
 use smtp_proto::auth::{Authenticator, CramMd5, Login, Plain, XOAuth2};

@@ -1,22 +1,12 @@
-//! Test helpers both adapters share (smtp-tokio includes this file by
-//! path): the loopback builder, and the real servers of
+//! Test helpers both adapters share: the real servers of
 //! `scripts/test-servers.sh` through the `SMTP_TEST_*` variables, with
-//! their spools. The including module provides `Builder` and `Domain`, from
-//! its own crate; both adapters' builders have the same API. The spool
-//! readers block (polling the file system): an async test calls them while
-//! its client is idle.
+//! their spools. Each adapter's `tests/common/mod.rs` adds what needs its
+//! own `Builder` (the loopback builder, and `Servers::builder` through an
+//! extension trait). The spool readers block (polling the file system): an
+//! async test calls them while its client is idle.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
-
-use super::{Builder, Domain};
-
-/// The builder every loopback test uses: fixed EHLO name, short deadlines.
-pub fn loopback_builder(timeout: Duration) -> Builder {
-    Builder::new()
-        .local_hostname(Domain::parse("client.test").unwrap())
-        .timeout(timeout)
-}
 
 /// The `SMTP_TEST_*` environment, or `None` (with a note) when the servers
 /// are not set up; under `CI=true` a missing setup fails the test instead.
@@ -63,13 +53,6 @@ impl Servers {
     pub fn ca(&self) -> native_tls::Certificate {
         let pem = std::fs::read(self.var("SMTP_TEST_CA")).unwrap();
         native_tls::Certificate::from_pem(&pem).unwrap()
-    }
-    /// A builder trusting the test CA, with a test EHLO name.
-    pub fn builder(&self) -> Builder {
-        Builder::new()
-            .add_root_certificate(self.ca())
-            .local_hostname(Domain::parse("client.test").unwrap())
-            .timeout(Duration::from_secs(30))
     }
     pub fn postfix_spool(&self) -> PathBuf {
         PathBuf::from(self.var("SMTP_TEST_POSTFIX_SPOOL"))

@@ -1,7 +1,7 @@
 //! A scripted hostile SMTP server for tests (std threads, 127.0.0.1:0),
-//! shared by both adapters (smtp-tokio includes this file by `#[path]`).
+//! shared by both adapters' tests.
 //! It knows no SMTP: a scenario is a list of steps, read from a small text
-//! format (files in `smtp-blocking/tests/scenarios/*.scn`), and the server
+//! format (files in `smtp-proto/testkit/scenarios/*.scn`), and the server
 //! records every byte the client sent so a test can assert what was (and
 //! was not) written.
 //!
@@ -32,15 +32,6 @@
 //! | `DRAIN` | read until the client closes; anything goes |
 //! | `BYE` | `C: QUIT`, `S? 221 bye`, `DRAIN` |
 //! | `INCLUDE NAME` | the steps of `NAME.scn` from the same directory |
-#![allow(
-    dead_code,
-    unreachable_pub,
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
-
 use std::io::{self, ErrorKind, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -85,9 +76,9 @@ pub enum Step {
     Drain,
 }
 
-/// The directory of the `.scn` files.
+/// The directory of the `.scn` files (`scenarios/` of this crate).
 pub fn scenario_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../smtp-blocking/tests/scenarios")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios")
 }
 
 /// Loads `NAME.scn` from [`scenario_dir`].
@@ -573,6 +564,45 @@ fn run_step(
                 return Err(format!("client sent {:?} after the end", lossy(&got)));
             }
             Ok(())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scenario_format_parses() {
+        let steps = parse(
+            "# c\nC: EHLO x\nC^ MAIL\nC* \\r\\n.\\r\\n\nS+ 250-a\nS: 250 b\\s\nR: 250-p\nSTALL 5ms\nCLOSE\nRESET\nTLS\nEND\nFLOOD 2 x\nFLOOD~ 2 y\nDRIP 1ms z\n",
+        )
+        .unwrap();
+        assert_eq!(steps[0], Step::Expect(b"EHLO x\r\n".to_vec()));
+        assert_eq!(steps[1], Step::ExpectLineStarting(b"MAIL".to_vec()));
+        assert_eq!(steps[2], Step::ReadUntil(b"\r\n.\r\n".to_vec()));
+        assert_eq!(
+            steps[3],
+            Step::Send {
+                bytes: b"250-a\r\n".to_vec(),
+                coalesce: true
+            }
+        );
+        assert_eq!(
+            steps[4],
+            Step::Send {
+                bytes: b"250 b \r\n".to_vec(),
+                coalesce: false
+            }
+        );
+        assert_eq!(steps.len(), 14);
+        assert!(parse("BOGUS").is_err());
+        assert!(parse("S: \\q").is_err());
+        // Every scenario file parses.
+        for entry in std::fs::read_dir(scenario_dir()).unwrap() {
+            let path = entry.unwrap().path();
+            let name = path.file_stem().unwrap().to_str().unwrap().to_owned();
+            assert!(!load(&name).is_empty(), "{name}");
         }
     }
 }

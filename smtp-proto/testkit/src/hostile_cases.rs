@@ -1,27 +1,19 @@
-//! The hostile-server case table both adapters run (smtp-tokio includes
-//! this file by `#[path]`). A case is data: a scenario (a `.scn` file or
-//! inline text in the format of `hostile.rs`), the client settings, and
-//! the calls with the exact outcome each must give, rendered as a short
-//! string by [`outcome`] so that one expectation serves both adapters
-//! (their `Error` enums have the same variants). An expectation ending in
-//! `*` is a prefix. The scenario itself checks the bytes the client sent
+//! The hostile-server case table both adapters run (each in its
+//! `tests/hostile.rs`). A case is data: a scenario (a `.scn` file or
+//! inline text in the format of [`hostile`](crate::hostile)), the client
+//! settings, and the calls with the exact outcome each must give, rendered
+//! as a short string by [`error`], [`reply`], [`unit`](fn@unit) and
+//! [`refused`], so that one expectation serves both adapters (they share
+//! one `Error` type, [`smtp_proto::session::Error`]). An expectation
+//! ending in `*` is a prefix. The scenario itself checks the bytes the client sent
 //! (`C:` lines are exact; `END` fails on any byte after it); `forbid` lists
 //! byte strings that must appear nowhere in what the client sent.
-//!
-//! The including module provides `Error` and `Reply` from its own crate.
-#![allow(
-    dead_code,
-    unreachable_pub,
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
 
 use std::time::Duration;
 
-use super::smtp_proto::{Domain, Error as E, ProtocolError as P};
-use super::{Error, Reply};
+use smtp_proto::session::Error;
+use smtp_proto::smtplib::Refused;
+use smtp_proto::{Domain, Error as E, ProtocolError as P, Reply};
 
 /// The TLS policy, as data.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -148,10 +140,13 @@ impl Case {
         c.budget = Duration::from_millis(ms * 3 + 2000);
         c
     }
+    // No case is a finding now (none are open): kept for the next one.
+    #[allow(dead_code)]
     fn finding(mut self, why: &'static str) -> Self {
         self.finding = Some(why);
         self
     }
+    #[allow(dead_code)]
     fn finding_in(mut self, adapters: &'static [&'static str], why: &'static str) -> Self {
         self.finding = Some(why);
         self.finding_in = adapters;
@@ -244,7 +239,7 @@ pub fn unit(r: &Result<(), Error>) -> String {
 }
 
 /// `ok []` or `ok [b@x.test=550]` for sendmail.
-pub fn refused(r: &Result<super::Refused, Error>) -> String {
+pub fn refused(r: &Result<Refused, Error>) -> String {
     match r {
         Ok(map) => {
             let mut v: Vec<String> = map

@@ -3,25 +3,25 @@
 //! prompts, output lines and exit codes: argument parsing, the builder
 //! settings, the AUTH mechanism choice, the envelope, and the report.
 //!
-//! Each example names its adapter crate `adapter` at its root
-//! (`use smtp_blocking as adapter;`); the two crates' `Builder` and `Error`
-//! share their method and variant names, so this file compiles against
-//! either. What remains in each example is the connect, AUTH, send and QUIT
-//! calls, blocking or `.await`ed.
+//! Both adapters' error type is [`smtp_proto::session::Error`] and their
+//! builders take the shared settings as one [`Options`]
+//! ([`Args::options`]), so this module needs no adapter. What remains in
+//! each example is its builder (`Builder::new()`, the `--ca-file`
+//! certificates of [`Args::ca_file`], then `.options(..)`) and the
+//! connect, AUTH, send and QUIT calls, blocking or `.await`ed.
 //!
 //! Exit status: 0 every recipient accepted, 1 some refused, 2 any error or
 //! none accepted (`error: ...` on stderr), 3 outcome unknown (connection
 //! lost after the final dot).
 
 use std::io::{BufRead, IsTerminal, Write};
+use std::path::Path;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use crate::adapter::smtp_proto::auth::{Authenticator, CramMd5, Login, Plain, XOAuth2};
-use crate::adapter::smtp_proto::{
-    Domain, Envelope, ForwardPath, Reply, ReversePath, TxnOutcome, TxnReport,
-};
-use crate::adapter::{Builder, Error, TlsPolicy, load_pem_certificates, refusal};
+use smtp_proto::auth::{Authenticator, CramMd5, Login, Plain, XOAuth2};
+use smtp_proto::session::{Error, Options, TlsPolicy};
+use smtp_proto::{Domain, Envelope, ForwardPath, Reply, ReversePath, TxnOutcome, TxnReport};
 
 const USAGE: &str = "usage: send [OPTIONS] [--from ADDR] [--to ADDR]... < MESSAGE
   --server HOST[:PORT]  default localhost, port 25 (465 with --tls, 2003 with --lmtp)
@@ -34,7 +34,7 @@ const USAGE: &str = "usage: send [OPTIONS] [--from ADDR] [--to ADDR]... < MESSAG
 
 /// The command line, parsed and checked.
 #[derive(Debug, Default)]
-pub(crate) struct Args {
+pub struct Args {
     server: Option<String>,
     lmtp: bool,
     tls: bool,
@@ -55,17 +55,17 @@ pub(crate) struct Args {
 
 impl Args {
     /// `--server`, or `localhost`.
-    pub(crate) fn server(&self) -> &str {
+    pub fn server(&self) -> &str {
         self.server.as_deref().unwrap_or("localhost")
     }
 
     /// `--user` and `--password`, when given (parsing ensures both or none).
-    pub(crate) fn credentials(&self) -> Option<(&str, &str)> {
+    pub fn credentials(&self) -> Option<(&str, &str)> {
         Some((self.user.as_deref()?, self.password.as_deref()?))
     }
 
     /// The authenticator `--auth` forces, or `None` to let `login` choose.
-    pub(crate) fn authenticator(
+    pub fn authenticator(
         &self,
         user: &str,
         password: &str,
@@ -87,40 +87,45 @@ impl Args {
         Ok(Some(auth))
     }
 
-    /// The adapter's builder with every connection flag applied.
-    pub(crate) fn builder(&self) -> Result<Builder, Error> {
-        let mut b = Builder::new();
+    /// `--ca-file`: the PEM file whose certificates the builder trusts in
+    /// addition to the system roots (the adapter's `load_pem_certificates`
+    /// reads it; load it before [`options`](Self::options), whose errors
+    /// come second).
+    pub fn ca_file(&self) -> Option<&Path> {
+        self.ca_file.as_deref().map(Path::new)
+    }
+
+    /// The builder settings of every other connection flag, for the
+    /// adapter's `Builder::options`.
+    pub fn options(&self) -> Result<Options, Error> {
+        let mut o = Options::default();
         if self.lmtp {
-            b = b.lmtp();
+            o.set_lmtp();
         }
         if self.tls {
-            b = b.implicit_tls();
+            o.implicit_tls = true;
         }
         if self.starttls {
-            b = b.starttls(TlsPolicy::Required);
-        }
-        if let Some(path) = &self.ca_file {
-            for cert in load_pem_certificates(std::path::Path::new(path))? {
-                b = b.add_root_certificate(cert);
-            }
+            o.tls_policy = TlsPolicy::Required;
         }
         if let Some(name) = &self.helo {
             let domain = Domain::parse(name)
                 .map_err(|e| Error::InvalidArgument(format!("--helo {name:?}: {e}")))?;
-            b = b.local_hostname(domain);
+            o.local_hostname = Some(domain);
         }
         if let Some(secs) = self.timeout {
-            b = b.timeout(Duration::from_secs_f64(secs));
+            o.set_timeout(Duration::from_secs_f64(secs));
         }
-        Ok(b.pipelining(!self.no_pipelining)
-            .chunking(!self.no_chunking)
-            .allow_plaintext_auth(self.allow_plaintext_auth)
-            .debuglevel(u8::from(self.debug)))
+        o.config.pipelining = !self.no_pipelining;
+        o.config.chunking = !self.no_chunking;
+        o.config.allow_plaintext_auth = self.allow_plaintext_auth;
+        o.debuglevel = u8::from(self.debug);
+        Ok(o)
     }
 }
 
 /// Parses the command line; the error is the message for `error: ...`.
-pub(crate) fn parse_args() -> Result<Args, String> {
+pub fn parse_args() -> Result<Args, String> {
     let mut a = Args::default();
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -172,14 +177,14 @@ pub(crate) fn parse_args() -> Result<Args, String> {
 }
 
 /// The exit status for a failed parse (2, after `error: ...`).
-pub(crate) fn usage_error(message: &str) -> ExitCode {
+pub fn usage_error(message: &str) -> ExitCode {
     eprintln!("error: {message}");
     ExitCode::from(2)
 }
 
 /// The exit status for a run: its own code, or 3 for an unknown outcome
 /// and 2 for any other error (after `error: ...`).
-pub(crate) fn exit_code(result: Result<u8, Error>) -> ExitCode {
+pub fn exit_code(result: Result<u8, Error>) -> ExitCode {
     match result {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
@@ -192,18 +197,18 @@ pub(crate) fn exit_code(result: Result<u8, Error>) -> ExitCode {
 /// Who the message goes from and to, and the message itself when it was
 /// typed at the prompts rather than piped.
 #[derive(Debug)]
-pub(crate) struct Request {
+pub struct Request {
     /// `--from`, or the address typed at the prompt.
-    pub(crate) from: Option<String>,
+    pub from: Option<String>,
     to: Vec<String>,
     /// The typed message, or `None` to read standard input.
-    pub(crate) typed: Option<Vec<u8>>,
+    pub typed: Option<Vec<u8>>,
 }
 
 impl Request {
     /// The addresses from the flags; when standard input is a terminal,
     /// prompts like smtplib's example, before connecting.
-    pub(crate) fn read(args: &Args) -> Result<Request, Error> {
+    pub fn read(args: &Args) -> Result<Request, Error> {
         let mut from = args.from.clone();
         let mut to = args.to.clone();
         let typed = if std::io::stdin().is_terminal() {
@@ -215,14 +220,14 @@ impl Request {
     }
 
     /// The recipients, or `None` to take them from the message headers.
-    pub(crate) fn to(&self) -> Option<Vec<&str>> {
+    pub fn to(&self) -> Option<Vec<&str>> {
         let to: Vec<&str> = self.to.iter().map(String::as_str).collect();
         (!to.is_empty()).then_some(to)
     }
 }
 
 /// The envelope of `--from` and `--to`.
-pub(crate) fn envelope(from: &str, to: &[&str]) -> Result<Envelope, Error> {
+pub fn envelope(from: &str, to: &[&str]) -> Result<Envelope, Error> {
     let from = ReversePath::parse(from)
         .map_err(|e| Error::InvalidArgument(format!("--from {from:?}: {e}")))?;
     let mut paths = Vec::new();
@@ -236,7 +241,7 @@ pub(crate) fn envelope(from: &str, to: &[&str]) -> Result<Envelope, Error> {
 }
 
 /// Prints one line per recipient and picks the exit status.
-pub(crate) fn print_report(report: &TxnReport) -> Result<u8, Error> {
+pub fn print_report(report: &TxnReport) -> Result<u8, Error> {
     match report.outcome {
         TxnOutcome::SenderRefused => {
             let reply = report.mail_reply.as_ref().map(line).unwrap_or_default();
@@ -261,7 +266,7 @@ pub(crate) fn print_report(report: &TxnReport) -> Result<u8, Error> {
             Some(m) => m.to_string(),
             None => "Postmaster".to_owned(),
         };
-        let reply = match refusal(r) {
+        let reply = match r.refusal() {
             Some(reply) => {
                 refused += 1;
                 Some(reply)

@@ -1,78 +1,109 @@
-//! The example's end-to-end cases that need no scripted peer: bad
+//! The `send` examples' end-to-end cases that need no scripted peer: bad
 //! arguments, refused connections and the real servers. Both adapters'
-//! examples share their command line (`smtp-blocking/examples/send_cli`),
-//! so the same cases hold for both; smtp-tokio includes this file by path.
-//! The including file names the binary with `PACKAGE` and `EXAMPLE`, and
-//! has a `common` module.
+//! examples share their command line ([`send_cli`](crate::send_cli)), so
+//! the same cases hold for both. An adapter runs every case as its own
+//! `#[test]` with [`cli_cases!`](crate::cli_cases!), naming its example
+//! binary; [`Example::run`] runs the example for the adapter's own cases.
 
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use super::common::{servers, token};
-use super::{EXAMPLE, PACKAGE};
+use crate::real_servers::{servers, token};
 
-/// The example binary, built by `cargo test`/nextest with the tests (or
-/// built here when missing).
-fn example() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let dir = exe.parent().unwrap().parent().unwrap();
-    let bin = dir.join("examples").join(EXAMPLE);
-    if !bin.exists() {
-        let status = Command::new(env!("CARGO"))
-            .args(["build", "-p", PACKAGE, "--example", EXAMPLE])
-            .status()
-            .unwrap();
-        assert!(status.success());
-    }
-    bin
+/// An adapter's `send` example: its package and example name.
+#[derive(Clone, Copy, Debug)]
+pub struct Example {
+    pub package: &'static str,
+    pub name: &'static str,
 }
 
 /// What the example did: exit code (-1 when killed) and output.
-pub(crate) struct Run {
-    pub(crate) code: i32,
-    pub(crate) stdout: String,
-    pub(crate) stderr: String,
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
 }
 
-/// Runs the example with `args` and `stdin`, bounded to 60 s.
-pub(crate) fn run(args: &[&str], stdin: &str) -> Run {
-    let mut child = Command::new(example())
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    // The child may fail before reading its input: ignore a broken pipe.
-    let _ = child.stdin.take().unwrap().write_all(stdin.as_bytes());
-    let start = Instant::now();
-    loop {
-        if child.try_wait().unwrap().is_some() || start.elapsed() > Duration::from_secs(60) {
-            break;
+impl Example {
+    /// The example binary, built by `cargo test`/nextest with the tests (or
+    /// built here when missing).
+    fn binary(&self) -> PathBuf {
+        let exe = std::env::current_exe().unwrap();
+        let dir = exe.parent().unwrap().parent().unwrap();
+        let bin = dir.join("examples").join(self.name);
+        if !bin.exists() {
+            let status = Command::new(env!("CARGO"))
+                .args(["build", "-p", self.package, "--example", self.name])
+                .status()
+                .unwrap();
+            assert!(status.success());
         }
-        std::thread::sleep(Duration::from_millis(10));
+        bin
     }
-    let _ = child.kill();
-    let out = child.wait_with_output().unwrap();
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+
+    /// Runs the example with `args` and `stdin`, bounded to 60 s.
+    pub fn run(&self, args: &[&str], stdin: &str) -> Run {
+        let mut child = Command::new(self.binary())
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // The child may fail before reading its input: ignore a broken pipe.
+        let _ = child.stdin.take().unwrap().write_all(stdin.as_bytes());
+        let start = Instant::now();
+        loop {
+            if child.try_wait().unwrap().is_some() || start.elapsed() > Duration::from_secs(60) {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let _ = child.kill();
+        let out = child.wait_with_output().unwrap();
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
     }
 }
 
-#[test]
-fn bad_arguments_exit_2() {
-    let r = run(&["--bogus"], "");
+/// Every case of this module as a `#[test]` of the calling test crate,
+/// against `$example` (an [`Example`] expression).
+#[macro_export]
+macro_rules! cli_cases {
+    ($example:expr) => {
+        $crate::cli_cases!(@tests $example;
+            bad_arguments_exit_2,
+            connection_refused_exits_2,
+            postfix_starttls_login_some_refused_exits_1,
+            envelope_from_headers_all_accepted_exits_0,
+            none_accepted_exits_2,
+            implicit_tls_and_debug_trace_redacts_auth,
+            lmtp_unix_socket_per_recipient_lines,
+        );
+    };
+    (@tests $example:expr; $($case:ident,)*) => {
+        $(
+            #[test]
+            fn $case() {
+                $crate::cli_cases::$case(&$example);
+            }
+        )*
+    };
+}
+
+pub fn bad_arguments_exit_2(example: &Example) {
+    let r = example.run(&["--bogus"], "");
     assert_eq!(r.code, 2, "{}", r.stderr);
     assert!(r.stderr.starts_with("error: "), "{}", r.stderr);
     assert!(r.stdout.is_empty());
 }
 
-#[test]
-fn connection_refused_exits_2() {
+pub fn connection_refused_exits_2(example: &Example) {
     // A port that was just free.
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -80,7 +111,7 @@ fn connection_refused_exits_2() {
         .unwrap()
         .port();
     let server = format!("127.0.0.1:{port}");
-    let r = run(
+    let r = example.run(
         &[
             "--server", &server, "--from", "a@x.test", "--to", "b@x.test",
         ],
@@ -90,14 +121,13 @@ fn connection_refused_exits_2() {
     assert!(r.stderr.starts_with("error: "), "{}", r.stderr);
 }
 
-#[test]
-fn postfix_starttls_login_some_refused_exits_1() {
+pub fn postfix_starttls_login_some_refused_exits_1(example: &Example) {
     let Some(s) = servers() else { return };
     let server = s.addr("SMTP_TEST_POSTFIX_PORT");
     let ca = s.var("SMTP_TEST_CA");
     let (user, password) = (s.user(), s.password());
     let tok = token("cli");
-    let r = run(
+    let r = example.run(
         &[
             "--server",
             &server,
@@ -132,12 +162,11 @@ fn postfix_starttls_login_some_refused_exits_1() {
     );
 }
 
-#[test]
-fn envelope_from_headers_all_accepted_exits_0() {
+pub fn envelope_from_headers_all_accepted_exits_0(example: &Example) {
     let Some(s) = servers() else { return };
     let server = s.addr("SMTP_TEST_AIOSMTPD_PORT");
     let msg = "From: a@example.org\r\nTo: b@example.org\r\nBcc: c@example.org\r\nSubject: hi\r\n\r\nx\r\n";
-    let r = run(
+    let r = example.run(
         &["--server", &server, "--no-pipelining", "--no-chunking"],
         msg,
     );
@@ -148,11 +177,10 @@ fn envelope_from_headers_all_accepted_exits_0() {
     assert!(lines[1].starts_with("c@example.org 250 "), "{}", lines[1]);
 }
 
-#[test]
-fn none_accepted_exits_2() {
+pub fn none_accepted_exits_2(example: &Example) {
     let Some(s) = servers() else { return };
     let server = s.addr("SMTP_TEST_POSTFIX_PORT");
-    let r = run(
+    let r = example.run(
         &[
             "--server",
             &server,
@@ -172,8 +200,7 @@ fn none_accepted_exits_2() {
     assert!(r.stderr.contains("error: "), "{}", r.stderr);
 }
 
-#[test]
-fn implicit_tls_and_debug_trace_redacts_auth() {
+pub fn implicit_tls_and_debug_trace_redacts_auth(example: &Example) {
     let Some(s) = servers() else { return };
     let server = s.addr("SMTP_TEST_AIOSMTPD_TLS_PORT");
     let ca = s.var("SMTP_TEST_CA");
@@ -197,7 +224,7 @@ fn implicit_tls_and_debug_trace_redacts_auth() {
             "--to",
             "b@example.org",
         ];
-        let r = run(&args, "Subject: x\r\n\r\ny\r\n");
+        let r = example.run(&args, "Subject: x\r\n\r\ny\r\n");
         assert_eq!(r.code, 0, "{}", r.stderr);
         assert!(!r.stderr.contains(&password), "password in the trace");
         assert!(r.stderr.contains("S: 235"), "{}", r.stderr);
@@ -215,8 +242,7 @@ fn implicit_tls_and_debug_trace_redacts_auth() {
     }
 }
 
-#[test]
-fn lmtp_unix_socket_per_recipient_lines() {
+pub fn lmtp_unix_socket_per_recipient_lines(example: &Example) {
     let Some(s) = servers() else { return };
     let socket = s.var("SMTP_TEST_LMTP_SOCKET");
     let over = format!("{}@example.org", s.var("SMTP_TEST_LMTP_OVERQUOTA_USER"));
@@ -233,7 +259,7 @@ fn lmtp_unix_socket_per_recipient_lines() {
         "--to",
         "nobody@example.org",
     ];
-    let r = run(&args, "Subject: lmtp\r\n\r\nx\r\n");
+    let r = example.run(&args, "Subject: lmtp\r\n\r\nx\r\n");
     assert_eq!(r.code, 1, "{}", r.stderr);
     let lines: Vec<&str> = r.stdout.lines().collect();
     assert_eq!(lines.len(), 3, "{}", r.stdout);
