@@ -35,6 +35,16 @@ cargo nextest run --config-file scripts/nextest.toml --workspace --all-targets -
 cargo test --workspace --doc 2>&1 | tee -a "$log" || status=1
 passed=0
 failed=0
+# The many-sessions example (a third driver: 200 sessions on one thread over
+# mio) against the project's smtp-sink; it exits 0 only when all 10,000
+# messages were accepted. Counted as one test.
+if cargo run -q -p smtp-proto --example many_sessions -- \
+    "$SMTP_TEST_HOST:$SMTP_TEST_SINK_PORT" 200 50 2>&1 | tee -a "$log"; then
+    passed=$((passed + 1))
+else
+    failed=$((failed + 1))
+    status=1
+fi
 # nextest: "Summary [ 22.7s] 515 tests run: 515 passed, 0 skipped" (failures: "N failed")
 if line=$(grep -E '^ *Summary \[' "$log" | tail -n 1); then
     p=$(grep -oE '[0-9]+ passed' <<<"$line" | grep -oE '[0-9]+' || echo 0)

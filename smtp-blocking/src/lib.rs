@@ -36,17 +36,17 @@
 //! | `SMTP_SSL(keyfile, certfile)`             | a [`native_tls::TlsConnector`] with an identity, via [`Builder::tls_connector`] |
 //! | `LMTP(host, port)`                        | [`SmtpClient::connect_lmtp`], [`Builder::lmtp`]        |
 //! | `SMTP_PORT`, `SMTP_SSL_PORT`, `LMTP_PORT` | [`SMTP_PORT`], [`SMTP_SSL_PORT`], [`LMTP_PORT`]        |
-//! | `connect(host, port)`                     | [`Builder::connect`] / [`Builder::connect_port`]; the greeting is [`SmtpClient::greeting`] |
+//! | `connect(host, port)`                     | [`Builder::connect`] / [`Builder::connect_port`]; the greeting is [`SmtpClient::greeting`](smtp_proto::session::Session::greeting) |
 //! | `_get_socket` override                    | [`Builder::connect_stream`] with any [`Stream`]       |
 //! | `set_debuglevel(level)`                   | [`SmtpClient::set_debuglevel`], [`Builder::debuglevel`] (AUTH redacted) |
 //! | `docmd(cmd, args)`                        | [`SmtpClient::docmd`]                                  |
 //! | `putcmd`, `getreply`, `send`              | none: the engine writes and reads; [`SmtpClient::docmd`] is the raw door |
 //! | `helo(name)`, `ehlo(name)`                | [`SmtpClient::helo`], [`SmtpClient::ehlo`] (the name is the builder's) |
 //! | `ehlo_or_helo_if_needed()`                | [`SmtpClient::ehlo_or_helo_if_needed`]                 |
-//! | `has_extn(name)`                          | [`SmtpClient::has_extn`]                               |
-//! | `esmtp_features`, `does_esmtp`            | [`SmtpClient::esmtp_features`], [`SmtpClient::does_esmtp`] |
-//! | `ehlo_resp`, `helo_resp`                  | [`SmtpClient::ehlo_resp`], [`SmtpClient::helo_resp`]   |
-//! | `local_hostname`                          | [`SmtpClient::local_hostname`]                         |
+//! | `has_extn(name)`                          | [`SmtpClient::has_extn`](smtp_proto::session::Session::has_extn)                               |
+//! | `esmtp_features`, `does_esmtp`            | [`SmtpClient::esmtp_features`](smtp_proto::session::Session::esmtp_features), [`SmtpClient::does_esmtp`](smtp_proto::session::Session::does_esmtp) |
+//! | `ehlo_resp`, `helo_resp`                  | [`SmtpClient::ehlo_resp`](smtp_proto::session::Session::ehlo_resp), [`SmtpClient::helo_resp`](smtp_proto::session::Session::helo_resp)   |
+//! | `local_hostname`                          | [`SmtpClient::local_hostname`](smtp_proto::session::Session::local_hostname)                         |
 //! | `timeout`, `source_address`               | builder settings                                       |
 //! | `verify`, `vrfy`, `expn`, `help`, `noop`, `rset` | [`SmtpClient::verify`], [`SmtpClient::expn`], [`SmtpClient::help`], [`SmtpClient::noop`], [`SmtpClient::rset`] |
 //! | `starttls(context)`                       | [`SmtpClient::starttls`] (+ [`TlsPolicy`])             |

@@ -33,6 +33,14 @@
 //! `examples/tcp_loop.rs` drives a `std::net::TcpStream` through this loop
 //! by hand, in about a hundred lines.
 //!
+//! # The client written once: [`session`]
+//!
+//! Above the engine, [`session::Session`] runs smtplib-level operations
+//! (connect with a TLS policy, `login`, `sendmail`, `send_many`, ...) and
+//! tells its driver what to do next. `smtp-blocking` and `smtp-tokio` are
+//! drivers of it; the [`session`] docs say what a third driver must do, and
+//! `examples/many_sessions.rs` is one (many sessions on one thread, `mio`).
+//!
 //! # Method categories
 //!
 //! - Getters: [`Client::phase`], [`Client::extensions`], [`Client::is_tls`],

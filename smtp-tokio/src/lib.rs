@@ -72,7 +72,7 @@
 //! Dropping a future in the middle of a command (losing a `select!`, a
 //! `tokio::time::timeout` firing) cannot leave a half-written command to be
 //! continued by the next call. Instead the connection is **poisoned**: the
-//! next call returns [`Error::Poisoned`], [`SmtpClient::is_connected`] is
+//! next call returns [`Error::Poisoned`], [`SmtpClient::is_connected`](smtp_proto::session::Session::is_connected) is
 //! false, and a [`Pool`] never hands it out again.
 //!
 //! | operation | cancellation-safe? |
