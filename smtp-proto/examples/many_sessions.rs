@@ -13,17 +13,16 @@
 //!    one `mio::Poll` for all sessions, bounded by the earliest deadline),
 //!    and call `handle_timeout` when it has.
 //!
-//! Usage: `many_sessions [ADDR] [CONNECTIONS] [MESSAGES_PER_CONNECTION]`,
-//! by default `127.0.0.1:25252` (the project's smtp-sink) 200 50. Each
-//! connection sends its messages one after another with `sendmail`, then
-//! QUITs. Exits with 0 only when every message was accepted.
+//! Usage: `many_sessions [ADDR] [CONNECTIONS] [MESSAGES_PER_CONNECTION]`
+//! (default: the project's smtp-sink, `127.0.0.1:25252 200 50`). Each
+//! connection sends its messages one by one with `sendmail`, then QUITs.
+//! Exits with 0 only when every message was accepted.
 
 use std::io::{self, ErrorKind, Read, Write};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use mio::net::TcpStream;
-use mio::{Events, Interest, Poll, Registry, Token};
+use mio::{Events, Interest, Poll, Registry, Token, net::TcpStream};
 use smtp_proto::session::{Action, Error, Options, Session};
 use smtp_proto::{Domain, Reply, smtplib::Refused};
 
@@ -46,7 +45,7 @@ struct Conn {
     /// Bytes taken from the session that the socket has not taken yet.
     out: Vec<u8>,
     /// The part of the message not yet handed to the session.
-    body: Vec<u8>,
+    msg: Vec<u8>,
     accepted: usize,
     refused: usize,
     error: Option<String>,
@@ -64,8 +63,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let (options, local) = (Options::default(), Domain::parse("client.example.test")?);
     let open = |id| Conn::open(id, addr, poll.registry(), &options, &local);
     let mut all: Vec<Conn> = (0..conns).map(open).collect();
-    let mut events = Events::with_capacity(1024);
-    let mut buf = vec![0; 16 * 1024];
+    let (mut events, mut buf) = (Events::with_capacity(1024), vec![0; 16 * 1024]);
     // Every session runs once; then those whose socket or deadline says so.
     for c in &mut all {
         c.drive(&mut buf, poll.registry(), messages);
@@ -77,17 +75,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             break;
         }
         // Wait for the sockets, or for the earliest deadline of all.
-        let deadlines = all
-            .iter()
-            .filter_map(|c| c.socket.as_ref().and(c.session.poll_timeout()));
-        let wait = deadlines.fold(give_up, Instant::min) - now;
-        match poll.poll(&mut events, Some(wait)) {
+        let deadlines = all.iter().filter_map(Conn::deadline);
+        let next = deadlines.fold(give_up, Instant::min);
+        match poll.poll(&mut events, Some(next.saturating_duration_since(now))) {
             Err(e) if e.kind() != ErrorKind::Interrupted => return Err(e.into()),
             _ => {}
         }
         let now = Instant::now();
         let mut ready: Vec<usize> = events.iter().map(|e| e.token().0).collect();
-        ready.extend(all.iter().filter(|c| c.expired(now)).map(|c| c.id));
+        let due = |c: &&Conn| c.deadline().is_some_and(|d| d <= now);
+        ready.extend(all.iter().filter(due).map(|c| c.id));
         for &i in &ready {
             let Some(c) = all.get_mut(i) else { continue };
             c.drive(&mut buf, poll.registry(), messages);
@@ -105,10 +102,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let accepted: usize = all.iter().map(|c| c.accepted).sum();
     let failed = conns * messages - accepted;
     println!("sessions: {conns}, messages: {accepted} accepted, {failed} failed");
-    println!(
-        "elapsed: {elapsed:.2} s, {:.0} msg/s",
-        accepted as f64 / elapsed
-    );
+    let rate = accepted as f64 / elapsed;
+    println!("elapsed: {elapsed:.2} s, {rate:.0} msg/s");
     std::process::exit(i32::from(failed > 0));
 }
 
@@ -128,15 +123,15 @@ impl Conn {
             session: Session::connect(opts, local.clone(), false, Instant::now()),
             step: Step::Opening,
             out: Vec::new(),
-            body: Vec::new(),
+            msg: Vec::new(),
             accepted: 0,
             refused: 0,
         }
     }
 
-    /// Whether the session's deadline has passed.
-    fn expired(&self, now: Instant) -> bool {
-        self.socket.is_some() && self.session.poll_timeout().is_some_and(|d| d <= now)
+    /// When the session must be woken up without input (never once closed).
+    fn deadline(&self) -> Option<Instant> {
+        self.socket.as_ref().and(self.session.poll_timeout())
     }
 
     /// Runs the session as far as it goes without blocking: returns when
@@ -165,24 +160,25 @@ impl Conn {
             match action {
                 // Only once the socket took the rest: at most a chunk waits.
                 Action::Body { .. } if self.out.is_empty() => {
-                    let mut rest = self.body.as_slice();
+                    let mut rest = self.msg.as_slice();
                     self.session.push_slice(&mut rest);
-                    let pushed = self.body.len() - rest.len();
-                    self.body.drain(..pushed);
+                    let pushed = self.msg.len() - rest.len();
+                    self.msg.drain(..pushed);
                 }
                 Action::Read | Action::Body { .. } => {
                     if read(socket, &mut self.session, buf, now) {
                         continue;
                     }
-                    if !self.expired(now) {
+                    if self.deadline().is_none_or(|d| d > now) {
                         return; // wait for readable, writable or the deadline
                     }
                     self.session.handle_timeout(now);
                 }
-                // No TLS, no AUTH here: an adapter with them does the
-                // handshake or asks its authenticator.
+                // No TLS and no AUTH in this example.
                 Action::StartTls => self.session.tls_failed(Error::NotSupported("TLS".into())),
-                _ => self.session.handle_io_error(now, io::Error::other("?")),
+                _ => self
+                    .session
+                    .handle_io_error(now, io::Error::other("unsupported action")),
             }
         }
     }
@@ -206,13 +202,10 @@ impl Conn {
         }
         if next < messages && self.session.is_connected() {
             self.step = Step::Sending(next);
-            let (from, to) = (
-                "sender@example.test",
-                format!("c{}.m{next}@example.test", self.id),
-            );
-            self.body = message(self.id, next);
-            self.session
-                .sendmail(now, from, &[to], &self.body, &[], &[]);
+            let from = "sender@example.test";
+            let to = format!("c{}.m{next}@example.test", self.id);
+            self.msg = message(self.id, next);
+            self.session.sendmail(now, from, &[to], &self.msg, &[], &[]);
         } else if next == messages && self.session.is_connected() {
             self.step = Step::Quitting;
             self.session.quit(now);
