@@ -161,7 +161,7 @@ impl Builder {
         let session = Session::connect(o, local, o.implicit_tls, Instant::now());
         let tls = Some((self.tls.clone(), server_name));
         let mut driver = Driver::new(session, transport, tls, trace)?;
-        driver.run::<()>(Feed::none())?;
+        driver.run::<(), _>(<Feed<'_>>::none())?;
         Ok(SmtpClient { driver })
     }
 }

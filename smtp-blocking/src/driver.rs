@@ -17,7 +17,6 @@
 //! received in plaintext is left anywhere to be mistaken for TLS-protected
 //! input.
 
-use std::collections::VecDeque;
 use std::io::{ErrorKind, Read, Write};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -33,37 +32,15 @@ const READ_BUF: usize = 16 * 1024;
 /// The shortest socket timeout: zero would mean "no timeout" to std.
 pub(crate) const MIN_TIMEOUT: Duration = Duration::from_millis(1);
 
-/// Where an operation's message bodies come from.
-pub(crate) enum Bodies<'a> {
-    /// The operation sends no body.
-    None,
-    /// One body, read from a source in [`BODY_CHUNK`] pieces.
-    Reader(&'a mut dyn Read),
-    /// One body made of these pieces, in order.
-    Parts(VecDeque<&'a [u8]>),
-    /// One in-memory body per message of a batch.
-    Many(Vec<&'a [u8]>),
-}
+/// What an operation is fed: [`smtp_proto::session::Feed`] with this
+/// driver's body source (`std::io::Empty` when there is none) and the
+/// caller's authenticator.
+pub(crate) type Feed<'a, R = std::io::Empty> =
+    smtp_proto::session::Feed<'a, R, dyn Authenticator + 'a>;
 
-/// What the caller supplies to an operation besides its arguments.
-pub(crate) struct Feed<'a> {
-    pub(crate) bodies: Bodies<'a>,
-    pub(crate) auth: Option<&'a mut dyn Authenticator>,
-}
-
-impl Feed<'_> {
-    pub(crate) fn none() -> Feed<'static> {
-        Feed {
-            bodies: Bodies::None,
-            auth: None,
-        }
-    }
-}
-
-impl<'a> Feed<'a> {
-    pub(crate) fn body(bodies: Bodies<'a>) -> Feed<'a> {
-        Feed { bodies, auth: None }
-    }
+/// The driver's clock.
+pub(crate) fn now() -> Instant {
+    Instant::now()
 }
 
 /// A connection and its session.
@@ -105,7 +82,10 @@ impl Driver {
     }
 
     /// Runs the operation just started on the session to its result.
-    pub(crate) fn run<T: FromOutput>(&mut self, mut feed: Feed<'_>) -> Result<T, Error> {
+    pub(crate) fn run<T: FromOutput, R: Read>(
+        &mut self,
+        mut feed: Feed<'_, R>,
+    ) -> Result<T, Error> {
         loop {
             if !self.session.is_awaiting_reply() {
                 // Anything the server sent meanwhile reaches the engine
@@ -123,13 +103,23 @@ impl Driver {
                 Action::Done => break,
                 Action::Read => self.read_once(),
                 Action::StartTls => self.start_tls(),
-                Action::Body { index } => self.feed_body(&mut feed.bodies, index),
-                Action::AuthAnswer => {
-                    let challenge = self.session.auth_challenge().unwrap_or_default();
-                    let answer = feed.auth.as_mut().and_then(|a| a.respond(challenge));
-                    self.session.answer_auth(answer);
+                Action::Body { index } => {
+                    if let Some(source) = self.session.feed_body(&mut feed.bodies, index) {
+                        self.chunk.resize(BODY_CHUNK, 0);
+                        match read_full(source, &mut self.chunk) {
+                            Ok(n) => {
+                                let piece = self.chunk.get(..n).unwrap_or_default();
+                                self.session.push_body(piece, n < BODY_CHUNK);
+                            }
+                            Err(e) => self.session.body_failed(e),
+                        }
+                    }
                 }
-                _ => self.read_once(),
+                Action::AuthAnswer => self.session.answer_with(feed.auth.as_deref_mut()),
+                _ => {
+                    let e = Error::NotSupported("an action this driver does not know".to_owned());
+                    self.session.abort(e);
+                }
             }
         }
         let result = self.session.take_output();
@@ -142,6 +132,12 @@ impl Driver {
             self.close();
         }
         result
+    }
+
+    /// Closes the socket after QUIT (the same as [`close`](Self::close)
+    /// here: a blocking close does not wait).
+    pub(crate) fn shutdown(&mut self) {
+        self.close();
     }
 
     /// Closes the socket (after a TLS close_notify when possible).
@@ -241,28 +237,6 @@ impl Driver {
         }
     }
 
-    /// One piece of body for message `index`.
-    fn feed_body(&mut self, bodies: &mut Bodies<'_>, index: usize) {
-        match bodies {
-            Bodies::Reader(source) => {
-                self.chunk.resize(BODY_CHUNK, 0);
-                match read_full(source, &mut self.chunk) {
-                    Ok(n) => {
-                        let piece = self.chunk.get(..n).unwrap_or_default();
-                        self.session.push_body(piece, n < BODY_CHUNK);
-                    }
-                    Err(e) => self.session.body_failed(e),
-                }
-            }
-            Bodies::Parts(parts) => self.session.push_parts(parts),
-            Bodies::Many(all) => match all.get_mut(index) {
-                Some(body) => self.session.push_slice(body),
-                None => self.session.push_body(&[], true),
-            },
-            Bodies::None => self.session.push_body(&[], true),
-        }
-    }
-
     /// The handshake on the raw transport, then `tls_established`.
     fn start_tls(&mut self) {
         let Some((settings, name)) = self.tls.clone() else {
@@ -301,7 +275,7 @@ impl Driver {
 
 /// Reads until `buf` is full or the source ends (a short result means the
 /// end, so the last piece and the end of data leave in one write).
-fn read_full(r: &mut dyn Read, buf: &mut [u8]) -> std::io::Result<usize> {
+fn read_full(r: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
     let mut filled = 0;
     while let Some(rest) = buf.get_mut(filled..) {
         if rest.is_empty() {

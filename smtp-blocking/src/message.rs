@@ -28,3 +28,13 @@ pub(crate) fn read_header_block(reader: &mut dyn Read) -> Result<Vec<u8>, Error>
         buf.extend_from_slice(chunk.get(..n).unwrap_or_default());
     }
 }
+
+/// The body source of a streamed message: the kept pieces of its header
+/// block (`head`, read already), then the rest of `reader`.
+pub(crate) fn head_then<'a, R: Read + 'a>(parts: Vec<&'a [u8]>, reader: R) -> impl Read + 'a {
+    let head = parts.into_iter().fold(
+        Box::new(std::io::empty()) as Box<dyn Read + 'a>,
+        |acc, p| Box::new(acc.chain(p)),
+    );
+    head.chain(reader)
+}

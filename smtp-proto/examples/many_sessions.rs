@@ -176,9 +176,7 @@ impl Conn {
                 }
                 // No TLS and no AUTH in this example.
                 Action::StartTls => self.session.tls_failed(Error::NotSupported("TLS".into())),
-                _ => self
-                    .session
-                    .handle_io_error(now, io::Error::other("unsupported action")),
+                _ => self.session.abort(Error::NotSupported("AUTH".into())),
             }
         }
     }

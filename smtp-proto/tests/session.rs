@@ -236,3 +236,38 @@ fn sendmail_with_bdat_no_pipelining_advertised() {
         assert!(matches!(e, Error::DataError { .. }), "{e:?}");
     });
 }
+
+#[test]
+fn a_body_that_stops_moving_times_out() {
+    let mut run = opened(&Options::default(), false);
+    run.session.send(
+        run.now,
+        &smtp_proto::Envelope::new(
+            smtp_proto::ReversePath::parse("a@x.test").unwrap(),
+            [smtp_proto::ForwardPath::parse("b@x.test").unwrap()],
+        ),
+        smtp_proto::BodyOptions::default().with_chunking(false),
+    );
+    let mut wire = Vec::new();
+    let _ = run.session.poll_action(run.now);
+    let _ = run.session.poll_transmit(run.now, &mut wire);
+    run.session
+        .handle_input(run.now, b"250 ok\r\n250 ok\r\n354 go\r\n");
+    // The driver never manages to write the body (a server that stopped
+    // reading): the session bounds it by the data-block timeout.
+    assert_eq!(run.session.poll_action(run.now), Action::Body { index: 0 });
+    let deadline = run.session.poll_timeout().unwrap();
+    assert_eq!(
+        deadline - run.now,
+        Options::default().config.timeouts.data_block
+    );
+    run.now = deadline;
+    run.session.handle_timeout(run.now);
+    assert_eq!(run.session.poll_action(run.now), Action::Done);
+    let e = run
+        .session
+        .take_output::<smtp_proto::TxnReport>()
+        .unwrap_err();
+    assert!(matches!(e, Error::Timeout { .. }), "{e:?}");
+    assert!(!run.session.is_connected());
+}

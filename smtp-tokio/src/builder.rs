@@ -166,7 +166,7 @@ impl Builder {
         let session = Session::connect(o, local, o.implicit_tls, now());
         let tls = Some((self.tls.clone(), server_name));
         let mut driver = Driver::new(session, transport, tls, trace);
-        driver.run::<(), _>(Feed::none()).await?;
+        driver.run::<(), _>(<Feed<'_>>::none()).await?;
         Ok(SmtpClient { driver })
     }
 }

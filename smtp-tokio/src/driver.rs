@@ -34,8 +34,6 @@ use std::pin::Pin;
 use std::task::Poll;
 use std::time::{Duration, Instant, SystemTime};
 
-use std::collections::VecDeque;
-
 use smtp_proto::auth::Authenticator;
 use smtp_proto::session::{Action, BODY_CHUNK, Error, FromOutput, Session};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
@@ -50,55 +48,15 @@ const READ_BUF: usize = 32 * 1024;
 /// Bound on the TLS close and socket shutdown after QUIT.
 const SHUTDOWN_BUDGET: Duration = Duration::from_secs(1);
 
-/// Where an operation's message bodies come from. Generic over the
-/// source, so that a future is `Send` exactly when the caller's source is.
-pub(crate) enum Bodies<'a, R> {
-    /// The operation sends no body.
-    None,
-    /// One body, read from a source in [`BODY_CHUNK`] pieces.
-    Reader(&'a mut R),
-    /// One body made of these pieces, in order.
-    Parts(VecDeque<&'a [u8]>),
-    /// One in-memory body per message of a batch.
-    Many(Vec<&'a [u8]>),
-}
-
-/// What the caller supplies to an operation besides its arguments.
-pub(crate) struct Feed<'a, R> {
-    pub(crate) bodies: Bodies<'a, R>,
-    pub(crate) auth: Option<&'a mut (dyn Authenticator + Send)>,
-}
-
-/// The source type of operations that send no body.
-pub(crate) type NoBody = tokio::io::Empty;
-
-impl<'a> Feed<'a, NoBody> {
-    pub(crate) fn none() -> Feed<'static, NoBody> {
-        Feed {
-            bodies: Bodies::None,
-            auth: None,
-        }
-    }
-
-    /// One body held in memory as these pieces.
-    pub(crate) fn parts(parts: impl Into<VecDeque<&'a [u8]>>) -> Feed<'a, NoBody> {
-        Feed::body(Bodies::Parts(parts.into()))
-    }
-
-    /// One in-memory body per message.
-    pub(crate) fn many(bodies: Vec<&'a [u8]>) -> Feed<'a, NoBody> {
-        Feed::body(Bodies::Many(bodies))
-    }
-}
-
-impl<'a, R> Feed<'a, R> {
-    pub(crate) fn body(bodies: Bodies<'a, R>) -> Feed<'a, R> {
-        Feed { bodies, auth: None }
-    }
-}
+/// What an operation is fed: [`smtp_proto::session::Feed`] with this
+/// driver's body source (`tokio::io::Empty` when there is none; generic,
+/// so a future is `Send` exactly when the caller's source is) and the
+/// caller's authenticator.
+pub(crate) type Feed<'a, R = tokio::io::Empty> =
+    smtp_proto::session::Feed<'a, R, dyn Authenticator + Send + 'a>;
 
 /// The clock: tokio's, so that tests with a paused clock see the same time
-/// as the engine's deadlines.
+/// as the session's deadlines.
 pub(crate) fn now() -> Instant {
     tokio::time::Instant::now().into_std()
 }
@@ -221,7 +179,16 @@ impl Driver {
             match action {
                 Action::Done => break,
                 Action::Body { index } if !self.write_pending() => {
-                    self.feed_body(&mut feed.bodies, index).await;
+                    if let Some(source) = self.session.feed_body(&mut feed.bodies, index) {
+                        self.chunk.resize(BODY_CHUNK, 0);
+                        match read_full(source, &mut self.chunk).await {
+                            Ok(n) => {
+                                let piece = self.chunk.get(..n).unwrap_or_default();
+                                self.session.push_body(piece, n < BODY_CHUNK);
+                            }
+                            Err(e) => self.session.body_failed(e),
+                        }
+                    }
                 }
                 Action::StartTls if self.written >= self.out.len() => self.start_tls().await,
                 Action::StartTls => {
@@ -231,12 +198,12 @@ impl Driver {
                     );
                     self.session.handle_io_error(now(), e);
                 }
-                Action::AuthAnswer => {
-                    let challenge = self.session.auth_challenge().unwrap_or_default();
-                    let answer = feed.auth.as_mut().and_then(|a| a.respond(challenge));
-                    self.session.answer_auth(answer);
+                Action::AuthAnswer => self.session.answer_with(feed.auth.as_deref_mut()),
+                Action::Read | Action::Body { .. } => self.turn().await,
+                _ => {
+                    let e = Error::NotSupported("an action this driver does not know".to_owned());
+                    self.session.abort(e);
                 }
-                _ => self.turn().await,
             }
         }
         let result = self.session.take_output();
@@ -418,28 +385,6 @@ impl Driver {
                 "a write made no progress within Timeouts::data_block",
             );
             self.session.handle_io_error(now, e);
-        }
-    }
-
-    /// One piece of body for message `index`.
-    async fn feed_body<R: AsyncRead + Unpin>(&mut self, bodies: &mut Bodies<'_, R>, index: usize) {
-        match bodies {
-            Bodies::Reader(source) => {
-                self.chunk.resize(BODY_CHUNK, 0);
-                match read_full(source, &mut self.chunk).await {
-                    Ok(n) => {
-                        let piece = self.chunk.get(..n).unwrap_or_default();
-                        self.session.push_body(piece, n < BODY_CHUNK);
-                    }
-                    Err(e) => self.session.body_failed(e),
-                }
-            }
-            Bodies::Parts(parts) => self.session.push_parts(parts),
-            Bodies::Many(all) => match all.get_mut(index) {
-                Some(body) => self.session.push_slice(body),
-                None => self.session.push_body(&[], true),
-            },
-            Bodies::None => self.session.push_body(&[], true),
         }
     }
 

@@ -29,3 +29,16 @@ pub(crate) async fn read_header_block<R: AsyncRead + Unpin>(
         buf.extend_from_slice(chunk.get(..n).unwrap_or_default());
     }
 }
+
+/// The body source of a streamed message: the kept pieces of its header
+/// block (`head`, read already), then the rest of `reader`.
+pub(crate) fn head_then<'a, R: AsyncRead + Unpin + Send + 'a>(
+    parts: Vec<&'a [u8]>,
+    reader: R,
+) -> impl AsyncRead + Unpin + Send + 'a {
+    let head = parts.into_iter().fold(
+        Box::new(tokio::io::empty()) as Box<dyn AsyncRead + Unpin + Send + 'a>,
+        |acc, p| Box::new(acc.chain(p)),
+    );
+    head.chain(reader)
+}

@@ -18,10 +18,13 @@
 //! One operation runs at a time. Start it, then loop:
 //!
 //! 1. Ask [`Session::poll_action`] what to do.
-//! 2. Drain [`Session::poll_transmit`] and write every byte (the returned
-//!    [`Sent`] says what the bytes are, for a wire trace). If a write
-//!    fails, report it with [`Session::handle_io_error`]. If anything was
-//!    written, go back to 1: the action may have changed.
+//! 2. Drain [`Session::poll_transmit`] into your output buffer (the
+//!    returned [`Sent`] says what the bytes are, for a wire trace) and
+//!    write it. If a write fails, report it with
+//!    [`Session::handle_io_error`]. If `poll_transmit` gave anything, go
+//!    back to 1: the action may have changed. A non-blocking driver keeps
+//!    what the socket did not take, writes it when the socket is writable
+//!    again, and drains `poll_transmit` again only once it is all written.
 //! 3. Do what the action says:
 //!    - [`Action::Done`]: take the result with [`Session::take_output`];
 //!      if [`Session::is_connected`] is now false, close the transport.
@@ -35,19 +38,26 @@
 //!      [`Session::tls_failed`]. (The engine has checked that nothing
 //!      followed the 220; a driver that buffers input must check its own
 //!      buffer is empty too.)
-//!    - [`Action::Body`]: read up to [`BODY_CHUNK`] bytes of message
-//!      `index`'s body and call [`Session::push_body`] (with `last` set
-//!      when the source is exhausted), or [`Session::body_failed`] when
-//!      the source fails.
+//!    - [`Action::Body`]: once your output buffer is written (this is the
+//!      backpressure: never push body while output is pending), read up to
+//!      [`BODY_CHUNK`] bytes of message `index`'s body and call
+//!      [`Session::push_body`] (with `last` set when the source is
+//!      exhausted), or [`Session::body_failed`] when the source fails.
+//!      [`Session::push_slice`] and [`Session::push_parts`] do this for
+//!      bodies held in memory. While output is pending, wait as for
+//!      `Read` (writable, readable or the deadline): the session bounds a
+//!      body that stops moving by `Timeouts::data_block`.
 //!    - [`Action::AuthAnswer`]: answer [`Session::auth_challenge`] with the
 //!      caller's authenticator through [`Session::answer_auth`].
+//!    - anything else (the enum grows): end the operation with
+//!      [`Session::abort`].
 //! 4. Go back to 1.
 //!
-//! When nothing is outstanding ([`Session::poll_timeout`] is `None`), a
-//! driver that can look at its socket without blocking should hand any
-//! bytes already received to [`Session::handle_input`] before writing:
-//! a stray reply is then judged unsolicited instead of being taken for
-//! the next command's reply.
+//! When [`Session::is_awaiting_reply`] is false and the operation is not
+//! [`Action::Done`], a driver that can look at its socket without blocking
+//! should hand any bytes already received to [`Session::handle_input`]
+//! before writing: a stray reply is then judged unsolicited instead of
+//! being taken for the next command's reply.
 //!
 //! Time is passed in as an [`Instant`]; nothing here reads a clock. A
 //! driver that is dropped in the middle of an operation (a cancelled
@@ -70,12 +80,15 @@ use crate::trace::Sent;
 use crate::txn::Envelope;
 
 mod error;
+mod feed;
 mod options;
 mod output;
 mod start;
+pub mod surface;
 mod task;
 
 pub use error::Error;
+pub use feed::{Bodies, Feed};
 pub use options::{
     DEFAULT_CONNECT_TIMEOUT, LMTP_PORT, Options, SMTP_PORT, SMTP_SSL_PORT, TlsPolicy,
 };
@@ -167,6 +180,9 @@ pub struct Session {
     cap: Option<Instant>,
     /// A bound for waiting when nothing at all is expected.
     idle: Option<Instant>,
+    /// While a body streams: the moment it must have moved on by
+    /// (`Timeouts::data_block` after the last piece).
+    body_stall: Option<Instant>,
     /// The challenge the caller's authenticator must answer.
     challenge: Option<Secret<Vec<u8>>>,
 }
@@ -192,6 +208,7 @@ impl Session {
             done: None,
             cap: None,
             idle: None,
+            body_stall: None,
             challenge: None,
         }
     }
@@ -315,6 +332,11 @@ impl Session {
         if self.done.is_some() || self.task.is_none() && self.hello_first.is_none() {
             return Action::Done;
         }
+        if !self.streaming() {
+            self.body_stall = None;
+        } else if self.body_stall.is_none() {
+            self.body_stall = now.checked_add(self.client.config().timeouts.data_block);
+        }
         if let Some(task) = &self.task
             && let Some(action) = task.action(&self.client, self.challenge.is_some())
         {
@@ -332,10 +354,15 @@ impl Session {
     /// The instant by which [`handle_timeout`](Self::handle_timeout) must be
     /// called if nothing else happens.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        [self.client.poll_timeout(), self.cap, self.idle]
-            .into_iter()
-            .flatten()
-            .min()
+        [
+            self.client.poll_timeout(),
+            self.cap,
+            self.idle,
+            self.body_stall,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     /// Whether the engine waits for a reply (a driver hands bytes already
@@ -366,6 +393,15 @@ impl Session {
                 self.fail(Error::from_engine(e));
             }
             return;
+        }
+        if self.body_stall.is_some_and(|c| now >= c) {
+            // The body stopped moving: the driver could not write (a server
+            // that stopped reading) within `Timeouts::data_block`.
+            let e = std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                "the message body made no progress within Timeouts::data_block",
+            );
+            return self.handle_io_error(now, e);
         }
         let capped = self.cap.is_some_and(|c| now >= c);
         let idle = self.idle.is_some_and(|c| now >= c);
@@ -430,6 +466,7 @@ impl Session {
     /// the end of data then leave in one write).
     pub fn push_body(&mut self, chunk: &[u8], last: bool) {
         self.sending = Sent::Body;
+        self.body_stall = None;
         let mut queued = if chunk.is_empty() {
             Ok(())
         } else {
@@ -484,6 +521,13 @@ impl Session {
         *front = rest;
         let last = parts.iter().all(|p| p.is_empty());
         self.push_body(piece, last);
+    }
+
+    /// Ends the running operation with `e` (a driver that cannot do what
+    /// the session asked, e.g. an [`Action`] it does not know). The
+    /// connection is poisoned: the operation may be half-way.
+    pub fn abort(&mut self, e: Error) {
+        self.fail(e);
     }
 
     /// The body source failed: the body cannot be withdrawn, so the
@@ -677,6 +721,7 @@ impl Session {
         self.hello_first = None;
         self.cap = None;
         self.idle = None;
+        self.body_stall = None;
         self.challenge = None;
         if !self.streaming() {
             self.sending = Sent::Commands;

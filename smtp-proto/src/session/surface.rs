@@ -1,0 +1,376 @@
+//! The public methods of an adapter's client, written once.
+//!
+//! Both adapters offer the same smtplib-shaped methods; each one starts a
+//! [`Session`](super::Session) operation and drives it with the adapter's
+//! driver. [`client_methods!`](crate::client_methods) generates them, with
+//! their documentation, for a blocking adapter (no `async`, no `.await`)
+//! and for an async one, so the two can never drift apart. What it needs
+//! from the adapter crate:
+//!
+//! - `crate::Builder` with `new`, `implicit_tls`, `lmtp` and `connect`;
+//! - the client type has a field `driver` with `session: Session`,
+//!   `trace` (a [`Trace`](crate::trace::Trace)), `run(feed)`, `shutdown()`
+//!   and `close()`;
+//! - `crate::driver::now()` (the driver's clock) and `crate::driver::Feed`,
+//!   an alias of [`Feed`](super::Feed) whose source type defaults to the
+//!   adapter's "no body" reader;
+//! - `crate::message::read_header_block(&mut reader)` and
+//!   `crate::message::head_then(parts, reader)`, the header block of a
+//!   streamed message and the body source that replays it.
+
+/// Generates an adapter client's public methods; see the
+/// [`session::surface`](crate::session::surface) docs. `async` and `await`
+/// are empty for a blocking adapter (`[async]` and `[.await]` for an async
+/// one), `send` adds `+ Send` bounds, `read` is the body source bound.
+#[macro_export]
+// `crate::` here is deliberate: it names the adapter's own items (its
+// `Builder`, `driver` and `message` modules), as the module docs list.
+#[allow(clippy::crate_in_macro_def)]
+macro_rules! client_methods {
+    (
+        async: [$($async:ident)?],
+        await: [$($await:tt)*],
+        send: [$($send:tt)*],
+        read: [$($read:tt)*] $(,)?
+    ) => {
+            /// Connects like smtplib's `SMTP(host)`: plain SMTP, port 25 unless
+            /// `host` ends in `:port`.
+            ///
+            /// # Errors
+            /// As [`Builder::connect`].
+            pub $($async)? fn connect(host: &str) -> ::std::result::Result<Self, $crate::session::Error> {
+                crate::Builder::new().connect(host) $($await)*
+            }
+
+            /// Connects like smtplib's `SMTP_SSL(host)`: implicit TLS, port 465,
+            /// certificate verified against the system roots.
+            ///
+            /// # Errors
+            /// As [`Builder::connect`].
+            pub $($async)? fn connect_tls(host: &str) -> ::std::result::Result<Self, $crate::session::Error> {
+                crate::Builder::new().implicit_tls().connect(host) $($await)*
+            }
+
+            /// Connects like smtplib's `LMTP(host)`: port 2003, or a Unix socket
+            /// when `host` starts with `/`.
+            ///
+            /// # Errors
+            /// As [`Builder::connect`].
+            pub $($async)? fn connect_lmtp(host: &str) -> ::std::result::Result<Self, $crate::session::Error> {
+                crate::Builder::new().lmtp().connect(host) $($await)*
+            }
+
+            /// The options builder.
+            pub fn builder() -> crate::Builder {
+                crate::Builder::new()
+            }
+
+            /// smtplib's `set_debuglevel`: 0 off, 1 the wire conversation on
+            /// stderr, 2 with timestamps. AUTH payloads are always redacted.
+            pub fn set_debuglevel(&mut self, level: u8) {
+                self.driver.trace.set_level(level);
+            }
+
+            /// Starts an operation with `start` and drives it to its result.
+            $($async)? fn op<T: $crate::session::FromOutput>(&mut self, start: impl FnOnce(&mut $crate::session::Session, ::std::time::Instant)) -> ::std::result::Result<T, $crate::session::Error> {
+                self.op_fed(<crate::driver::Feed<'_>>::none(), start) $($await)*
+            }
+
+            $($async)? fn op_fed<T: $crate::session::FromOutput, R: $($read)*>(
+                &mut self,
+                feed: crate::driver::Feed<'_, R>,
+                start: impl FnOnce(&mut $crate::session::Session, ::std::time::Instant),
+            ) -> ::std::result::Result<T, $crate::session::Error> {
+                start(&mut self.driver.session, crate::driver::now());
+                self.driver.run(feed) $($await)*
+            }
+
+            /// EHLO (LHLO for LMTP) and the extensions learned again; see
+            /// [`Session::ehlo`].
+            ///
+            /// # Errors
+            /// [`$crate::session::Error::HeloError`] when refused; fatal errors.
+            pub $($async)? fn ehlo(&mut self) -> ::std::result::Result<$crate::Reply, $crate::session::Error> {
+                self.op($crate::session::Session::ehlo) $($await)*
+            }
+
+            /// HELO: no extensions will be used (SMTP only).
+            ///
+            /// # Errors
+            /// As [`ehlo`](Self::ehlo); [`$crate::session::Error::Usage`] in LMTP.
+            pub $($async)? fn helo(&mut self) -> ::std::result::Result<$crate::Reply, $crate::session::Error> {
+                self.op($crate::session::Session::helo) $($await)*
+            }
+
+            /// EHLO (or HELO) unless one succeeded already in this session.
+            ///
+            /// # Errors
+            /// As [`ehlo`](Self::ehlo).
+            pub $($async)? fn ehlo_or_helo_if_needed(&mut self) -> ::std::result::Result<(), $crate::session::Error> {
+                self.op($crate::session::Session::ehlo_or_helo_if_needed) $($await)*
+            }
+
+            /// STARTTLS, the handshake (verifying the server name) and a fresh
+            /// EHLO; returns the server's 220 reply, as smtplib's `starttls()`
+            /// does. See [`Session::starttls`] for the TLS policy.
+            ///
+            /// # Errors
+            /// [`$crate::session::Error::TlsRequired`], [`$crate::session::Error::Tls`] (handshake or verification
+            /// failure: the connection is gone), [`$crate::session::Error::Usage`] when TLS is
+            /// already active.
+            pub $($async)? fn starttls(&mut self) -> ::std::result::Result<$crate::Reply, $crate::session::Error> {
+                let reply: Option<$crate::Reply> = self.op($crate::session::Session::starttls) $($await)*?;
+                reply.ok_or($crate::session::Error::TlsRequired { reply: None })
+            }
+
+            /// smtplib's `login`; see [`Session::login`] for the mechanism order
+            /// and the plaintext rule.
+            ///
+            /// # Errors
+            /// [`$crate::session::Error::NotSupported`] without AUTH or a usable mechanism,
+            /// [`$crate::session::Error::Usage`] (`PlaintextAuthRefused`) when only password
+            /// mechanisms are offered without TLS, [`$crate::session::Error::AuthenticationError`]
+            /// with the last refusal.
+            pub $($async)? fn login(&mut self, user: &str, password: &str) -> ::std::result::Result<$crate::Reply, $crate::session::Error> {
+                self.op(|s, now| s.login(now, user, password)) $($await)*
+            }
+
+            /// smtplib's `auth(mechanism, authobject)`: `authobject(None)` gives the
+            /// initial response (or `None` for none); `authobject(Some(challenge))`
+            /// answers each decoded 334 challenge, `None` cancelling the exchange.
+            ///
+            /// # Errors
+            /// [`$crate::session::Error::AuthenticationError`] when refused; [`$crate::session::Error::Usage`] for a
+            /// mechanism not advertised or revealing the password without TLS.
+            pub $($async)? fn auth<F>(&mut self, mechanism: &str, mut authobject: F) -> ::std::result::Result<$crate::Reply, $crate::session::Error>
+            where
+                F: FnMut(Option<&[u8]>) -> Option<Vec<u8>> $($send)*,
+            {
+                let mechanism = $crate::Mechanism::parse(mechanism)?;
+                let initial = authobject(None).map($crate::Secret::new);
+                let mut answer = $crate::auth::FnAuthenticator::new(mechanism.clone(), |c| {
+                    authobject(Some(c)).map($crate::Secret::new)
+                });
+                let feed = <crate::driver::Feed<'_>>::auth(&mut answer);
+                self.op_fed(feed, |s, now| s.auth(now, mechanism, initial)) $($await)*
+            }
+
+            /// Runs one AUTH exchange with an [`Authenticator`] from
+            /// [`smtp_proto::auth`] (or your own, e.g. SCRAM).
+            ///
+            /// # Errors
+            /// As [`auth`](Self::auth).
+            pub $($async)? fn authenticate(&mut self, auth: &mut (dyn $crate::auth::Authenticator $($send)*),
+            ) -> ::std::result::Result<$crate::Reply, $crate::session::Error> {
+                let mechanism = auth.mechanism();
+                let initial = auth.initial_response();
+                let feed = <crate::driver::Feed<'_>>::auth(auth);
+                self.op_fed(feed, |s, now| s.auth(now, mechanism, initial)) $($await)*
+            }
+
+            /// VRFY (smtplib's `verify`): the reply whatever its code (252 and 550
+            /// are answers, not failures).
+            ///
+            /// # Errors
+            /// Fatal errors; [`$crate::session::Error::Usage`] for a forbidden byte.
+            pub $($async)? fn verify(&mut self, address: &str) -> ::std::result::Result<$crate::Reply, $crate::session::Error> {
+                self.op(|s, now| s.verify(now, address)) $($await)*
+            }
+
+            /// EXPN (smtplib's `expn`): the reply whatever its code.
+            ///
+            /// # Errors
+            /// As [`verify`](Self::verify).
+            pub $($async)? fn expn(&mut self, address: &str) -> ::std::result::Result<$crate::Reply, $crate::session::Error> {
+                self.op(|s, now| s.expn(now, address)) $($await)*
+            }
+
+            /// HELP with an optional topic (smtplib's `help`).
+            ///
+            /// # Errors
+            /// As [`verify`](Self::verify).
+            pub $($async)? fn help(&mut self, topic: Option<&str>) -> ::std::result::Result<$crate::Reply, $crate::session::Error> {
+                self.op(|s, now| s.help(now, topic)) $($await)*
+            }
+
+            /// NOOP (smtplib's `noop`).
+            ///
+            /// # Errors
+            /// Fatal errors.
+            pub $($async)? fn noop(&mut self) -> ::std::result::Result<$crate::Reply, $crate::session::Error> {
+                self.op($crate::session::Session::noop) $($await)*
+            }
+
+            /// RSET (smtplib's `rset`). Also closes an envelope opened by
+            /// [`mail`](Self::mail).
+            ///
+            /// # Errors
+            /// Fatal errors.
+            pub $($async)? fn rset(&mut self) -> ::std::result::Result<$crate::Reply, $crate::session::Error> {
+                self.op($crate::session::Session::rset) $($await)*
+            }
+
+            /// smtplib's `docmd(cmd, args)`; see [`Session::docmd`]. Commands that
+            /// change the session (STARTTLS, AUTH, MAIL, DATA, BDAT) desynchronise
+            /// the engine's view of the session and must not be sent this way.
+            ///
+            /// # Errors
+            /// As [`verify`](Self::verify).
+            pub $($async)? fn docmd(&mut self, cmd: &str, args: &str) -> ::std::result::Result<$crate::Reply, $crate::session::Error> {
+                self.op(|s, now| s.docmd(now, cmd, args)) $($await)*
+            }
+
+            /// QUIT and close (smtplib's `quit`): the server's reply. Afterwards
+            /// every call fails with [`$crate::session::Error::ServerDisconnected`].
+            ///
+            /// # Errors
+            /// Fatal errors; [`$crate::session::Error::ServerDisconnected`] when the server closed
+            /// without answering.
+            pub $($async)? fn quit(&mut self) -> ::std::result::Result<$crate::Reply, $crate::session::Error> {
+                let result = self.op($crate::session::Session::quit) $($await)*;
+                self.driver.shutdown() $($await)*;
+                result
+            }
+
+            /// Closes the connection without QUIT (smtplib's `close`).
+            pub fn close(&mut self) {
+                self.driver.close();
+            }
+
+            /// smtplib's `sendmail(from_addr, to_addrs, msg, mail_options,
+            /// rcpt_options)`; see [`Session::sendmail`]. Returns the refused
+            /// recipients (empty when all were accepted): in LMTP, also those whose
+            /// own final reply was negative.
+            ///
+            /// # Errors
+            /// [`$crate::session::Error::SenderRefused`], [`$crate::session::Error::RecipientsRefused`] (nobody got
+            /// it), [`$crate::session::Error::DataError`], [`$crate::session::Error::OutcomeUnknown`] (the message may
+            /// have been delivered), [`$crate::session::Error::InvalidArgument`] for a bad address or
+            /// option, and fatal errors.
+            pub $($async)? fn sendmail<S: AsRef<str>>(
+                &mut self,
+                from_addr: &str,
+                to_addrs: &[S],
+                msg: &[u8],
+                mail_options: &[&str],
+                rcpt_options: &[&str],
+            ) -> ::std::result::Result<$crate::smtplib::Refused, $crate::session::Error> {
+                let feed = <crate::driver::Feed<'_>>::parts([msg]);
+                self.op_fed(feed, |s, now| {
+                    s.sendmail(now, from_addr, to_addrs, msg, mail_options, rcpt_options);
+                }) $($await)*
+            }
+
+            /// smtplib's `send_message(msg, from_addr, to_addrs)` for a raw RFC
+            /// 5322 message; see [`Session::send_message`] for the header rules
+            /// (`Bcc` and `Resent-Bcc` are never transmitted).
+            ///
+            /// # Errors
+            /// As [`sendmail`](Self::sendmail), plus [`$crate::session::Error::InvalidMessage`] when
+            /// the headers cannot give the envelope.
+            pub $($async)? fn send_message(
+                &mut self,
+                msg: &[u8],
+                from_addr: Option<&str>,
+                to_addrs: Option<&[&str]>,
+            ) -> ::std::result::Result<$crate::smtplib::Refused, $crate::session::Error> {
+                let parts = self
+                    .driver
+                    .session
+                    .send_message(crate::driver::now(), msg, from_addr, to_addrs);
+                self.driver.run(<crate::driver::Feed<'_>>::parts(parts)) $($await)*
+            }
+
+            /// [`send_message`](Self::send_message) for a message read from
+            /// `reader`: only the header block (at most 1 MiB) is held in memory,
+            /// the body is streamed. Returns the envelope used and the full report
+            /// (see [`send`](Self::send)).
+            ///
+            /// # Errors
+            /// As [`send`](Self::send), plus [`$crate::session::Error::InvalidMessage`].
+            pub $($async)? fn send_message_reader<R: $($read)* $($send)*>(
+                &mut self,
+                mut reader: R,
+                from_addr: Option<&str>,
+                to_addrs: Option<&[&str]>,
+            ) -> ::std::result::Result<($crate::Envelope, $crate::TxnReport), $crate::session::Error> {
+                let head = crate::message::read_header_block(&mut reader) $($await)*?;
+                let parts =
+                    self.driver
+                        .session
+                        .send_message_head(crate::driver::now(), &head, from_addr, to_addrs);
+                let mut source = crate::message::head_then(parts, reader);
+                self.driver.run(crate::driver::Feed::reader(&mut source)) $($await)*
+            }
+
+            /// Sends one message whose body is read from `body` in 64 KiB chunks,
+            /// with the full report; see [`Session::send`].
+            ///
+            /// # Errors
+            /// [`$crate::session::Error::OutcomeUnknown`] when the connection fails after the end of
+            /// data; [`$crate::session::Error::Io`] when `body` fails to read (the connection is then
+            /// closed without ending the data, so nothing is delivered); usage and
+            /// fatal errors.
+            pub $($async)? fn send<R: $($read)*>(
+                &mut self,
+                envelope: &$crate::Envelope,
+                mut body: R,
+                options: $crate::BodyOptions,
+            ) -> ::std::result::Result<$crate::TxnReport, $crate::session::Error> {
+                let feed = crate::driver::Feed::reader(&mut body);
+                self.op_fed(feed, |s, now| s.send(now, envelope, options)) $($await)*
+            }
+
+            /// A batch pipelined across messages on this connection: with
+            /// PIPELINING, the end of one message and the next envelope share a
+            /// round trip. One result per message, in order; see
+            /// [`Session::send_many`].
+            pub $($async)? fn send_many<B: AsRef<[u8]>>(
+                &mut self,
+                messages: &[($crate::Envelope, B)],
+            ) -> Vec<::std::result::Result<$crate::TxnReport, $crate::session::Error>> {
+                let bodies = messages.iter().map(|(_, b)| b.as_ref()).collect();
+                let batch = self.op_fed(<crate::driver::Feed<'_>>::many(bodies), |s, now| {
+                    s.send_many(now, messages);
+                }) $($await)*;
+                batch.unwrap_or_else(|e| $crate::session::batch_failed(e, messages.len()))
+            }
+
+            /// smtplib's `mail(sender, options)`: MAIL FROM alone, and its reply
+            /// whatever its code; see [`Session::mail`].
+            ///
+            /// # Errors
+            /// [`$crate::session::Error::InvalidArgument`] for a bad address or option;
+            /// [`$crate::session::Error::Usage`] for an extension the server does not offer, a
+            /// `SIZE=` over its limit or `BODY=BINARYMIME`; fatal errors.
+            pub $($async)? fn mail(&mut self, sender: &str, options: &[&str]) -> ::std::result::Result<$crate::Reply, $crate::session::Error> {
+                self.op(|s, now| s.mail(now, sender, options)) $($await)*
+            }
+
+            /// smtplib's `rcpt(recip, options)`: one RCPT TO in the envelope opened
+            /// by [`mail`](Self::mail), and its reply whatever its code.
+            ///
+            /// # Errors
+            /// [`$crate::session::Error::Usage`] (`NoOpenEnvelope`) without an open envelope,
+            /// (`SmtpUtf8NotDeclared`) for an internationalized address when
+            /// [`mail`](Self::mail) did not declare `SMTPUTF8`;
+            /// [`$crate::session::Error::InvalidArgument`]; fatal errors.
+            pub $($async)? fn rcpt(&mut self, recip: &str, options: &[&str]) -> ::std::result::Result<$crate::Reply, $crate::session::Error> {
+                self.op(|s, now| s.rcpt(now, recip, options)) $($await)*
+            }
+
+            /// smtplib's `data(msg)`: DATA, then on 354 the message, and the final
+            /// reply whatever its code; see [`Session::data`].
+            ///
+            /// # Errors
+            /// [`$crate::session::Error::DataError`] when DATA is not answered with 354; if the
+            /// server says 354 although MAIL or every RCPT was refused, only a lone
+            /// "." is sent and the error is [`$crate::session::Error::SenderRefused`] or
+            /// [`$crate::session::Error::RecipientsRefused`]; [`$crate::session::Error::Usage`] (`NoOpenEnvelope`);
+            /// [`$crate::session::Error::OutcomeUnknown`]; fatal errors.
+            pub $($async)? fn data(&mut self, msg: &[u8]) -> ::std::result::Result<$crate::Reply, $crate::session::Error> {
+                let feed = <crate::driver::Feed<'_>>::parts([msg]);
+                self.op_fed(feed, $crate::session::Session::data) $($await)*
+            }
+    };
+}
