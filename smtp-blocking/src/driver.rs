@@ -24,7 +24,6 @@ use smtp_proto::auth::Authenticator;
 use smtp_proto::session::{Action, BODY_CHUNK, Error, FromOutput, Session};
 
 use crate::debug::Trace;
-use crate::tls::TlsSettings;
 use crate::transport::Transport;
 
 const READ_BUF: usize = 16 * 1024;
@@ -53,7 +52,7 @@ pub(crate) struct Driver {
     chunk: Vec<u8>,
     pub(crate) trace: Trace,
     /// How to build the TLS layer for STARTTLS, and the name to verify.
-    tls: Option<(TlsSettings, String)>,
+    tls: Option<crate::tls::Plan>,
     /// The read timeout the socket has now.
     read_timeout: Option<Duration>,
 }
@@ -62,7 +61,7 @@ impl Driver {
     pub(crate) fn new(
         session: Session,
         transport: Transport,
-        tls: Option<(TlsSettings, String)>,
+        tls: Option<crate::tls::Plan>,
         trace: Trace,
     ) -> Result<Driver, Error> {
         let block = session.engine().config().timeouts.data_block;
@@ -239,11 +238,11 @@ impl Driver {
 
     /// The handshake on the raw transport, then `tls_established`.
     fn start_tls(&mut self) {
-        let Some((settings, name)) = self.tls.clone() else {
+        let Some((setup, checks, name)) = self.tls.clone() else {
             let e = Error::NotSupported("TLS is not configured".to_owned());
             return self.session.tls_failed(e);
         };
-        let connector = match settings.connector() {
+        let connector = match crate::tls::connector(&setup, &checks) {
             Ok(c) => c,
             Err(e) => return self.session.tls_failed(e),
         };
@@ -257,7 +256,7 @@ impl Driver {
             SystemTime::now(),
         );
         self.read_timeout = None;
-        let transport = match crate::tls::handshake(&connector, &name, base, timeouts.command) {
+        let transport = match crate::tls::handshake(connector, &name, base, timeouts.command) {
             Ok(t) => t,
             Err(e) => return self.session.tls_failed(e),
         };

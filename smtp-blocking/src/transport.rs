@@ -263,15 +263,22 @@ fn connect_one(
     Ok(stream)
 }
 
+/// A stream the caller connected, with TCP_NODELAY turned on where it has
+/// it.
+pub(crate) fn custom<S: Stream + 'static>(stream: S) -> io::Result<Base> {
+    stream.set_nodelay()?;
+    Ok(Base::Custom(Box::new(stream)))
+}
+
 /// Opens a Unix socket (LMTP).
 #[cfg(unix)]
-pub(crate) fn connect_unix(path: &str) -> io::Result<Base> {
+pub(crate) fn connect_unix(path: &str, _timeout: Duration) -> io::Result<Base> {
     UnixStream::connect(path).map(Base::Unix)
 }
 
 /// Unix sockets do not exist here.
 #[cfg(not(unix))]
-pub(crate) fn connect_unix(path: &str) -> io::Result<Base> {
+pub(crate) fn connect_unix(path: &str, _timeout: Duration) -> io::Result<Base> {
     Err(io::Error::new(
         io::ErrorKind::Unsupported,
         format!("Unix sockets are not supported on this platform: {path}"),

@@ -5,6 +5,28 @@
 const BEGIN: &str = "-----BEGIN CERTIFICATE-----";
 const END: &str = "-----END CERTIFICATE-----";
 
+/// The certificate blocks of the PEM file at `path`, whose reading (done
+/// by the caller: this crate does no IO) gave `read`, for a TLS library to
+/// parse one by one.
+///
+/// # Errors
+/// [`Error::Io`](crate::session::Error::Io) naming the file when it could
+/// not be read or holds no certificate.
+pub fn certificates_in(
+    path: &std::path::Path,
+    read: std::io::Result<Vec<u8>>,
+) -> Result<Vec<String>, crate::session::Error> {
+    let named =
+        |e: std::io::Error| std::io::Error::new(e.kind(), format!("{}: {e}", path.display()));
+    let pem = read.map_err(named)?;
+    let blocks = certificate_blocks(&String::from_utf8_lossy(&pem));
+    if blocks.is_empty() {
+        let e = std::io::Error::new(std::io::ErrorKind::InvalidData, "no PEM certificate");
+        return Err(named(e).into());
+    }
+    Ok(blocks)
+}
+
 /// Each `CERTIFICATE` block of a PEM text, from its `BEGIN` line to its
 /// `END` line, lines ending in `\n`. Markers count only at the start of a
 /// line; a `BEGIN` before the previous block's `END` starts over, and text

@@ -40,7 +40,6 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::time::Sleep;
 
 use crate::debug::Trace;
-use crate::tls::TlsSettings;
 use crate::transport::Transport;
 
 /// Size of one read.
@@ -78,7 +77,7 @@ pub(crate) struct Driver {
     eof: bool,
     pub(crate) trace: Trace,
     /// How to build the TLS layer for STARTTLS, and the name to verify.
-    tls: Option<(TlsSettings, String)>,
+    tls: Option<crate::tls::Plan>,
     /// The pending write must make progress before this instant.
     write_deadline: Option<Instant>,
     timer: Option<Pin<Box<Sleep>>>,
@@ -119,10 +118,10 @@ impl Driver {
     pub(crate) fn new(
         session: Session,
         transport: Transport,
-        tls: Option<(TlsSettings, String)>,
+        tls: Option<crate::tls::Plan>,
         trace: Trace,
-    ) -> Driver {
-        Driver {
+    ) -> Result<Driver, Error> {
+        Ok(Driver {
             session,
             transport: Some(transport),
             out: Vec::with_capacity(READ_BUF),
@@ -136,7 +135,7 @@ impl Driver {
             write_deadline: None,
             timer: None,
             armed: None,
-        }
+        })
     }
 
     /// A driver with no connection, closed: what is left in a
@@ -392,11 +391,11 @@ impl Driver {
     /// has checked that nothing followed the 220, and this driver holds no
     /// input of its own (see the module docs).
     async fn start_tls(&mut self) {
-        let Some((settings, name)) = self.tls.clone() else {
+        let Some((setup, checks, name)) = self.tls.clone() else {
             let e = Error::NotSupported("TLS is not configured".to_owned());
             return self.session.tls_failed(e);
         };
-        let connector = match settings.connector() {
+        let connector = match crate::tls::connector(&setup, &checks) {
             Ok(c) => c,
             Err(e) => return self.session.tls_failed(e),
         };

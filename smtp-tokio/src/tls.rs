@@ -1,59 +1,34 @@
 //! TLS: the STARTTLS policy, the connector (verification on unless an
 //! option whose name says "dangerous" turns it off), and the handshake.
 
-use std::io;
 use std::time::Duration;
 
 use native_tls::{Certificate, TlsConnector};
 
 use crate::transport::{Base, Transport};
-use smtp_proto::session::Error;
+use smtp_proto::session::{Error, TlsOptions, TlsSetup};
 
-/// How to build the TLS layer.
-#[derive(Clone, Default)]
-pub(crate) struct TlsSettings {
-    /// smtplib's `context`: used as is when given.
-    pub(crate) connector: Option<TlsConnector>,
-    /// Certificate name to verify; defaults to the connect host.
-    pub(crate) server_name: Option<String>,
-    pub(crate) extra_roots: Vec<Certificate>,
-    pub(crate) danger_accept_invalid_certs: bool,
-    pub(crate) danger_accept_invalid_hostnames: bool,
-}
+/// The native-tls objects a builder holds.
+pub(crate) type Setup = TlsSetup<TlsConnector, Certificate>;
 
-impl std::fmt::Debug for TlsSettings {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TlsSettings")
-            .field("custom_connector", &self.connector.is_some())
-            .field("server_name", &self.server_name)
-            .field("extra_roots", &self.extra_roots.len())
-            .field(
-                "danger_accept_invalid_certs",
-                &self.danger_accept_invalid_certs,
-            )
-            .field(
-                "danger_accept_invalid_hostnames",
-                &self.danger_accept_invalid_hostnames,
-            )
-            .finish()
+/// How the driver builds the TLS layer for STARTTLS: the builder's
+/// objects, the checks, and the name to verify.
+pub(crate) type Plan = (Setup, TlsOptions, String);
+
+/// The connector: the caller's, or one built from the options (system
+/// roots plus any extra roots, verification on unless turned off).
+pub(crate) fn connector(setup: &Setup, checks: &TlsOptions) -> Result<TlsConnector, Error> {
+    if let Some(c) = &setup.connector {
+        return Ok(c.clone());
     }
-}
-
-impl TlsSettings {
-    /// The caller's connector, or one built from the options: system roots
-    /// plus any extra roots, verification on.
-    pub(crate) fn connector(&self) -> Result<TlsConnector, Error> {
-        if let Some(c) = &self.connector {
-            return Ok(c.clone());
-        }
-        let mut b = TlsConnector::builder();
-        for cert in &self.extra_roots {
-            b.add_root_certificate(cert.clone());
-        }
-        b.danger_accept_invalid_certs(self.danger_accept_invalid_certs);
-        b.danger_accept_invalid_hostnames(self.danger_accept_invalid_hostnames);
-        b.build().map_err(Error::tls)
+    let mut b = TlsConnector::builder();
+    for cert in &setup.roots {
+        b.add_root_certificate(cert.clone());
     }
+    b.danger_accept_invalid_certs(checks.accept_invalid_certs)
+        .danger_accept_invalid_hostnames(checks.accept_invalid_hostnames)
+        .build()
+        .map_err(Error::tls)
 }
 
 /// Runs the client handshake on `base` within `timeout`, verifying
@@ -73,24 +48,16 @@ pub(crate) async fn handshake(
     }
 }
 
-/// Reads a PEM file of one or more certificates, for
-/// [`Builder::add_root_certificate`](crate::Builder::add_root_certificate).
+/// Reads a PEM file of one or more certificates (for
+/// [`Builder::add_root_certificate`](crate::Builder::add_root_certificate)).
 ///
 /// # Errors
-/// [`Error::Io`] when the file cannot be read or holds no certificate,
-/// [`Error::Tls`] when a certificate is invalid.
+/// [`Error::Io`] naming the file when it cannot be read or holds no
+/// certificate, [`Error::Tls`] when a certificate is invalid.
 pub fn load_pem_certificates(path: &std::path::Path) -> Result<Vec<Certificate>, Error> {
-    let pem = std::fs::read(path)?;
-    let certs = smtp_proto::pem::certificate_blocks(&String::from_utf8_lossy(&pem))
+    let blocks = smtp_proto::pem::certificates_in(path, std::fs::read(path))?;
+    blocks
         .iter()
-        .map(|block| Certificate::from_pem(block.as_bytes()))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(Error::tls)?;
-    if certs.is_empty() {
-        return Err(Error::Io(io::Error::new(
-            io::ErrorKind::InvalidData,
-            format!("no PEM certificate in {}", path.display()),
-        )));
-    }
-    Ok(certs)
+        .map(|block| Certificate::from_pem(block.as_bytes()).map_err(Error::tls))
+        .collect()
 }

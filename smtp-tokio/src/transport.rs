@@ -193,7 +193,12 @@ async fn connect_one(addr: SocketAddr, source: Option<SocketAddr>) -> io::Result
     Ok(stream)
 }
 
-/// Opens a Unix socket (LMTP).
+/// A stream the caller connected.
+pub(crate) fn custom<S: Stream + 'static>(stream: S) -> io::Result<Base> {
+    Ok(Base::Custom(Box::new(stream)))
+}
+
+/// Opens a Unix socket (LMTP), within `timeout`.
 #[cfg(unix)]
 pub(crate) async fn connect_unix(path: &str, timeout: Duration) -> io::Result<Base> {
     let timeout = timeout.max(Duration::from_millis(1));

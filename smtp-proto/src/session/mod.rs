@@ -90,7 +90,8 @@ mod task;
 pub use error::Error;
 pub use feed::{Bodies, Feed};
 pub use options::{
-    DEFAULT_CONNECT_TIMEOUT, LMTP_PORT, Options, SMTP_PORT, SMTP_SSL_PORT, TlsPolicy,
+    DEFAULT_CONNECT_TIMEOUT, LMTP_PORT, Options, SMTP_PORT, SMTP_SSL_PORT, TlsOptions, TlsPolicy,
+    TlsSetup,
 };
 pub use output::{FromOutput, Output};
 

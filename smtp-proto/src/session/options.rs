@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use crate::address::Domain;
 use crate::config::{Config, Dialect, Timeouts};
+use crate::smtplib::Target;
 
 /// smtplib's `SMTP_PORT`.
 pub const SMTP_PORT: u16 = 25;
@@ -41,6 +42,49 @@ pub enum TlsPolicy {
     Disabled,
 }
 
+/// Certificate checking, whatever the TLS library: the name to verify and
+/// the two switches that turn checks off (named for what they are).
+#[non_exhaustive]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TlsOptions {
+    /// The name the server certificate must carry, when it differs from
+    /// the host connected to; `None` verifies the host name.
+    pub server_name: Option<String>,
+    /// **Dangerous**: accept any certificate.
+    pub accept_invalid_certs: bool,
+    /// **Dangerous**: accept a valid certificate issued to another name.
+    pub accept_invalid_hostnames: bool,
+}
+
+/// The TLS library's own objects an adapter's builder holds: a ready
+/// connector given by the caller (smtplib's `context`), used as is, and
+/// extra root certificates. Generic, so this crate links no TLS library.
+#[derive(Clone)]
+pub struct TlsSetup<C, R> {
+    /// The caller's connector, used as is when given.
+    pub connector: Option<C>,
+    /// Roots trusted in addition to the system's.
+    pub roots: Vec<R>,
+}
+
+impl<C, R> Default for TlsSetup<C, R> {
+    fn default() -> Self {
+        TlsSetup {
+            connector: None,
+            roots: Vec::new(),
+        }
+    }
+}
+
+impl<C, R> std::fmt::Debug for TlsSetup<C, R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TlsSetup")
+            .field("custom_connector", &self.connector.is_some())
+            .field("extra_roots", &self.roots.len())
+            .finish()
+    }
+}
+
 /// The client settings shared by every adapter.
 #[non_exhaustive]
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -60,6 +104,8 @@ pub struct Options {
     pub connect_timeout: Duration,
     /// The wire trace level (0 off, 1 lines, 2 with timestamps).
     pub debuglevel: u8,
+    /// Certificate checking.
+    pub tls: TlsOptions,
 }
 
 impl Default for Options {
@@ -71,6 +117,7 @@ impl Default for Options {
             local_hostname: None,
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             debuglevel: 0,
+            tls: TlsOptions::default(),
         }
     }
 }
@@ -113,6 +160,27 @@ impl Options {
         if lmtp {
             self.set_lmtp();
         }
+    }
+
+    /// The name the server certificate must carry when connecting to
+    /// `host`.
+    pub fn tls_name(&self, host: &str) -> String {
+        self.tls
+            .server_name
+            .clone()
+            .unwrap_or_else(|| host.to_owned())
+    }
+
+    /// Where `host` (smtplib's `host[:port]`, `[v6]:port`, or for LMTP a
+    /// Unix socket path starting with `/`) and `port` (which overrides any
+    /// `:port`) lead.
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`](super::Error::InvalidArgument) for a host
+    /// that cannot be parsed.
+    pub fn target(&self, host: &str, port: Option<u16>) -> Result<Target, super::Error> {
+        crate::smtplib::parse_target(host, port, self.default_port(), self.is_lmtp())
+            .map_err(|e| super::Error::InvalidArgument(e.to_string()))
     }
 
     /// The engine configuration for a session whose EHLO name is `local`.
@@ -213,6 +281,28 @@ macro_rules! option_setters {
         /// greeting is traced too.
         pub fn debuglevel(mut self, level: u8) -> Self {
             self.$field.debuglevel = level;
+            self
+        }
+
+        /// The name the server certificate must carry, when it differs
+        /// from the host connected to (an IP address, an alias, a tunnel).
+        pub fn tls_server_name(mut self, name: &str) -> Self {
+            self.$field.tls.server_name = Some(name.to_owned());
+            self
+        }
+
+        /// **Dangerous**: accepts any certificate, so anyone on the path
+        /// can read and change the session. For tests against throwaway
+        /// servers.
+        pub fn dangerous_accept_invalid_certs(mut self, accept: bool) -> Self {
+            self.$field.tls.accept_invalid_certs = accept;
+            self
+        }
+
+        /// **Dangerous**: accepts a valid certificate issued to another
+        /// name.
+        pub fn dangerous_accept_invalid_hostnames(mut self, accept: bool) -> Self {
+            self.$field.tls.accept_invalid_hostnames = accept;
             self
         }
 

@@ -17,6 +17,17 @@
 //! - `crate::message::read_header_block(&mut reader)` and
 //!   `crate::message::head_then(parts, reader)`, the header block of a
 //!   streamed message and the body source that replays it.
+//!
+//! [`builder_methods!`](crate::builder_methods) does the same for the
+//! builder's connection methods. It needs a `crate::Builder` with fields
+//! `options: Options`, `source_address: Option<SocketAddr>` and
+//! `tls: TlsSetup<Connector, Certificate>`, and:
+//!
+//! - `crate::transport::{connect_tcp, connect_unix, custom, Base,
+//!   Transport, default_local_hostname}`: the sockets;
+//! - `crate::tls::{connector, handshake}`: the TLS library;
+//! - `crate::debug::stderr(level)`, the wire trace;
+//! - `crate::driver::Driver::new(session, transport, tls, trace)`.
 
 /// Generates an adapter client's public methods; see the
 /// [`session::surface`](crate::session::surface) docs. `async` and `await`
@@ -372,5 +383,128 @@ macro_rules! client_methods {
                 let feed = <crate::driver::Feed<'_>>::parts([msg]);
                 self.op_fed(feed, $crate::session::Session::data) $($await)*
             }
+    };
+}
+
+/// Generates an adapter builder's TLS-library setters and its connection
+/// methods: TCP or Unix socket, implicit TLS, greeting, EHLO and the TLS
+/// policy. See the [`session::surface`](crate::session::surface) docs.
+#[macro_export]
+#[allow(clippy::crate_in_macro_def)]
+macro_rules! builder_methods {
+    (
+        async: [$($async:ident)?],
+        await: [$($await:tt)*],
+        connector: [$connector:ty],
+        certificate: [$certificate:ty] $(,)?
+    ) => {
+        /// Binds the local end before connecting (smtplib's
+        /// `source_address`).
+        pub fn source_address(mut self, addr: ::std::net::SocketAddr) -> Self {
+            self.source_address = Some(addr);
+            self
+        }
+
+        /// Uses this TLS connector as is (smtplib's `context`); the other
+        /// TLS options are then ignored, except the server name.
+        pub fn tls_connector(mut self, connector: $connector) -> Self {
+            self.tls.connector = Some(connector);
+            self
+        }
+
+        /// Trusts `cert` as a root in addition to the system's.
+        pub fn add_root_certificate(mut self, cert: $certificate) -> Self {
+            self.tls.roots.push(cert);
+            self
+        }
+
+        /// Connects to `host`, which may end in `:port` (smtplib's parsing;
+        /// `[v6addr]:port` too) or, for LMTP, be a Unix socket path
+        /// starting with `/`; waits for the greeting and the EHLO/LHLO
+        /// reply; then runs STARTTLS as the policy says. Dropping an async
+        /// connect drops the half-made connection.
+        ///
+        /// # Errors
+        /// `ConnectError` for a refused greeting, `Io`, `Tls`, `Timeout`,
+        /// `TlsRequired`, ...
+        pub $($async)? fn connect(
+            &self,
+            host: &str,
+        ) -> ::std::result::Result<crate::SmtpClient, $crate::session::Error> {
+            self.connect_target(host, None) $($await)*
+        }
+
+        /// Connects to `host` on `port` (no `:port` parsing).
+        ///
+        /// # Errors
+        /// As [`connect`](Self::connect).
+        pub $($async)? fn connect_port(
+            &self,
+            host: &str,
+            port: u16,
+        ) -> ::std::result::Result<crate::SmtpClient, $crate::session::Error> {
+            self.connect_target(host, Some(port)) $($await)*
+        }
+
+        /// Runs the session over a stream the caller connected. Set
+        /// [`tls_server_name`](Self::tls_server_name) for STARTTLS or
+        /// implicit TLS (default `localhost`).
+        ///
+        /// # Errors
+        /// As [`connect`](Self::connect).
+        pub $($async)? fn connect_stream<S: crate::Stream + 'static>(
+            &self,
+            stream: S,
+        ) -> ::std::result::Result<crate::SmtpClient, $crate::session::Error> {
+            self.start(crate::transport::custom(stream)?, "localhost") $($await)*
+        }
+
+        $($async)? fn connect_target(
+            &self,
+            host: &str,
+            port: Option<u16>,
+        ) -> ::std::result::Result<crate::SmtpClient, $crate::session::Error> {
+            let o = &self.options;
+            match o.target(host, port)? {
+                $crate::smtplib::Target::Unix(path) => {
+                    let base = crate::transport::connect_unix(&path, o.connect_timeout) $($await)* ?;
+                    self.start(base, "localhost") $($await)*
+                }
+                $crate::smtplib::Target::Tcp { host, port } => {
+                    let (source, timeout) = (self.source_address, o.connect_timeout);
+                    let tcp = crate::transport::connect_tcp(&host, port, source, timeout) $($await)* ?;
+                    self.start(crate::transport::Base::Tcp(tcp), &host) $($await)*
+                }
+            }
+        }
+
+        $($async)? fn start(
+            &self,
+            base: crate::transport::Base,
+            host: &str,
+        ) -> ::std::result::Result<crate::SmtpClient, $crate::session::Error> {
+            let o = &self.options;
+            let local = match &o.local_hostname {
+                Some(name) => name.clone(),
+                None => crate::transport::default_local_hostname(base.local_ip()),
+            };
+            let server_name = o.tls_name(host);
+            let mut trace = crate::debug::stderr(o.debuglevel);
+            let transport = if o.implicit_tls {
+                let note = format!("TLS handshake, verifying {server_name:?}");
+                trace.note(&note, ::std::time::SystemTime::now());
+                let connector = crate::tls::connector(&self.tls, &o.tls)?;
+                let limit = o.config.timeouts.greeting;
+                crate::tls::handshake(connector, &server_name, base, limit) $($await)* ?
+            } else {
+                crate::transport::Transport::Plain(base)
+            };
+            let now = crate::driver::now();
+            let session = $crate::session::Session::connect(o, local, o.implicit_tls, now);
+            let tls = Some((self.tls.clone(), o.tls.clone(), server_name));
+            let mut driver = crate::driver::Driver::new(session, transport, tls, trace)?;
+            driver.run::<(), _>(<crate::driver::Feed<'_>>::none()) $($await)* ?;
+            Ok(crate::SmtpClient { driver })
+        }
     };
 }
