@@ -18,12 +18,11 @@
 //! input.
 
 use std::io::{ErrorKind, Read, Write};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use smtp_proto::auth::Authenticator;
 use smtp_proto::session::{Action, BODY_CHUNK, Error, FromOutput, Session};
 
-use crate::debug::Trace;
 use crate::transport::Transport;
 
 const READ_BUF: usize = 16 * 1024;
@@ -50,7 +49,8 @@ pub(crate) struct Driver {
     out: Vec<u8>,
     buf: Vec<u8>,
     chunk: Vec<u8>,
-    pub(crate) trace: Trace,
+    /// The session's wire trace on its way to stderr.
+    trace: Vec<u8>,
     /// How to build the TLS layer for STARTTLS, and the name to verify.
     tls: Option<crate::tls::Plan>,
     /// The read timeout the socket has now.
@@ -62,7 +62,6 @@ impl Driver {
         session: Session,
         transport: Transport,
         tls: Option<crate::tls::Plan>,
-        trace: Trace,
     ) -> Result<Driver, Error> {
         let block = session.engine().config().timeouts.data_block;
         transport
@@ -74,7 +73,7 @@ impl Driver {
             out: Vec::with_capacity(READ_BUF),
             buf: vec![0; READ_BUF],
             chunk: Vec::new(),
-            trace,
+            trace: Vec::new(),
             tls,
             read_timeout: None,
         })
@@ -86,6 +85,7 @@ impl Driver {
         mut feed: Feed<'_, R>,
     ) -> Result<T, Error> {
         loop {
+            self.flush_trace();
             if !self.session.is_awaiting_reply() {
                 // Anything the server sent meanwhile reaches the engine
                 // before a new command goes out (a stray reply must not be
@@ -122,11 +122,7 @@ impl Driver {
             }
         }
         let result = self.session.take_output();
-        if let Err(e) = &result
-            && e.is_fatal()
-        {
-            self.trace.note(&format!("fatal: {e}"), SystemTime::now());
-        }
+        self.flush_trace();
         if !self.session.is_connected() {
             self.close();
         }
@@ -137,6 +133,16 @@ impl Driver {
     /// here: a blocking close does not wait).
     pub(crate) fn shutdown(&mut self) {
         self.close();
+    }
+
+    /// Writes the session's trace (if tracing is on) to stderr; a closed
+    /// stderr changes nothing.
+    fn flush_trace(&mut self) {
+        self.trace.clear();
+        self.session.poll_trace(&mut self.trace);
+        if !self.trace.is_empty() {
+            let _ = std::io::Write::write_all(&mut std::io::stderr(), &self.trace);
+        }
     }
 
     /// Closes the socket (after a TLS close_notify when possible).
@@ -153,11 +159,14 @@ impl Driver {
         let mut wrote = false;
         loop {
             self.out.clear();
-            let Some(kind) = self.session.poll_transmit(Instant::now(), &mut self.out) else {
+            if self
+                .session
+                .poll_transmit(Instant::now(), &mut self.out)
+                .is_none()
+            {
                 return wrote;
-            };
+            }
             wrote = true;
-            self.trace.sent(&self.out, kind, SystemTime::now());
             let Some(t) = self.transport.as_mut() else {
                 let e = std::io::Error::new(ErrorKind::NotConnected, "the connection is closed");
                 self.session.handle_io_error(Instant::now(), e);
@@ -190,7 +199,6 @@ impl Driver {
             _ => return,
         };
         let bytes = self.buf.get(..n).unwrap_or_default();
-        self.trace.received(bytes, SystemTime::now());
         self.session.handle_input(Instant::now(), bytes);
         if let Err(e) = restored {
             // A socket stuck in non-blocking mode would turn every later
@@ -219,13 +227,10 @@ impl Driver {
         let now = Instant::now();
         match result {
             Ok(0) => {
-                self.trace
-                    .note("connection closed by the server", SystemTime::now());
                 self.session.handle_eof(now);
             }
             Ok(n) => {
                 let bytes = self.buf.get(..n).unwrap_or_default();
-                self.trace.received(bytes, SystemTime::now());
                 self.session.handle_input(now, bytes);
             }
             Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
@@ -251,10 +256,8 @@ impl Driver {
             return self.session.tls_failed(e);
         };
         let timeouts = self.session.engine().config().timeouts;
-        self.trace.note(
-            &format!("TLS handshake, verifying {name:?}"),
-            SystemTime::now(),
-        );
+        let note = format!("TLS handshake, verifying {name:?}");
+        self.session.trace_note(&note, now());
         self.read_timeout = None;
         let transport = match crate::tls::handshake(connector, &name, base, timeouts.command) {
             Ok(t) => t,
@@ -267,7 +270,6 @@ impl Driver {
             return self.session.tls_failed(Error::Io(e));
         }
         self.transport = Some(transport);
-        self.trace.note("TLS established", SystemTime::now());
         self.session.tls_established(Instant::now());
     }
 }

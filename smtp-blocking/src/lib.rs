@@ -95,7 +95,6 @@
 
 mod builder;
 mod client;
-mod debug;
 mod driver;
 mod message;
 mod tls;

@@ -32,14 +32,13 @@ use std::future::{Future, poll_fn};
 use std::io;
 use std::pin::Pin;
 use std::task::Poll;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use smtp_proto::auth::Authenticator;
 use smtp_proto::session::{Action, BODY_CHUNK, Error, FromOutput, Session};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::time::Sleep;
 
-use crate::debug::Trace;
 use crate::transport::Transport;
 
 /// Size of one read.
@@ -75,7 +74,8 @@ pub(crate) struct Driver {
     chunk: Vec<u8>,
     /// The stream reported end of file.
     eof: bool,
-    pub(crate) trace: Trace,
+    /// The session's wire trace on its way to stderr.
+    trace: Vec<u8>,
     /// How to build the TLS layer for STARTTLS, and the name to verify.
     tls: Option<crate::tls::Plan>,
     /// The pending write must make progress before this instant.
@@ -119,7 +119,6 @@ impl Driver {
         session: Session,
         transport: Transport,
         tls: Option<crate::tls::Plan>,
-        trace: Trace,
     ) -> Result<Driver, Error> {
         Ok(Driver {
             session,
@@ -130,7 +129,7 @@ impl Driver {
             buf: vec![0; READ_BUF],
             chunk: Vec::new(),
             eof: false,
-            trace,
+            trace: Vec::new(),
             tls,
             write_deadline: None,
             timer: None,
@@ -151,7 +150,7 @@ impl Driver {
             buf: Vec::new(),
             chunk: Vec::new(),
             eof: true,
-            trace: crate::debug::stderr(0),
+            trace: Vec::new(),
             tls: None,
             write_deadline: None,
             timer: None,
@@ -168,6 +167,7 @@ impl Driver {
         mut feed: Feed<'_, R>,
     ) -> Result<T, Error> {
         loop {
+            self.flush_trace();
             self.read_pending();
             let action = self.session.poll_action(now());
             if self.fill() {
@@ -206,15 +206,21 @@ impl Driver {
             }
         }
         let result = self.session.take_output();
-        if let Err(e) = &result
-            && e.is_fatal()
-        {
-            self.trace.note(&format!("fatal: {e}"), SystemTime::now());
-        }
+        self.flush_trace();
         if !self.session.is_connected() {
             self.shutdown().await;
         }
         result
+    }
+
+    /// Writes the session's trace (if tracing is on) to stderr; a closed
+    /// stderr changes nothing.
+    fn flush_trace(&mut self) {
+        self.trace.clear();
+        self.session.poll_trace(&mut self.trace);
+        if !self.trace.is_empty() {
+            let _ = std::io::Write::write_all(&mut std::io::stderr(), &self.trace);
+        }
     }
 
     /// Closes the stream without a word (smtplib's `close`).
@@ -245,10 +251,9 @@ impl Driver {
         self.out.clear();
         self.written = 0;
         let now = now();
-        let Some(kind) = self.session.poll_transmit(now, &mut self.out) else {
+        if self.session.poll_transmit(now, &mut self.out).is_none() {
             return false;
-        };
-        self.trace.sent(&self.out, kind, SystemTime::now());
+        }
         self.unflushed = true;
         let block = self.session.engine().config().timeouts.data_block;
         self.write_deadline = now.checked_add(block);
@@ -338,13 +343,10 @@ impl Driver {
             None => {}
             Some(Ok(0)) => {
                 self.eof = true;
-                self.trace
-                    .note("connection closed by the server", SystemTime::now());
                 self.session.handle_eof(now);
             }
             Some(Ok(n)) => {
                 let bytes = self.buf.get(..n).unwrap_or_default();
-                self.trace.received(bytes, SystemTime::now());
                 self.session.handle_input(now, bytes);
             }
             Some(Err(e)) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -404,16 +406,13 @@ impl Driver {
             return self.session.tls_failed(e);
         };
         self.unflushed = false;
-        self.trace.note(
-            &format!("TLS handshake, verifying {name:?}"),
-            SystemTime::now(),
-        );
+        let note = format!("TLS handshake, verifying {name:?}");
+        self.session.trace_note(&note, now());
         let timeout = self.session.engine().config().timeouts.command;
         match crate::tls::handshake(connector, &name, base, timeout).await {
             Ok(t) => self.transport = Some(t),
             Err(e) => return self.session.tls_failed(e),
         }
-        self.trace.note("TLS established", SystemTime::now());
         self.session.tls_established(now());
     }
 
@@ -427,13 +426,12 @@ impl Driver {
         } else {
             self.session.quit_now(now())
         };
+        self.flush_trace();
         if let (Some(t), Some(line)) = (self.transport.as_mut(), line) {
             let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
             if let Poll::Ready(Ok(n)) = Pin::new(&mut *t).poll_write(&mut cx, &line)
                 && n == line.len()
             {
-                self.trace
-                    .sent(&line, smtp_proto::trace::Sent::Commands, SystemTime::now());
                 let _ = Pin::new(&mut *t).poll_flush(&mut cx);
             }
         }

@@ -97,7 +97,6 @@
 
 mod builder;
 mod client;
-mod debug;
 mod driver;
 mod message;
 mod pool;

@@ -68,7 +68,7 @@
 //! sessions on one thread over non-blocking sockets.
 
 use std::collections::VecDeque;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use crate::auth::Authenticator;
 use crate::client::Client;
@@ -76,7 +76,7 @@ use crate::error::{Error as EngineError, Stage};
 use crate::event::{CommandId, Event, TxnId, TxnReport};
 use crate::reply::Reply;
 use crate::secret::Secret;
-use crate::trace::Sent;
+use crate::trace::{Sent, Trace};
 use crate::txn::Envelope;
 
 mod error;
@@ -186,6 +186,15 @@ pub struct Session {
     body_stall: Option<Instant>,
     /// The challenge the caller's authenticator must answer.
     challenge: Option<Secret<Vec<u8>>>,
+    /// The wire trace (smtplib's `set_debuglevel`), kept until the driver
+    /// takes it with [`poll_trace`](Session::poll_trace).
+    trace: Trace<Vec<u8>>,
+    /// A wall-clock reading and the instant it was taken: the trace's time
+    /// of day is derived from it, so nothing here reads a clock.
+    wall: Option<(Instant, SystemTime)>,
+    /// The latest instant the session was given (for trace lines written
+    /// where no instant is at hand).
+    last: Option<Instant>,
 }
 
 impl Session {
@@ -211,6 +220,9 @@ impl Session {
             idle: None,
             body_stall: None,
             challenge: None,
+            trace: Trace::new(0, Vec::new()),
+            wall: None,
+            last: None,
         }
     }
 
@@ -309,6 +321,42 @@ impl Session {
         }
     }
 
+    // ----- the wire trace --------------------------------------------------
+
+    /// smtplib's `set_debuglevel`: 0 off, 1 the wire conversation, 2 with
+    /// the time of day. AUTH payloads are always redacted, message data is
+    /// a byte count. `wall` is the wall-clock time at `now` (the session
+    /// reads no clock; later times are derived from the instants it is
+    /// given). Take the text with [`poll_trace`](Self::poll_trace).
+    pub fn set_debuglevel(&mut self, level: u8, now: Instant, wall: SystemTime) {
+        self.trace.set_level(level);
+        self.wall = Some((now, wall));
+    }
+
+    /// Appends the trace written since the last call to `out` (empty at
+    /// level 0); the driver writes it where the user looks (stderr).
+    pub fn poll_trace(&mut self, out: &mut Vec<u8>) {
+        out.append(self.trace.get_mut());
+    }
+
+    /// A line of the driver's own in the trace (`* text`), e.g. which name
+    /// a TLS handshake verifies.
+    pub fn trace_note(&mut self, text: &str, now: Instant) {
+        if self.trace.is_enabled() {
+            let wall = self.wall_at(now);
+            self.trace.note(text, wall);
+        }
+    }
+
+    fn wall_at(&self, now: Instant) -> SystemTime {
+        match self.wall {
+            Some((at, wall)) => wall
+                .checked_add(now.saturating_duration_since(at))
+                .unwrap_or(wall),
+            None => SystemTime::UNIX_EPOCH,
+        }
+    }
+
     // ----- the driving loop ---------------------------------------------
 
     /// Appends every byte that may be written now to `out`; returns what
@@ -320,6 +368,11 @@ impl Session {
             return None;
         }
         let kind = self.sending;
+        if self.trace.is_enabled() {
+            let wall = self.wall_at(now);
+            self.trace
+                .sent(out.get(before..).unwrap_or_default(), kind, wall);
+        }
         if kind == Sent::Secret || (kind == Sent::Body && !self.streaming()) {
             self.sending = Sent::Commands;
         }
@@ -329,6 +382,7 @@ impl Session {
     /// What the driver must do next. Handles every event the engine has
     /// produced first, so call it after each input and each drain.
     pub fn poll_action(&mut self, now: Instant) -> Action {
+        self.last = Some(now);
         self.pump(now);
         if self.done.is_some() || self.task.is_none() && self.hello_first.is_none() {
             return Action::Done;
@@ -374,7 +428,12 @@ impl Session {
 
     /// Bytes from the server.
     pub fn handle_input(&mut self, now: Instant, bytes: &[u8]) {
+        self.last = Some(now);
         self.idle = None;
+        if self.trace.is_enabled() {
+            let wall = self.wall_at(now);
+            self.trace.received(bytes, wall);
+        }
         if let Err(e) = self.client.handle_input(now, bytes) {
             self.fail(Error::from_engine(e));
         }
@@ -382,6 +441,8 @@ impl Session {
 
     /// The server closed the connection.
     pub fn handle_eof(&mut self, now: Instant) {
+        self.last = Some(now);
+        self.trace_note("connection closed by the server", now);
         if let Err(e) = self.client.handle_eof(now) {
             self.fail(Error::from_engine(e));
         }
@@ -389,6 +450,7 @@ impl Session {
 
     /// The deadline from [`poll_timeout`](Self::poll_timeout) passed.
     pub fn handle_timeout(&mut self, now: Instant) {
+        self.last = Some(now);
         if self.client.poll_timeout().is_some_and(|d| now >= d) {
             if let Err(e) = self.client.handle_timeout(now) {
                 self.fail(Error::from_engine(e));
@@ -418,6 +480,7 @@ impl Session {
     /// (`Unknown` after the end of data), and the operation fails with the
     /// error, as "outcome unknown" when the end of data had gone out.
     pub fn handle_io_error(&mut self, now: Instant, e: std::io::Error) {
+        self.last = Some(now);
         let timeout = matches!(
             e.kind(),
             std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock
@@ -445,6 +508,7 @@ impl Session {
 
     /// The TLS handshake asked for by [`Action::StartTls`] succeeded.
     pub fn tls_established(&mut self, now: Instant) {
+        self.trace_note("TLS established", now);
         self.hello.ok = false;
         self.hello.does_esmtp = false;
         self.hello.ehlo_resp = None;
@@ -767,6 +831,13 @@ impl Session {
     fn poison(&mut self, cause: String) {
         if let Link::Poisoned(_) = self.link {
             return;
+        }
+        if self.trace.is_enabled() {
+            let wall = match self.last {
+                Some(now) => self.wall_at(now),
+                None => self.wall.map_or(SystemTime::UNIX_EPOCH, |(_, w)| w),
+            };
+            self.trace.note(&format!("fatal: {cause}"), wall);
         }
         self.link = Link::Poisoned(cause);
     }

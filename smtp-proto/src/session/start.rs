@@ -178,7 +178,7 @@ impl Session {
         let wanted = self.wants_quit_on_drop();
         let mut line = Vec::new();
         if wanted && self.client.quit().is_ok() {
-            while self.client.poll_transmit(now, &mut line) > 0 {}
+            let _ = self.poll_transmit(now, &mut line);
         }
         self.close();
         (!line.is_empty()).then_some(line)

@@ -9,7 +9,7 @@
 //!
 //! - `crate::Builder` with `new`, `implicit_tls`, `lmtp` and `connect`;
 //! - the client type has a field `driver` with `session: Session`,
-//!   `trace` (a [`Trace`](crate::trace::Trace)), `run(feed)`, `shutdown()`
+//!   `run(feed)`, `shutdown()`
 //!   and `close()`;
 //! - `crate::driver::now()` (the driver's clock) and `crate::driver::Feed`,
 //!   an alias of [`Feed`](super::Feed) whose source type defaults to the
@@ -26,8 +26,7 @@
 //! - `crate::transport::{connect_tcp, connect_unix, custom, Base,
 //!   Transport, default_local_hostname}`: the sockets;
 //! - `crate::tls::{connector, handshake}`: the TLS library;
-//! - `crate::debug::stderr(level)`, the wire trace;
-//! - `crate::driver::Driver::new(session, transport, tls, trace)`.
+//! - `crate::driver::Driver::new(session, transport, tls)`.
 
 /// Generates an adapter client's public methods; see the
 /// [`session::surface`](crate::session::surface) docs. `async` and `await`
@@ -79,7 +78,9 @@ macro_rules! client_methods {
             /// smtplib's `set_debuglevel`: 0 off, 1 the wire conversation on
             /// stderr, 2 with timestamps. AUTH payloads are always redacted.
             pub fn set_debuglevel(&mut self, level: u8) {
-                self.driver.trace.set_level(level);
+                let now = crate::driver::now();
+                let wall = ::std::time::SystemTime::now();
+                self.driver.session.set_debuglevel(level, now, wall);
             }
 
             /// Starts an operation with `start` and drives it to its result.
@@ -489,10 +490,7 @@ macro_rules! builder_methods {
                 None => crate::transport::default_local_hostname(base.local_ip()),
             };
             let server_name = o.tls_name(host);
-            let mut trace = crate::debug::stderr(o.debuglevel);
             let transport = if o.implicit_tls {
-                let note = format!("TLS handshake, verifying {server_name:?}");
-                trace.note(&note, ::std::time::SystemTime::now());
                 let connector = crate::tls::connector(&self.tls, &o.tls)?;
                 let limit = o.config.timeouts.greeting;
                 crate::tls::handshake(connector, &server_name, base, limit) $($await)* ?
@@ -500,9 +498,14 @@ macro_rules! builder_methods {
                 crate::transport::Transport::Plain(base)
             };
             let now = crate::driver::now();
-            let session = $crate::session::Session::connect(o, local, o.implicit_tls, now);
+            let mut session = $crate::session::Session::connect(o, local, o.implicit_tls, now);
+            session.set_debuglevel(o.debuglevel, now, ::std::time::SystemTime::now());
+            if o.implicit_tls {
+                let note = format!("implicit TLS established, verified {server_name:?}");
+                session.trace_note(&note, now);
+            }
             let tls = Some((self.tls.clone(), o.tls.clone(), server_name));
-            let mut driver = crate::driver::Driver::new(session, transport, tls, trace)?;
+            let mut driver = crate::driver::Driver::new(session, transport, tls)?;
             driver.run::<(), _>(<crate::driver::Feed<'_>>::none()) $($await)* ?;
             Ok(crate::SmtpClient { driver })
         }
