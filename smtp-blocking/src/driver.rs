@@ -49,10 +49,9 @@ pub(crate) struct Driver {
     out: Vec<u8>,
     buf: Vec<u8>,
     chunk: Vec<u8>,
-    /// The session's wire trace on its way to stderr.
-    trace: Vec<u8>,
-    /// How to build the TLS layer for STARTTLS, and the name to verify.
-    tls: Option<crate::tls::Plan>,
+    /// How to start TLS (STARTTLS): the connector's settings and the name
+    /// to verify.
+    tls: crate::tls::Plan,
     /// The read timeout the socket has now.
     read_timeout: Option<Duration>,
 }
@@ -61,7 +60,7 @@ impl Driver {
     pub(crate) fn new(
         session: Session,
         transport: Transport,
-        tls: Option<crate::tls::Plan>,
+        tls: crate::tls::Plan,
     ) -> Result<Driver, Error> {
         let block = session.engine().config().timeouts.data_block;
         transport
@@ -73,7 +72,6 @@ impl Driver {
             out: Vec::with_capacity(READ_BUF),
             buf: vec![0; READ_BUF],
             chunk: Vec::new(),
-            trace: Vec::new(),
             tls,
             read_timeout: None,
         })
@@ -105,20 +103,12 @@ impl Driver {
                 Action::Body { index } => {
                     if let Some(source) = self.session.feed_body(&mut feed.bodies, index) {
                         self.chunk.resize(BODY_CHUNK, 0);
-                        match read_full(source, &mut self.chunk) {
-                            Ok(n) => {
-                                let piece = self.chunk.get(..n).unwrap_or_default();
-                                self.session.push_body(piece, n < BODY_CHUNK);
-                            }
-                            Err(e) => self.session.body_failed(e),
-                        }
+                        let read = read_full(source, &mut self.chunk);
+                        self.session.push_read(read, &self.chunk);
                     }
                 }
                 Action::AuthAnswer => self.session.answer_with(feed.auth.as_deref_mut()),
-                _ => {
-                    let e = Error::NotSupported("an action this driver does not know".to_owned());
-                    self.session.abort(e);
-                }
+                other => self.session.abort_unknown(other),
             }
         }
         let result = self.session.take_output();
@@ -138,10 +128,8 @@ impl Driver {
     /// Writes the session's trace (if tracing is on) to stderr; a closed
     /// stderr changes nothing.
     fn flush_trace(&mut self) {
-        self.trace.clear();
-        self.session.poll_trace(&mut self.trace);
-        if !self.trace.is_empty() {
-            let _ = std::io::Write::write_all(&mut std::io::stderr(), &self.trace);
+        if let Some(text) = self.session.take_trace() {
+            let _ = std::io::Write::write_all(&mut std::io::stderr(), text);
         }
     }
 
@@ -243,23 +231,15 @@ impl Driver {
 
     /// The handshake on the raw transport, then `tls_established`.
     fn start_tls(&mut self) {
-        let Some((setup, checks, name)) = self.tls.clone() else {
-            let e = Error::NotSupported("TLS is not configured".to_owned());
-            return self.session.tls_failed(e);
-        };
-        let connector = match crate::tls::connector(&setup, &checks) {
-            Ok(c) => c,
-            Err(e) => return self.session.tls_failed(e),
-        };
         let Some(Transport::Plain(base)) = self.transport.take() else {
             let e = Error::NotSupported("TLS is already active".to_owned());
             return self.session.tls_failed(e);
         };
         let timeouts = self.session.engine().config().timeouts;
-        let note = format!("TLS handshake, verifying {name:?}");
+        let note = format!("TLS handshake, verifying {:?}", self.tls.name);
         self.session.trace_note(&note, now());
         self.read_timeout = None;
-        let transport = match crate::tls::handshake(connector, &name, base, timeouts.command) {
+        let transport = match crate::tls::handshake(&self.tls, base, timeouts.command) {
             Ok(t) => t,
             Err(e) => return self.session.tls_failed(e),
         };
@@ -278,16 +258,15 @@ impl Driver {
 /// end, so the last piece and the end of data leave in one write).
 fn read_full(r: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
     let mut filled = 0;
-    while let Some(rest) = buf.get_mut(filled..) {
-        if rest.is_empty() {
-            break;
-        }
+    loop {
+        let Some(rest) = buf.get_mut(filled..).filter(|r| !r.is_empty()) else {
+            return Ok(filled);
+        };
         match r.read(rest) {
-            Ok(0) => break,
+            Ok(0) => return Ok(filled),
             Ok(n) => filled = filled.saturating_add(n),
             Err(e) if e.kind() == ErrorKind::Interrupted => {}
             Err(e) => return Err(e),
         }
     }
-    Ok(filled)
 }

@@ -3,30 +3,23 @@
 
 use std::io::Read;
 
-use smtp_proto::message::header_block_complete;
+use smtp_proto::message::HeaderReader;
 
 use smtp_proto::session::Error;
 
 /// Reads the header block (through the empty line that ends it) from
 /// `reader`, at most [`smtp_proto::message::MAX_HEADER_BLOCK`] bytes.
 /// Returns the bytes read, which may run past the block into the body.
-pub(crate) fn read_header_block(reader: &mut dyn Read) -> Result<Vec<u8>, Error> {
-    let mut buf = Vec::with_capacity(8 * 1024);
-    let mut chunk = [0u8; 8 * 1024];
-    loop {
-        if header_block_complete(&buf)? {
-            return Ok(buf);
-        }
-        let n = match reader.read(&mut chunk) {
-            Ok(n) => n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+pub(crate) fn read_header_block(reader: &mut impl Read) -> Result<Vec<u8>, Error> {
+    let mut head = HeaderReader::default();
+    while let Some(space) = head.space()? {
+        match reader.read(space) {
+            Ok(n) => head.filled(n),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
             Err(e) => return Err(Error::Io(e)),
-        };
-        if n == 0 {
-            return Ok(buf);
         }
-        buf.extend_from_slice(chunk.get(..n).unwrap_or_default());
     }
+    Ok(head.into_bytes())
 }
 
 /// The body source of a streamed message: the kept pieces of its header

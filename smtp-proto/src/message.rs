@@ -35,6 +35,51 @@ use crate::txn::{BodyContent, BodyOptions, Envelope, Recipient};
 /// bound.
 pub const MAX_HEADER_BLOCK: usize = 1024 * 1024;
 
+/// The header block of a streamed message, gathered read by read: the
+/// driver asks for [`space`](Self::space), reads into it, reports how much
+/// with [`filled`](Self::filled), until `space` says the block is complete
+/// (or the source ended). Then [`into_bytes`](Self::into_bytes) holds the
+/// block and whatever of the body came with it.
+#[derive(Debug, Default)]
+pub struct HeaderReader {
+    buf: Vec<u8>,
+    /// Bytes of `buf` that hold data (the rest is room for the next read).
+    len: usize,
+    ended: bool,
+}
+
+/// Bytes asked for per read.
+const HEADER_READ: usize = 8 * 1024;
+
+impl HeaderReader {
+    /// Room for the next read, or `None` when the block is complete or the
+    /// source ended.
+    ///
+    /// # Errors
+    /// [`MessageError::HeaderBlockTooLong`] past [`MAX_HEADER_BLOCK`].
+    pub fn space(&mut self) -> Result<Option<&mut [u8]>, MessageError> {
+        let data = self.buf.get(..self.len).unwrap_or_default();
+        if self.ended || header_block_complete(data)? {
+            return Ok(None);
+        }
+        self.buf.resize(self.len.saturating_add(HEADER_READ), 0);
+        Ok(self.buf.get_mut(self.len..))
+    }
+
+    /// The last read gave `n` bytes (0: the source ended).
+    pub fn filled(&mut self, n: usize) {
+        self.ended = n == 0;
+        self.len = self.len.saturating_add(n).min(self.buf.len());
+    }
+
+    /// The bytes read: the header block and possibly the start of the
+    /// body.
+    pub fn into_bytes(mut self) -> Vec<u8> {
+        self.buf.truncate(self.len);
+        self.buf
+    }
+}
+
 /// Why the header block cannot give an envelope. The adapters report it as
 /// their `Error::InvalidMessage` (smtplib raises `ValueError`).
 #[non_exhaustive]

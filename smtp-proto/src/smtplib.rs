@@ -386,3 +386,19 @@ mod target_tests {
         assert_eq!(local_hostname(None, None).as_str(), "localhost");
     }
 }
+
+/// The reply that refused a recipient: its negative RCPT reply, or its
+/// negative final reply (LMTP). The same as
+/// [`RecipientReport::refusal`](crate::RecipientReport::refusal), under
+/// the name the adapters have always exported.
+pub fn refusal(r: &crate::RecipientReport) -> Option<&Reply> {
+    r.refusal()
+}
+
+/// The error for a Unix socket path on a platform without Unix sockets.
+pub fn unix_sockets_unsupported(path: &str) -> std::io::Error {
+    std::io::Error::new(
+        std::io::ErrorKind::Unsupported,
+        format!("Unix sockets are not supported on this platform: {path}"),
+    )
+}

@@ -74,10 +74,9 @@ pub(crate) struct Driver {
     chunk: Vec<u8>,
     /// The stream reported end of file.
     eof: bool,
-    /// The session's wire trace on its way to stderr.
-    trace: Vec<u8>,
-    /// How to build the TLS layer for STARTTLS, and the name to verify.
-    tls: Option<crate::tls::Plan>,
+    /// How to start TLS (STARTTLS): the connector's settings and the name
+    /// to verify.
+    tls: crate::tls::Plan,
     /// The pending write must make progress before this instant.
     write_deadline: Option<Instant>,
     timer: Option<Pin<Box<Sleep>>>,
@@ -118,7 +117,7 @@ impl Driver {
     pub(crate) fn new(
         session: Session,
         transport: Transport,
-        tls: Option<crate::tls::Plan>,
+        tls: crate::tls::Plan,
     ) -> Result<Driver, Error> {
         Ok(Driver {
             session,
@@ -129,7 +128,6 @@ impl Driver {
             buf: vec![0; READ_BUF],
             chunk: Vec::new(),
             eof: false,
-            trace: Vec::new(),
             tls,
             write_deadline: None,
             timer: None,
@@ -150,8 +148,7 @@ impl Driver {
             buf: Vec::new(),
             chunk: Vec::new(),
             eof: true,
-            trace: Vec::new(),
-            tls: None,
+            tls: crate::tls::Plan::default(),
             write_deadline: None,
             timer: None,
             armed: None,
@@ -180,13 +177,8 @@ impl Driver {
                 Action::Body { index } if !self.write_pending() => {
                     if let Some(source) = self.session.feed_body(&mut feed.bodies, index) {
                         self.chunk.resize(BODY_CHUNK, 0);
-                        match read_full(source, &mut self.chunk).await {
-                            Ok(n) => {
-                                let piece = self.chunk.get(..n).unwrap_or_default();
-                                self.session.push_body(piece, n < BODY_CHUNK);
-                            }
-                            Err(e) => self.session.body_failed(e),
-                        }
+                        let read = read_full(source, &mut self.chunk).await;
+                        self.session.push_read(read, &self.chunk);
                     }
                 }
                 Action::StartTls if self.written >= self.out.len() => self.start_tls().await,
@@ -199,10 +191,7 @@ impl Driver {
                 }
                 Action::AuthAnswer => self.session.answer_with(feed.auth.as_deref_mut()),
                 Action::Read | Action::Body { .. } => self.turn().await,
-                _ => {
-                    let e = Error::NotSupported("an action this driver does not know".to_owned());
-                    self.session.abort(e);
-                }
+                other => self.session.abort_unknown(other),
             }
         }
         let result = self.session.take_output();
@@ -216,10 +205,8 @@ impl Driver {
     /// Writes the session's trace (if tracing is on) to stderr; a closed
     /// stderr changes nothing.
     fn flush_trace(&mut self) {
-        self.trace.clear();
-        self.session.poll_trace(&mut self.trace);
-        if !self.trace.is_empty() {
-            let _ = std::io::Write::write_all(&mut std::io::stderr(), &self.trace);
+        if let Some(text) = self.session.take_trace() {
+            let _ = std::io::Write::write_all(&mut std::io::stderr(), text);
         }
     }
 
@@ -393,23 +380,15 @@ impl Driver {
     /// has checked that nothing followed the 220, and this driver holds no
     /// input of its own (see the module docs).
     async fn start_tls(&mut self) {
-        let Some((setup, checks, name)) = self.tls.clone() else {
-            let e = Error::NotSupported("TLS is not configured".to_owned());
-            return self.session.tls_failed(e);
-        };
-        let connector = match crate::tls::connector(&setup, &checks) {
-            Ok(c) => c,
-            Err(e) => return self.session.tls_failed(e),
-        };
         let Some(Transport::Plain(base)) = self.transport.take() else {
             let e = Error::NotSupported("TLS is already active".to_owned());
             return self.session.tls_failed(e);
         };
         self.unflushed = false;
-        let note = format!("TLS handshake, verifying {name:?}");
+        let note = format!("TLS handshake, verifying {:?}", self.tls.name);
         self.session.trace_note(&note, now());
         let timeout = self.session.engine().config().timeouts.command;
-        match crate::tls::handshake(connector, &name, base, timeout).await {
+        match crate::tls::handshake(&self.tls, base, timeout).await {
             Ok(t) => self.transport = Some(t),
             Err(e) => return self.session.tls_failed(e),
         }
@@ -437,24 +416,6 @@ impl Driver {
         }
         self.close();
     }
-}
-
-/// Reads until `buf` is full or the source ends (a short result means the
-/// end, so the last piece and the end of data leave in one write).
-async fn read_full<R: AsyncRead + Unpin>(r: &mut R, buf: &mut [u8]) -> io::Result<usize> {
-    let mut filled = 0usize;
-    while let Some(rest) = buf.get_mut(filled..) {
-        if rest.is_empty() {
-            break;
-        }
-        match r.read(rest).await {
-            Ok(0) => break,
-            Ok(n) => filled = filled.saturating_add(n),
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(filled)
 }
 
 /// Polls the write side (when given) and the read side (when `read`) of
@@ -496,4 +457,23 @@ fn io_ready<'a>(
             Poll::Ready(ready)
         }
     })
+}
+
+/// Reads until `buf` is full or the source ends: a short read means the
+/// end, so the last piece and the end of data leave in one write. (A
+/// single `read` may return less than the source has.)
+async fn read_full<R: AsyncRead + Unpin>(r: &mut R, buf: &mut [u8]) -> io::Result<usize> {
+    let mut filled = 0usize;
+    while let Some(rest) = buf.get_mut(filled..) {
+        match r.read(rest).await {
+            Ok(0) => break,
+            Ok(n) => filled = filled.saturating_add(n),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+        if filled >= buf.len() {
+            break;
+        }
+    }
+    Ok(filled)
 }

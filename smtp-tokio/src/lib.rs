@@ -107,22 +107,12 @@ pub use builder::Builder;
 pub use client::SmtpClient;
 pub use native_tls;
 pub use pool::{HealthCheck, Pool, PoolConfig, PoolStats, PooledClient};
+pub use smtp_native_tls::load_pem_certificates;
 pub use smtp_proto;
 pub use smtp_proto::session::{Error, LMTP_PORT, Options, SMTP_PORT, SMTP_SSL_PORT, TlsPolicy};
 pub use smtp_proto::smtplib::Refused;
-pub use tls::load_pem_certificates;
 pub use tokio_native_tls;
 pub use transport::Stream;
 
-/// The error type's module, for the smtplib exception table in its docs.
-pub mod error {
-    pub use smtp_proto::session::Error;
-    pub use smtp_proto::smtplib::Refused;
-}
-
-/// The reply that refused a recipient: its negative RCPT reply, or its
-/// negative final reply (LMTP). The same as
-/// [`RecipientReport::refusal`](smtp_proto::RecipientReport::refusal).
-pub fn refusal(r: &smtp_proto::RecipientReport) -> Option<&smtp_proto::Reply> {
-    r.refusal()
-}
+pub use smtp_proto::session::error;
+pub use smtp_proto::smtplib::refusal;

@@ -1,7 +1,7 @@
 //! Reading the header block of a streamed message for `send_message_reader`.
 //! The header rules themselves are the engine's: [`smtp_proto::message`].
 
-use smtp_proto::message::header_block_complete;
+use smtp_proto::message::HeaderReader;
 use tokio::io::{AsyncRead, AsyncReadExt};
 
 use smtp_proto::session::Error;
@@ -12,22 +12,12 @@ use smtp_proto::session::Error;
 pub(crate) async fn read_header_block<R: AsyncRead + Unpin>(
     reader: &mut R,
 ) -> Result<Vec<u8>, Error> {
-    let mut buf = Vec::with_capacity(8 * 1024);
-    let mut chunk = [0u8; 8 * 1024];
-    loop {
-        if header_block_complete(&buf)? {
-            return Ok(buf);
-        }
-        let n = match reader.read(&mut chunk).await {
-            Ok(n) => n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(Error::Io(e)),
-        };
-        if n == 0 {
-            return Ok(buf);
-        }
-        buf.extend_from_slice(chunk.get(..n).unwrap_or_default());
+    let mut head = HeaderReader::default();
+    while let Some(space) = head.space()? {
+        let n = reader.read(space).await?;
+        head.filled(n);
     }
+    Ok(head.into_bytes())
 }
 
 /// The body source of a streamed message: the kept pieces of its header

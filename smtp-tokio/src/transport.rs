@@ -9,7 +9,6 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use smtp_proto::Domain;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpSocket, TcpStream};
 
@@ -214,17 +213,12 @@ pub(crate) async fn connect_unix(path: &str, timeout: Duration) -> io::Result<Ba
 /// Unix sockets do not exist here.
 #[cfg(not(unix))]
 pub(crate) async fn connect_unix(path: &str, _timeout: Duration) -> io::Result<Base> {
-    Err(io::Error::new(
-        io::ErrorKind::Unsupported,
-        format!("Unix sockets are not supported on this platform: {path}"),
-    ))
+    Err(smtp_proto::smtplib::unix_sockets_unsupported(path))
 }
 
-/// smtplib's default `local_hostname` (see
-/// [`smtp_proto::smtplib::local_hostname`]); the host name comes from the OS.
-pub(crate) fn default_local_hostname(local_ip: Option<IpAddr>) -> Domain {
-    let name = gethostname::gethostname();
-    smtp_proto::smtplib::local_hostname(name.to_str(), local_ip)
+/// The machine's host name, for smtplib's default `local_hostname`.
+pub(crate) fn host_name() -> Option<String> {
+    gethostname::gethostname().into_string().ok()
 }
 
 #[cfg(test)]
@@ -233,7 +227,8 @@ mod tests {
 
     #[test]
     fn local_hostname_is_a_valid_domain() {
-        let d = default_local_hostname(Some(IpAddr::from([127, 0, 0, 1])));
+        let local = Some(IpAddr::from([127, 0, 0, 1]));
+        let d = smtp_proto::smtplib::local_hostname(host_name().as_deref(), local);
         assert!(d.as_str().contains('.') || d.is_address_literal(), "{d}");
     }
 }

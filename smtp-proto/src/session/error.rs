@@ -30,7 +30,8 @@ use std::io;
 
 use crate::error::{Error as EngineError, Stage};
 use crate::reply::Reply;
-use crate::smtplib::{Refused, TxnFailure};
+pub use crate::smtplib::Refused;
+use crate::smtplib::TxnFailure;
 
 /// Everything that can go wrong; smtplib's exceptions plus the transport's.
 ///

@@ -79,7 +79,7 @@ use crate::secret::Secret;
 use crate::trace::{Sent, Trace};
 use crate::txn::Envelope;
 
-mod error;
+pub mod error;
 mod feed;
 mod options;
 mod output;
@@ -187,8 +187,10 @@ pub struct Session {
     /// The challenge the caller's authenticator must answer.
     challenge: Option<Secret<Vec<u8>>>,
     /// The wire trace (smtplib's `set_debuglevel`), kept until the driver
-    /// takes it with [`poll_trace`](Session::poll_trace).
+    /// takes it with [`take_trace`](Session::take_trace).
     trace: Trace<Vec<u8>>,
+    /// The trace text handed out by the last `take_trace`.
+    trace_out: Vec<u8>,
     /// A wall-clock reading and the instant it was taken: the trace's time
     /// of day is derived from it, so nothing here reads a clock.
     wall: Option<(Instant, SystemTime)>,
@@ -221,6 +223,7 @@ impl Session {
             body_stall: None,
             challenge: None,
             trace: Trace::new(0, Vec::new()),
+            trace_out: Vec::new(),
             wall: None,
             last: None,
         }
@@ -327,16 +330,18 @@ impl Session {
     /// the time of day. AUTH payloads are always redacted, message data is
     /// a byte count. `wall` is the wall-clock time at `now` (the session
     /// reads no clock; later times are derived from the instants it is
-    /// given). Take the text with [`poll_trace`](Self::poll_trace).
+    /// given). Take the text with [`take_trace`](Self::take_trace).
     pub fn set_debuglevel(&mut self, level: u8, now: Instant, wall: SystemTime) {
         self.trace.set_level(level);
         self.wall = Some((now, wall));
     }
 
-    /// Appends the trace written since the last call to `out` (empty at
-    /// level 0); the driver writes it where the user looks (stderr).
-    pub fn poll_trace(&mut self, out: &mut Vec<u8>) {
-        out.append(self.trace.get_mut());
+    /// The trace written since the last call (`None` when there is none,
+    /// as at level 0); the driver writes it where the user looks (stderr).
+    pub fn take_trace(&mut self) -> Option<&[u8]> {
+        self.trace_out.clear();
+        std::mem::swap(&mut self.trace_out, self.trace.get_mut());
+        (!self.trace_out.is_empty()).then_some(self.trace_out.as_slice())
     }
 
     /// A line of the driver's own in the trace (`* text`), e.g. which name
@@ -593,6 +598,23 @@ impl Session {
     /// connection is poisoned: the operation may be half-way.
     pub fn abort(&mut self, e: Error) {
         self.fail(e);
+    }
+
+    /// What a driver read from a body source for [`Action::Body`]: the
+    /// bytes in `chunk` (at most [`BODY_CHUNK`]; fewer means the source
+    /// ended), or the read error.
+    pub fn push_read(&mut self, read: std::io::Result<usize>, chunk: &[u8]) {
+        match read {
+            Ok(n) => self.push_body(chunk.get(..n).unwrap_or(chunk), n < BODY_CHUNK),
+            Err(e) => self.body_failed(e),
+        }
+    }
+
+    /// Ends an operation whose [`Action`] this driver does not know (the
+    /// enum grows): see [`abort`](Self::abort).
+    pub fn abort_unknown(&mut self, action: Action) {
+        let e = Error::NotSupported(format!("the driver cannot do {action:?}"));
+        self.abort(e);
     }
 
     /// The body source failed: the body cannot be withdrawn, so the

@@ -18,14 +18,12 @@
 //!   `crate::message::head_then(parts, reader)`, the header block of a
 //!   streamed message and the body source that replays it.
 //!
-//! [`builder_methods!`](crate::builder_methods) does the same for the
-//! builder's connection methods. It needs a `crate::Builder` with fields
-//! `options: Options`, `source_address: Option<SocketAddr>` and
-//! `tls: TlsSetup<Connector, Certificate>`, and:
+//! [`builder!`](crate::builder) does the same for the builder: the
+//! struct, its shared settings, and its connection methods. It needs:
 //!
 //! - `crate::transport::{connect_tcp, connect_unix, custom, Base,
-//!   Transport, default_local_hostname}`: the sockets;
-//! - `crate::tls::{connector, handshake}`: the TLS library;
+//!   Transport, host_name}`: the sockets;
+//! - `crate::tls::{Plan, handshake}`: the TLS library;
 //! - `crate::driver::Driver::new(session, transport, tls)`.
 
 /// Generates an adapter client's public methods; see the
@@ -387,18 +385,41 @@ macro_rules! client_methods {
     };
 }
 
-/// Generates an adapter builder's TLS-library setters and its connection
-/// methods: TCP or Unix socket, implicit TLS, greeting, EHLO and the TLS
-/// policy. See the [`session::surface`](crate::session::surface) docs.
+/// Generates an adapter's `Builder`: the struct (its documentation is the
+/// attributes given first), the shared settings ([`Options`] through
+/// [`option_setters!`](crate::option_setters)), the TLS library's setters,
+/// and the connection methods: TCP or Unix socket, implicit TLS, greeting,
+/// EHLO and the TLS policy. See the
+/// [`session::surface`](crate::session::surface) docs.
+///
+/// [`Options`]: crate::session::Options
 #[macro_export]
 #[allow(clippy::crate_in_macro_def)]
-macro_rules! builder_methods {
+macro_rules! builder {
     (
+        $(#[$meta:meta])*
         async: [$($async:ident)?],
         await: [$($await:tt)*],
         connector: [$connector:ty],
         certificate: [$certificate:ty] $(,)?
     ) => {
+        $(#[$meta])*
+        #[derive(Clone, Debug, Default)]
+        #[must_use]
+        pub struct Builder {
+            options: $crate::session::Options,
+            source_address: Option<::std::net::SocketAddr>,
+            tls: $crate::session::TlsSetup<$connector, $certificate>,
+        }
+
+        impl Builder {
+        /// SMTP on port 25, no TLS unless asked, RFC 5321 deadlines.
+        pub fn new() -> Self {
+            Self::default()
+        }
+
+        $crate::option_setters!(options);
+
         /// Binds the local end before connecting (smtplib's
         /// `source_address`).
         pub fn source_address(mut self, addr: ::std::net::SocketAddr) -> Self {
@@ -487,13 +508,19 @@ macro_rules! builder_methods {
             let o = &self.options;
             let local = match &o.local_hostname {
                 Some(name) => name.clone(),
-                None => crate::transport::default_local_hostname(base.local_ip()),
+                None => {
+                    let name = crate::transport::host_name();
+                    $crate::smtplib::local_hostname(name.as_deref(), base.local_ip())
+                }
             };
-            let server_name = o.tls_name(host);
+            let plan = crate::tls::Plan {
+                setup: self.tls.clone(),
+                checks: o.tls.clone(),
+                name: o.tls_name(host),
+            };
             let transport = if o.implicit_tls {
-                let connector = crate::tls::connector(&self.tls, &o.tls)?;
                 let limit = o.config.timeouts.greeting;
-                crate::tls::handshake(connector, &server_name, base, limit) $($await)* ?
+                crate::tls::handshake(&plan, base, limit) $($await)* ?
             } else {
                 crate::transport::Transport::Plain(base)
             };
@@ -501,13 +528,13 @@ macro_rules! builder_methods {
             let mut session = $crate::session::Session::connect(o, local, o.implicit_tls, now);
             session.set_debuglevel(o.debuglevel, now, ::std::time::SystemTime::now());
             if o.implicit_tls {
-                let note = format!("implicit TLS established, verified {server_name:?}");
+                let note = format!("implicit TLS established, verified {:?}", plan.name);
                 session.trace_note(&note, now);
             }
-            let tls = Some((self.tls.clone(), o.tls.clone(), server_name));
-            let mut driver = crate::driver::Driver::new(session, transport, tls)?;
+            let mut driver = crate::driver::Driver::new(session, transport, plan)?;
             driver.run::<(), _>(<crate::driver::Feed<'_>>::none()) $($await)* ?;
             Ok(crate::SmtpClient { driver })
+        }
         }
     };
 }
