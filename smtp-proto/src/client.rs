@@ -22,7 +22,7 @@ use crate::state::{HelloVerb, OpKind, Phase, State};
 /// and the application's next command.
 ///
 /// `Debug` never shows the bytes waiting for the wire: they may hold AUTH
-/// lines (DESIGN §8.11).
+/// lines.
 pub struct Client {
     /// The whole session. `pub(crate)` only so that the transaction
     /// commands in `mail.rs` can delegate to it too.

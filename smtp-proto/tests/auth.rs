@@ -1,4 +1,4 @@
-//! AUTH (RFC 4954) and its challenge flow (DESIGN §2.6, §8.3, §8.11).
+//! AUTH (RFC 4954) and its challenge flow (rule 3, rule 11).
 
 #![allow(
     clippy::unwrap_used,
@@ -184,7 +184,7 @@ transcript!(cancel_with_star, Config::default(), |t| {
     t.expect_sent("AUTH LOGIN\r\n");
 });
 
-// DESIGN §8.11: an invalid base64 challenge is answered with `*` by the
+// rule 11: an invalid base64 challenge is answered with `*` by the
 // client itself; the caller only sees the failure.
 macro_rules! bad_challenge {
     ($name:ident, $line:literal) => {
@@ -276,7 +276,7 @@ transcript!(
     }
 );
 
-// DESIGN §8.11: "503 to AUTH is not success".
+// rule 11: "503 to AUTH is not success".
 transcript!(auth_503_is_failure, Config::default(), |t| {
     tls_ready(t, &["AUTH PLAIN"]);
     let id = t
@@ -333,7 +333,7 @@ transcript!(
     }
 );
 
-// DESIGN §8.3: no password in plaintext unless the caller opts in.
+// rule 3: no password in plaintext unless the caller opts in.
 transcript!(plaintext_auth_refused_without_tls, Config::default(), |t| {
     t.ready(&["AUTH PLAIN LOGIN XOAUTH2 OAUTHBEARER CRAM-MD5"]);
     for mech in [
@@ -468,7 +468,7 @@ transcript!(commands_refused_during_auth, Config::default(), |t| {
     t.expect_sent("");
 });
 
-// RFC 5321 §3.8 / DESIGN §8.7: 421 ends the session; no other mechanism is tried.
+// RFC 5321 §3.8 / rule 7: 421 ends the session; no other mechanism is tried.
 transcript!(auth_421_reply, Config::default(), |t| {
     tls_ready(t, &["AUTH PLAIN LOGIN"]);
     let id = t

@@ -242,7 +242,7 @@ no_fallback!(ehlo_550_does_not_fall_back, "550 5.7.1 Go away\r\n", 550);
 no_fallback!(ehlo_501_does_not_fall_back, "501 5.5.4 Bad domain\r\n", 501);
 no_fallback!(ehlo_454_does_not_fall_back, "454 4.7.0 Try later\r\n", 454);
 
-// RFC 5321 §3.8 / DESIGN §8.7: 421 ends the session; never HELO after it.
+// RFC 5321 §3.8 / rule 7: 421 ends the session; never HELO after it.
 transcript!(ehlo_421_is_service_closing, Config::default(), |t| {
     greet(t);
     t.expect_sent("EHLO localhost\r\n");

@@ -1,4 +1,4 @@
-//! Fatal errors (DESIGN §2.9, §8.6, §8.7, §8.12): what breaks a session, what
+//! Fatal errors (rules 6, 7, 12): what breaks a session, what
 //! the caller learns, and that a broken session stays broken.
 
 #![allow(
@@ -85,7 +85,7 @@ fn assert_dead(t: &mut Harness, error: &Error) {
     t.no_event();
 }
 
-// RFC 5321 §4.2 / DESIGN §8.8: a reply nobody asked for means the two sides
+// RFC 5321 §4.2 / rule 8: a reply nobody asked for means the two sides
 // are out of step; garbage is never skipped to re-align.
 transcript!(reply_with_nothing_outstanding, Config::default(), |t| {
     t.ready(&[]);
@@ -117,7 +117,7 @@ transcript!(more_replies_than_commands, Config::default(), |t| {
     assert_dead(t, &expected);
 });
 
-// DESIGN §8.6: "A reply with no outstanding command is a protocol error,
+// rule 6: "A reply with no outstanding command is a protocol error,
 // except 421, which means the server is closing."
 transcript!(unsolicited_421_is_service_closing, Config::default(), |t| {
     t.ready(&[]);
@@ -294,7 +294,7 @@ transcript!(eof_mid_transaction_aborts_it, Config::default(), |t| {
     t.no_event();
 });
 
-// DESIGN §8.10: after the final "." the mail may have been delivered.
+// rule 10: after the final "." the mail may have been delivered.
 transcript!(
     eof_after_end_of_data_is_outcome_unknown,
     Config::default(),
@@ -449,7 +449,7 @@ transcript!(service_closing_after_end_of_data, Config::default(), |t| {
     finished_with(t, TxnOutcome::MessageRefused);
 });
 
-// ----- malformed replies (DESIGN §8.6) ---------------------------------------
+// ----- malformed replies (rule 6) ---------------------------------------
 
 macro_rules! malformed {
     ($name:ident, $config:expr, $input:expr, $error:expr) => {

@@ -4,7 +4,7 @@
     clippy::indexing_slicing,
     clippy::panic
 )]
-//! Property tests for the reply parser (DESIGN.md §4.3): the results do not
+//! Property tests for the reply parser: the results do not
 //! depend on how the input is split, the reader agrees with the stateless
 //! parser, replies survive `write_to` and a new parse, and the reader's
 //! memory stays bounded.

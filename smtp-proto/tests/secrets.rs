@@ -1,4 +1,4 @@
-//! No secret in `Debug` output (DESIGN §2.6, §8.11; str0m's `tests/pii.rs`).
+//! No secret in `Debug` output (rule 11; str0m's `tests/pii.rs`).
 //!
 //! Runs AUTH exchanges and, at every step, formats everything a caller might
 //! log: each event, each error, the `Client` itself (also while the AUTH

@@ -1,4 +1,4 @@
-//! STARTTLS (RFC 3207) and the plaintext/TLS boundary (DESIGN §2.5, §8.1).
+//! STARTTLS (RFC 3207) and the plaintext/TLS boundary (rule 1).
 
 #![allow(
     clippy::unwrap_used,
@@ -428,7 +428,7 @@ transcript!(
     }
 );
 
-// DESIGN §8.1: "if that EHLO fails, the old capabilities never come back".
+// rule 1: "if that EHLO fails, the old capabilities never come back".
 transcript!(
     failed_ehlo_after_tls_keeps_extensions_none,
     Config::default(),

@@ -1,4 +1,4 @@
-//! Reply deadlines (RFC 5321 §4.5.3.2, DESIGN §8.10): each fires exactly at
+//! Reply deadlines (RFC 5321 §4.5.3.2, rule 10): each fires exactly at
 //! its deadline, partial input never extends it, and no deadline runs while
 //! the caller (not the server) is expected to act.
 
@@ -46,7 +46,7 @@ fn expires(t: &mut Harness, after: Duration, stage: Stage) {
     t.expect_sent("");
     let expected = Error::Timeout { stage };
     assert_eq!(t.advance(MS), Err(expected.clone()));
-    // A timeout poisons the session (DESIGN §8.10, §8.12).
+    // A timeout poisons the session (rules 10, 12).
     assert_eq!(t.client.error(), Some(&expected));
     assert!(t.client.is_closed());
     assert_eq!(t.client.poll_timeout(), None);
@@ -326,7 +326,7 @@ transcript!(client_cancel_rearms_deadline, Config::default(), |t| {
 });
 
 // With PIPELINING each command's deadline starts when the reply before it
-// completed (DESIGN §2.2, Timeouts docs), not when the group was written.
+// completed (Timeouts docs), not when the group was written.
 transcript!(
     pipelined_deadlines_follow_the_replies,
     Config::default(),

@@ -1,5 +1,5 @@
 //! No secret in the Tokio adapter's `Debug`/`Display` output or wire
-//! trace, for every AUTH mechanism (issue 7 item 4; DESIGN §2.6, §8.11).
+//! trace, for every AUTH mechanism (issue 7 item 4; rule 11 of `smtp-proto/tests/README.md`).
 //! The sessions and needles are in the dev crate `smtp-testkit`
 //! (`smtp_testkit::secrets_cases`), shared with the blocking adapter. The
 //! trace goes to stderr, so [`auth_secrets_sweep`] runs itself again as a

@@ -42,7 +42,7 @@
 //!   [`ReplyError::BareLf`]; with [`ParserConfig::allow_bare_lf`] it ends the
 //!   line like CRLF does.
 //!
-//! # Limits (DESIGN.md §8.6)
+//! # Limits
 //!
 //! The limits in [`ParserConfig`] are checked while framing, before a reply
 //! is complete, so memory stays bounded whatever the peer sends:
@@ -72,7 +72,7 @@
 //! Reading resumes at the next line, which is parsed as the start of a new
 //! reply. This keeps the reader usable, but the replies after an error may
 //! be the tail of the broken one: a session must treat any [`ReplyError`] as
-//! fatal (DESIGN.md §8.8, "garbage is never skipped to re-align").
+//! fatal: garbage is never skipped to re-align.
 //!
 //! The results are the same however the input is split into `push` calls,
 //! and the same as calling [`parse_reply`] repeatedly on the whole input.

@@ -142,7 +142,7 @@ impl ReplyReader {
     ///
     /// After the `220` reply to STARTTLS this must be 0: any byte already
     /// received was sent before the TLS handshake and must not be read as if
-    /// it came over TLS (RFC 3207 §4, DESIGN.md §8.1).
+    /// it came over TLS (RFC 3207 §4).
     pub fn buffered_len(&self) -> usize {
         self.buf.len().saturating_sub(self.start)
     }

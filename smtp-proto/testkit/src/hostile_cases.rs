@@ -312,7 +312,7 @@ pub fn cases() -> Vec<Case> {
 fn starttls(v: &mut Vec<Case>) {
     use Call::*;
     let open = "INCLUDE _starttls_open\n";
-    // §8.1: bytes after the 220, three ways.
+    // Rule 1: bytes after the 220, three ways.
     for (name, tail) in [
         ("whole-reply", "S+ 220 2.0.0 go\nS: 250 injected\n"),
         ("partial-line", "S+ 220 2.0.0 go\nR: 250 inj\n"),
@@ -345,7 +345,7 @@ fn starttls(v: &mut Vec<Case>) {
         )
         .forbid(&["AUTH", "MAIL", "QUIT"]),
     );
-    // §8.2: refused under Required (including a nonsense 354): only QUIT.
+    // Rule 2: refused under Required (including a nonsense 354): only QUIT.
     for code in [
         "454 4.7.0 TLS not available",
         "502 5.5.1 no",
@@ -378,7 +378,7 @@ fn starttls(v: &mut Vec<Case>) {
         .setup(|s| s.policy = Policy::Required)
         .forbid(&["AUTH", "MAIL"]),
     );
-    // §8.1: a failing EHLO after TLS: the old capabilities never come back.
+    // Rule 1: a failing EHLO after TLS: the old capabilities never come back.
     v.push(case(
         "starttls/post-tls-ehlo-fails",
         "INCLUDE starttls-post-tls-ehlo-fails",
@@ -396,7 +396,7 @@ fn starttls(v: &mut Vec<Case>) {
             (HasExtn("AUTH"), "false"),
         ],
     ));
-    // §8.1: capabilities are relearned; STARTTLS advertised over TLS is
+    // Rule 1: capabilities are relearned; STARTTLS advertised over TLS is
     // ignored (a second STARTTLS is a usage error, nothing sent).
     v.push(case(
         "starttls/readvertised-over-tls",
@@ -425,7 +425,7 @@ fn starttls(v: &mut Vec<Case>) {
         .short(300)
         .forbid(&["QUIT"]),
     );
-    // §8.2: verification on by default.
+    // Rule 2: verification on by default.
     v.push(
         case(
             "starttls/untrusted-certificate",
@@ -444,7 +444,7 @@ fn starttls(v: &mut Vec<Case>) {
         .setup(|s| s.server_name = "other.test")
         .forbid(&["QUIT", "AUTH"]),
     );
-    // §8.7: EHLO falls back to HELO only on 500/502, and never when that
+    // Rule 7: EHLO falls back to HELO only on 500/502, and never when that
     // would bypass required TLS.
     for (code, policy, scn, want) in [
         (
@@ -485,7 +485,7 @@ fn starttls(v: &mut Vec<Case>) {
             }),
         );
     }
-    // §8.7: 421 to AUTH ends it: no second mechanism.
+    // Rule 7: 421 to AUTH ends it: no second mechanism.
     v.push(
         case(
             "starttls/421-to-auth-no-second-mechanism",
@@ -499,7 +499,7 @@ fn starttls(v: &mut Vec<Case>) {
         .setup(|s| s.plaintext_auth = true)
         .forbid(&["AUTH LOGIN", "QUIT"]),
     );
-    // §8.3: no password in plaintext, whatever the server offers.
+    // Rule 3: no password in plaintext, whatever the server offers.
     v.push(
         case(
             "starttls/plaintext-auth-refused",
@@ -613,7 +613,7 @@ fn caller_input(v: &mut Vec<Case>) {
             &[(Connect, "ok"), (ParseDomain(s(name)), "AddressError(*")],
         ));
     }
-    // §8.5: body smuggling: the only end of data on the wire is ours.
+    // Rule 5: body smuggling: the only end of data on the wire is ours.
     v.push(case(
         "input/body-smuggling",
         format!(
@@ -698,7 +698,7 @@ fn replies(v: &mut Vec<Case>) {
             &[(Connect, "ok"), (Noop, "ok 250")],
         ));
     }
-    // §8.6: a reply with no outstanding command.
+    // Rule 6: a reply with no outstanding command.
     v.push(
         case(
             "reply/unsolicited-after-ehlo",
@@ -737,7 +737,7 @@ fn replies(v: &mut Vec<Case>) {
         )
         .forbid(&["EHLO", "QUIT"]),
     );
-    // §8.8: too many replies while pipelining.
+    // Rule 8: too many replies while pipelining.
     v.push(
         case(
             "reply/too-many-while-pipelining",
@@ -969,7 +969,7 @@ fn faults(v: &mut Vec<Case>) {
             Some(400),
         ));
     }
-    // §8.8 and §8.10: an early 552 while the body is being written.
+    // rules 8 and 10: an early 552 while the body is being written.
     v.push(case(
         "fault/early-552-mid-body",
         "INCLUDE early-552-mid-body",
@@ -1117,7 +1117,7 @@ fn transactions(v: &mut Vec<Case>) {
             (Noop, "Poisoned"),
         ],
     ));
-    // §8.5: fail fast before MAIL.
+    // Rule 5: fail fast before MAIL.
     v.push(
         case(
             "txn/size-exceeded-before-mail",
@@ -1172,7 +1172,7 @@ fn transactions(v: &mut Vec<Case>) {
         )
         .forbid(&["MAIL", "REQUIRETLS"]),
     );
-    // §8.11: AUTH abuse.
+    // Rule 11: AUTH abuse.
     let auth_open = "S: 220 peer.test\nC: EHLO client.test\nS+ 250-peer.test\nS: 250 AUTH PLAIN\nC: AUTH PLAIN AHUAcA==\n";
     let login_open = "S: 220 peer.test\nC: EHLO client.test\nS+ 250-peer.test\nS: 250 AUTH LOGIN\nC: AUTH LOGIN\n";
     let auth = |name: &str, scn: String, want: &str| {

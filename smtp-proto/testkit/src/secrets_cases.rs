@@ -1,5 +1,5 @@
 //! The AUTH secrets sweep shared by both adapters' `tests/secrets.rs`
-//! (issue 7 item 4; DESIGN §2.6, §8.11), against the
+//! (issue 7 item 4; rule 11), against the
 //! [`hostile`](crate::hostile) server.
 //!
 //! Each session is one AUTH exchange against the hostile server
