@@ -551,7 +551,10 @@ fn auth_callback_sees_challenges_and_can_cancel() {
     ];
     steps.extend([expect("QUIT\r\n"), send("221 bye\r\n"), Step::Close]);
     let peer = Peer::start(steps);
-    let mut c = connect(&peer).unwrap();
+    let mut c = loopback_builder(T)
+        .allow_plaintext_auth(true)
+        .connect_port("127.0.0.1", peer.addr.port())
+        .unwrap();
     let mut seen = Vec::new();
     let e = c
         .auth("X-TEST", |challenge| match challenge {

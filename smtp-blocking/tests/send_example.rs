@@ -92,3 +92,38 @@ fn required_starttls_missing_exits_2_before_mail() {
     assert_eq!(r.code, 2);
     assert!(r.stderr.contains("TLS required"), "{}", r.stderr);
 }
+
+/// `--user` on a connection without TLS: exit 2, and no AUTH of any
+/// mechanism goes out (CRAM-MD5 included) unless `--allow-plaintext-auth`.
+#[test]
+fn user_without_tls_exits_2_and_sends_no_auth() {
+    let peer = Peer::start(vec![
+        send("220 peer.test\r\n"),
+        expect("EHLO client.test\r\n"),
+        send("250-peer.test\r\n250 AUTH CRAM-MD5 PLAIN\r\n"),
+        expect("QUIT\r\n"),
+        send("221 bye\r\n"),
+        Step::ExpectClosedSilently,
+    ]);
+    let server = format!("127.0.0.1:{}", peer.addr.port());
+    let r = run(
+        &[
+            "--server",
+            &server,
+            "--helo",
+            "client.test",
+            "--user",
+            "u",
+            "--password",
+            "p",
+            "--from",
+            "a@x.test",
+            "--to",
+            "b@x.test",
+        ],
+        "x\r\n",
+    );
+    peer.finish();
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("no TLS"), "{}", r.stderr);
+}

@@ -166,10 +166,14 @@ pub enum UsageError {
     /// AUTH with a mechanism the server did not advertise.
     #[error("the server does not advertise AUTH {0}")]
     MechanismNotAdvertised(Mechanism),
-    /// A mechanism that reveals the password was requested without TLS and
+    /// AUTH was requested without TLS and
     /// [`Config::allow_plaintext_auth`](crate::Config::allow_plaintext_auth)
-    /// is off.
-    #[error("AUTH {0} would send the password without TLS")]
+    /// is off: the engine refuses mechanisms that reveal the password
+    /// (PLAIN, LOGIN, XOAUTH2, OAUTHBEARER); the session's `login` and
+    /// `auth` refuse every mechanism.
+    #[error(
+        "AUTH {0} refused: the connection has no TLS, so the credentials would cross the network unprotected (use STARTTLS or implicit TLS, or allow_plaintext_auth)"
+    )]
     PlaintextAuthRefused(Mechanism),
     /// STARTTLS when TLS is already active.
     #[error("TLS is already active")]

@@ -271,3 +271,96 @@ fn a_body_that_stops_moving_times_out() {
     assert!(matches!(e, Error::Timeout { .. }), "{e:?}");
     assert!(!run.session.is_connected());
 }
+
+fn with_plaintext_auth() -> Options {
+    let mut options = Options::default();
+    options.config.allow_plaintext_auth = true;
+    options
+}
+
+const OPEN_AUTH: &[Step] = &[
+    S("220 peer.test ESMTP\r\n"),
+    C("EHLO client.test\r\n"),
+    S("250-peer.test\r\n250 AUTH CRAM-MD5 PLAIN LOGIN\r\n"),
+];
+
+#[test]
+fn login_stops_at_the_first_refusal_of_the_credentials() {
+    both(|bw| {
+        let mut run = Run::new(&with_plaintext_auth());
+        run.script::<()>(OPEN_AUTH, b"", bw).unwrap();
+        run.session.login(run.now, "user", "wrong");
+        let e = run
+            .script::<Reply>(
+                &[
+                    C("AUTH CRAM-MD5\r\n"),
+                    S("334 PDEyMzQ1QGV4YW1wbGU+\r\n"),
+                    C("dXNlciAyNmMzODNjMGU5NzY0MDZhMGQ1M2FhYWI2ZTk1NjlkZg==\r\n"),
+                    // 535 judges the credentials: no PLAIN, no LOGIN after it.
+                    S("535 5.7.8 Authentication credentials invalid\r\n"),
+                ],
+                b"",
+                bw,
+            )
+            .unwrap_err();
+        match e {
+            Error::AuthenticationError { mechanism, reply } => {
+                assert_eq!(mechanism, "CRAM-MD5");
+                assert_eq!(reply.code().get(), 535);
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(run.session.is_connected());
+    });
+}
+
+#[test]
+fn login_tries_the_next_mechanism_when_one_is_unavailable() {
+    both(|bw| {
+        let mut run = Run::new(&with_plaintext_auth());
+        run.script::<()>(OPEN_AUTH, b"", bw).unwrap();
+        run.session.login(run.now, "user", "pass");
+        let r: Reply = run
+            .script(
+                &[
+                    C("AUTH CRAM-MD5\r\n"),
+                    S("504 5.5.4 Unrecognized authentication type\r\n"),
+                    C("AUTH PLAIN AHVzZXIAcGFzcw==\r\n"),
+                    S("235 2.7.0 ok\r\n"),
+                ],
+                b"",
+                bw,
+            )
+            .unwrap();
+        assert_eq!(r.code().get(), 235);
+    });
+}
+
+#[test]
+fn no_auth_of_any_mechanism_without_tls() {
+    for offered in ["CRAM-MD5", "PLAIN", "CRAM-MD5 PLAIN LOGIN"] {
+        let mut run = Run::new(&Options::default());
+        let ehlo = format!("250-peer.test\r\n250 AUTH {offered}\r\n");
+        let open = [
+            S("220 peer.test ESMTP\r\n"),
+            C("EHLO client.test\r\n"),
+            S(Box::leak(ehlo.into_boxed_str())),
+        ];
+        run.script::<()>(&open, b"", false).unwrap();
+        run.session.login(run.now, "user", "pass");
+        let e = run.script::<Reply>(&[C("")], b"", false).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                Error::Usage(smtp_proto::UsageError::PlaintextAuthRefused(_))
+            ),
+            "{offered}: {e:?}"
+        );
+        // The caller's own mechanism is refused the same way.
+        let m = smtp_proto::Mechanism::parse("CRAM-MD5").unwrap();
+        run.session.auth(run.now, m, None);
+        let e = run.script::<Reply>(&[C("")], b"", false).unwrap_err();
+        assert!(matches!(e, Error::Usage(_)), "{e:?}");
+        assert!(run.session.is_connected(), "a refusal changes nothing");
+    }
+}

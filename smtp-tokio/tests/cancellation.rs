@@ -62,6 +62,7 @@ where
     script.push(Step::ExpectClosedSilently);
     let peer = Peer::start(script).await;
     let mut smtp = loopback_builder(Duration::from_secs(10))
+        .allow_plaintext_auth(true)
         .connect(&peer.addr.to_string())
         .await
         .unwrap();

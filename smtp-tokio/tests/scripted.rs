@@ -437,6 +437,7 @@ async fn auth_callback_sees_challenges_and_can_cancel() {
     ]);
     let peer = Peer::start(steps).await;
     let mut smtp = loopback_builder(Duration::from_secs(5))
+        .allow_plaintext_auth(true)
         .connect(&peer.addr.to_string())
         .await
         .unwrap();

@@ -423,7 +423,9 @@ impl Task {
                     return Step::Continue;
                 };
                 match auth.on_event(s, event) {
-                    Step::Finish(Err(e @ Error::AuthenticationError { .. })) => {
+                    Step::Finish(Err(e @ Error::AuthenticationError { .. }))
+                        if mechanism_unavailable(&e) =>
+                    {
                         next_mechanism(s, user, password, queue, current, Some(e))
                     }
                     other => other,
@@ -551,6 +553,10 @@ impl Task {
 
 impl Auth {
     fn begin(&mut self, s: &mut Session) -> Step {
+        if !auth_allowed(s) {
+            let refused = UsageError::PlaintextAuthRefused(self.mechanism.clone());
+            return Step::Finish(Err(refused.into()));
+        }
         let initial = match self.owned.as_mut() {
             Some(owned) => owned.0.initial_response(),
             None => self.initial.take(),
@@ -642,8 +648,10 @@ fn tls_output(explicit: bool, reply: Option<Reply>) -> Output {
 }
 
 /// smtplib's `login` order among the advertised mechanisms: CRAM-MD5,
-/// PLAIN, LOGIN, without those that reveal the password when there is no
-/// TLS (unless allowed).
+/// PLAIN, LOGIN. Without TLS none is used unless `allow_plaintext_auth`:
+/// PLAIN and LOGIN would show the password, and CRAM-MD5 the user name and
+/// an offline-crackable answer (a STARTTLS-stripping attacker can offer
+/// it); the server's advertisement never widens that rule.
 fn login_order(s: &Session) -> Result<Vec<Mechanism>, Error> {
     let offered: Vec<String> = match s.esmtp_features() {
         Some(e) if e.has("AUTH") => e.auth_mechanisms().to_vec(),
@@ -658,21 +666,29 @@ fn login_order(s: &Session) -> Result<Vec<Mechanism>, Error> {
         .into_iter()
         .filter(|m| offered.iter().any(|o| o == m.as_str()))
         .collect();
-    let plaintext_ok = s.client.is_tls() || s.client.config().allow_plaintext_auth;
-    let usable: Vec<Mechanism> = candidates
-        .iter()
-        .filter(|m| plaintext_ok || !crate::auth::reveals_secret(m))
-        .cloned()
-        .collect();
-    if usable.is_empty() {
-        return match candidates.into_iter().next() {
-            Some(m) => Err(UsageError::PlaintextAuthRefused(m).into()),
-            None => Err(Error::NotSupported(format!(
-                "no suitable authentication method among {offered:?}"
-            ))),
-        };
+    match candidates.first() {
+        None => Err(Error::NotSupported(format!(
+            "no suitable authentication method among {offered:?}"
+        ))),
+        Some(m) if !auth_allowed(s) => Err(UsageError::PlaintextAuthRefused(m.clone()).into()),
+        Some(_) => Ok(candidates),
     }
-    Ok(usable)
+}
+
+/// Whether AUTH (any mechanism) may run on this connection: over TLS, or
+/// when the caller allowed it without.
+fn auth_allowed(s: &Session) -> bool {
+    s.client.is_tls() || s.client.config().allow_plaintext_auth
+}
+
+/// Whether a refusal of AUTH says the mechanism itself is unavailable
+/// (RFC 4954: 504 unrecognised, 534 too weak, 538 needs encryption), so
+/// another mechanism may be tried. Any other refusal (535 bad credentials
+/// above all) judges the credentials: trying them again with another
+/// mechanism only adds attempts towards an account lock-out.
+fn mechanism_unavailable(e: &Error) -> bool {
+    e.smtp_code()
+        .is_some_and(|code| matches!(code, 504 | 534 | 538))
 }
 
 /// Starts the next mechanism of `login`, or finishes with the last

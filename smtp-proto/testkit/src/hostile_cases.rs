@@ -499,6 +499,20 @@ fn starttls(v: &mut Vec<Case>) {
         .setup(|s| s.plaintext_auth = true)
         .forbid(&["AUTH LOGIN", "QUIT"]),
     );
+    // Rule 3, wider: no AUTH of any mechanism without TLS unless the caller
+    // opts in; CRAM-MD5 would show the user name and an offline-crackable
+    // answer, and a STARTTLS-stripping attacker can offer it.
+    v.push(
+        case(
+            "starttls/cram-md5-without-tls-refused",
+            "S: 220 peer.test\nC: EHLO client.test\nS+ 250-peer.test\nS: 250 AUTH CRAM-MD5\nBYE\n",
+            &[
+                (Connect, "ok"),
+                (Login("u", "secret"), "Usage(PlaintextAuthRefused(*"),
+            ],
+        )
+        .forbid(&["AUTH"]),
+    );
     // Rule 3: no password in plaintext, whatever the server offers.
     v.push(
         case(
@@ -1183,6 +1197,27 @@ fn transactions(v: &mut Vec<Case>) {
         )
         .setup(|s| s.plaintext_auth = true)
     };
+    // A refusal that judges the credentials (535) ends login: another
+    // mechanism would only add an attempt towards a lock-out.
+    v.push(
+        auth(
+            "535-stops-at-the-first-mechanism",
+            "S: 220 peer.test\nC: EHLO client.test\nS+ 250-peer.test\nS: 250 AUTH PLAIN LOGIN\n\
+             C: AUTH PLAIN AHUAcA==\nS: 535 5.7.8 credentials invalid\nBYE\n"
+                .to_owned(),
+            "AuthenticationError(PLAIN, 535)",
+        )
+        .forbid(&["AUTH LOGIN"]),
+    );
+    // A mechanism the server does not support (504) lets login try the next.
+    v.push(auth(
+        "504-tries-the-next-mechanism",
+        "S: 220 peer.test\nC: EHLO client.test\nS+ 250-peer.test\nS: 250 AUTH PLAIN LOGIN\n\
+         C: AUTH PLAIN AHUAcA==\nS: 504 5.5.4 unrecognized type\nC: AUTH LOGIN\n\
+         S: 334 VXNlcm5hbWU6\nC: dQ==\nS: 334 UGFzc3dvcmQ6\nC: cA==\nS: 235 2.7.0 ok\nBYE\n"
+            .to_owned(),
+        "ok 235",
+    ));
     v.push(auth(
         "503",
         format!("{auth_open}S: 503 5.5.1 already authenticated\nBYE\n"),
@@ -1216,12 +1251,15 @@ fn transactions(v: &mut Vec<Case>) {
         endless.push_str("S: 334 bW9yZQ==\nC: YQ==\n");
     }
     endless.push_str("S: 334 bW9yZQ==\nC: *\nS: 501 enough\nBYE\n");
-    v.push(case(
+    let mut endless_case = case(
         "txn/auth-endless-334",
         endless,
         &[
             (Connect, "ok"),
             (AuthEcho, "AuthenticationError(X-TEST, 501)"),
         ],
-    ));
+    );
+    // No TLS here: AUTH of any mechanism needs the caller's opt-in.
+    endless_case.setup.plaintext_auth = true;
+    v.push(endless_case);
 }

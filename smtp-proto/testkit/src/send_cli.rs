@@ -29,7 +29,7 @@ const USAGE: &str = "usage: send [OPTIONS] [--from ADDR] [--to ADDR]... < MESSAG
   --tls                 implicit TLS          --starttls   require STARTTLS (fail before AUTH/MAIL without it)
   --ca-file PEM         trust this certificate in addition to the system roots
   --user U --password P log in; --auth MECH forces one mechanism
-  --allow-plaintext-auth   permit password mechanisms without TLS
+  --allow-plaintext-auth   permit AUTH (any mechanism) without TLS
   --helo NAME   --timeout SECS   --no-pipelining   --no-chunking   --debug (wire trace on stderr)";
 
 /// The command line, parsed and checked.
