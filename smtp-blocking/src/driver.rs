@@ -52,8 +52,9 @@ pub(crate) struct Driver {
     /// How to start TLS (STARTTLS): the connector's settings and the name
     /// to verify.
     tls: crate::tls::Plan,
-    /// The read timeout the socket has now.
-    read_timeout: Option<Duration>,
+    /// The read timeout the socket has now (`None`: not known, e.g. after
+    /// the TLS handshake set its own).
+    read_timeout: Option<Option<Duration>>,
 }
 
 impl Driver {
@@ -198,15 +199,17 @@ impl Driver {
     /// One read, bounded by the session's deadline.
     fn read_once(&mut self) {
         let now = Instant::now();
-        let Some(deadline) = self.session.poll_timeout() else {
-            return self.session.handle_timeout(now);
-        };
-        let wait = deadline.saturating_duration_since(now).max(MIN_TIMEOUT);
+        // No deadline at all only when the timeouts are too large to add
+        // to the clock (Duration::MAX): then the read waits unbounded.
+        let wait = self
+            .session
+            .poll_timeout()
+            .map(|d| d.saturating_duration_since(now).max(MIN_TIMEOUT));
         let Some(t) = self.transport.as_mut() else {
             return self.session.handle_eof(now);
         };
         if self.read_timeout != Some(wait) {
-            if let Err(e) = t.base().set_read_timeout(Some(wait)) {
+            if let Err(e) = t.base().set_read_timeout(wait) {
                 return self.session.handle_io_error(now, e);
             }
             self.read_timeout = Some(wait);

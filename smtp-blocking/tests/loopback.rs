@@ -649,3 +649,35 @@ fn mail_rcpt_data_exact_bytes_and_smtplib_results() {
     assert_eq!(c.quit().unwrap().code().get(), 221);
     peer.finish();
 }
+
+/// A timeout too large to add to the clock means "no bound": the session
+/// runs (no panic, no busy loop) and a connect failure names its target.
+#[test]
+fn a_huge_timeout_is_no_bound() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let e = smtp_blocking::Builder::new()
+        .timeout(std::time::Duration::MAX)
+        .connect_port("127.0.0.1", port)
+        .unwrap_err();
+    assert!(e.to_string().contains("connecting to 127.0.0.1:"), "{e}");
+    let peer = Peer::start(vec![
+        send(GREETING),
+        expect(EHLO),
+        send("250 peer.test\r\n"),
+        expect("NOOP\r\n"),
+        send("250 ok\r\n"),
+        expect("QUIT\r\n"),
+        send("221 bye\r\n"),
+        Step::Close,
+    ]);
+    let mut c = loopback_builder(std::time::Duration::MAX)
+        .connect_port("127.0.0.1", peer.addr.port())
+        .unwrap();
+    assert_eq!(c.noop().unwrap().code().get(), 250);
+    drop(c);
+    peer.finish();
+}

@@ -149,7 +149,12 @@ pub(crate) async fn connect_tcp(
     source: Option<SocketAddr>,
     timeout: Duration,
 ) -> io::Result<TcpStream> {
-    let deadline = tokio::time::Instant::now() + timeout.max(Duration::from_millis(1));
+    // A huge timeout (Duration::MAX) means "no bound", never a panic.
+    let now = tokio::time::Instant::now();
+    let deadline = now
+        .checked_add(timeout.max(Duration::from_millis(1)))
+        .or_else(|| now.checked_add(Duration::from_secs(365 * 24 * 3600)))
+        .unwrap_or(now);
     let addrs = tokio::time::timeout_at(deadline, tokio::net::lookup_host((host, port)))
         .await
         .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "name lookup timed out"))??;

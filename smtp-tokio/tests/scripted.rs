@@ -509,3 +509,20 @@ fn futures_are_send(
     is_send(&p.close());
     is_send(&smtp_tokio::Builder::new().connect("x"));
 }
+
+/// A timeout too large to add to the clock means "no bound", never a
+/// panic (`Instant + Duration::MAX` overflows).
+#[tokio::test]
+async fn a_huge_timeout_does_not_panic() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let e = smtp_tokio::Builder::new()
+        .timeout(Duration::MAX)
+        .connect_port("127.0.0.1", port)
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("connecting to 127.0.0.1:"), "{e}");
+}

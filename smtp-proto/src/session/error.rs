@@ -219,6 +219,16 @@ impl Error {
         )
     }
 
+    /// A failed connection attempt to `target` (`host:port` or a socket
+    /// path), as [`Error::Io`] whose message names the target: "connecting
+    /// to mail.example.org:587: Connection refused".
+    pub fn connect_failed(target: &str, e: io::Error) -> Error {
+        Error::Io(io::Error::new(
+            e.kind(),
+            format!("connecting to {target}: {e}"),
+        ))
+    }
+
     /// A TLS library's error, boxed.
     pub fn tls(e: impl std::error::Error + Send + Sync + 'static) -> Error {
         Error::Tls(Box::new(e))

@@ -489,12 +489,17 @@ macro_rules! builder {
             let o = &self.options;
             match o.target(host, port)? {
                 $crate::smtplib::Target::Unix(path) => {
-                    let base = crate::transport::connect_unix(&path, o.connect_timeout) $($await)* ?;
+                    let base = crate::transport::connect_unix(&path, o.connect_timeout) $($await)*
+                        .map_err(|e| $crate::session::Error::connect_failed(&path, e))?;
                     self.start(base, "localhost") $($await)*
                 }
                 $crate::smtplib::Target::Tcp { host, port } => {
                     let (source, timeout) = (self.source_address, o.connect_timeout);
-                    let tcp = crate::transport::connect_tcp(&host, port, source, timeout) $($await)* ?;
+                    let tcp = crate::transport::connect_tcp(&host, port, source, timeout) $($await)*
+                        .map_err(|e| {
+                            let target = format!("{host}:{port}");
+                            $crate::session::Error::connect_failed(&target, e)
+                        })?;
                     self.start(crate::transport::Base::Tcp(tcp), &host) $($await)*
                 }
             }

@@ -119,6 +119,12 @@ pub fn connection_refused_exits_2(example: &Example) {
     );
     assert_eq!(r.code, 2);
     assert!(r.stderr.starts_with("error: "), "{}", r.stderr);
+    // The error names what it tried to reach.
+    assert!(
+        r.stderr.contains(&format!("connecting to {server}")),
+        "{}",
+        r.stderr
+    );
 }
 
 pub fn postfix_starttls_login_some_refused_exits_1(example: &Example) {
