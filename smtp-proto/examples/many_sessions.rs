@@ -203,7 +203,7 @@ impl Conn {
             let from = "sender@example.test";
             let to = format!("c{}.m{next}@example.test", self.id);
             self.msg = message(self.id, next);
-            self.session.sendmail(now, from, &[to], &self.msg, &[], &[]);
+            self.session.sendmail(now, from, &to, &self.msg, &[], &[]);
         } else if next == messages && self.session.is_connected() {
             self.step = Step::Quitting;
             self.session.quit(now);

@@ -369,7 +369,7 @@ pub fn build_envelope(
     mail_options: &[&str],
     rcpt_options: &[&str],
 ) -> Result<(Envelope, Option<BodyContent>), EnvelopeError> {
-    let from_path = ReversePath::parse(from).map_err(|source| EnvelopeError::Sender {
+    let from_path = ReversePath::parse_name_addr(from).map_err(|source| EnvelopeError::Sender {
         address: from.to_owned(),
         source,
     })?;
@@ -382,10 +382,11 @@ pub fn build_envelope(
     let rcpt_params = RcptParams::from_options(rcpt_options)?;
     let mut recipients = Vec::with_capacity(to.len());
     for addr in to {
-        let path = ForwardPath::parse(addr).map_err(|source| EnvelopeError::Recipient {
-            address: (*addr).to_owned(),
-            source,
-        })?;
+        let path =
+            ForwardPath::parse_name_addr(addr).map_err(|source| EnvelopeError::Recipient {
+                address: (*addr).to_owned(),
+                source,
+            })?;
         recipients.push(Recipient {
             to: path,
             params: rcpt_params.clone(),

@@ -402,3 +402,55 @@ pub fn unix_sockets_unsupported(path: &str) -> std::io::Error {
         format!("Unix sockets are not supported on this platform: {path}"),
     )
 }
+
+/// smtplib's `to_addrs`: one address (`"a@b"`, as smtplib takes a bare
+/// string) or a list of them (`&["a@b", "c@d"]`, a `Vec` or slice of
+/// `&str` or `String`). An empty list, `&[]`, needs no type annotation.
+pub trait ToAddrs {
+    /// The addresses, in order.
+    fn to_addrs(&self) -> Vec<&str>;
+}
+
+impl ToAddrs for str {
+    fn to_addrs(&self) -> Vec<&str> {
+        vec![self]
+    }
+}
+
+impl ToAddrs for String {
+    fn to_addrs(&self) -> Vec<&str> {
+        vec![self.as_str()]
+    }
+}
+
+impl ToAddrs for [&str] {
+    fn to_addrs(&self) -> Vec<&str> {
+        self.to_vec()
+    }
+}
+
+impl ToAddrs for [String] {
+    fn to_addrs(&self) -> Vec<&str> {
+        self.iter().map(String::as_str).collect()
+    }
+}
+
+/// Arrays of `&str` only: with a single array impl, `&[]` infers as an
+/// empty array of `&str`. (For `String`s, pass a `Vec` or a slice.)
+impl<const N: usize> ToAddrs for [&str; N] {
+    fn to_addrs(&self) -> Vec<&str> {
+        self.to_vec()
+    }
+}
+
+impl ToAddrs for Vec<&str> {
+    fn to_addrs(&self) -> Vec<&str> {
+        self.clone()
+    }
+}
+
+impl ToAddrs for Vec<String> {
+    fn to_addrs(&self) -> Vec<&str> {
+        self.iter().map(String::as_str).collect()
+    }
+}

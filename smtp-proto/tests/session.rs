@@ -364,3 +364,49 @@ fn no_auth_of_any_mechanism_without_tls() {
         assert!(run.session.is_connected(), "a refusal changes nothing");
     }
 }
+
+#[test]
+fn sendmail_accepts_display_names() {
+    both(|bw| {
+        let mut run = opened(&Options::default(), bw);
+        let msg = b"Subject: x\r\n\r\nhi\r\n";
+        let to = ["Bob <b@x.test>"];
+        run.session
+            .sendmail(run.now, "Alice <a@x.test>", &to, msg, &[], &[]);
+        let refused: Refused = run
+            .script(
+                &[
+                    C("MAIL FROM:<a@x.test>\r\nRCPT TO:<b@x.test>\r\nBDAT 18 LAST\r\nSubject: x\r\n\r\nhi\r\n"),
+                    S("250 ok\r\n250 ok\r\n250 queued\r\n"),
+                ],
+                msg,
+                bw,
+            )
+            .unwrap();
+        assert!(refused.is_empty());
+    });
+}
+
+#[test]
+fn sendmail_takes_an_empty_list_without_annotations() {
+    // smtplib's `to_addrs`: a bare string, a list, or an empty list (which
+    // the server never sees: nobody to send to is a usage error).
+    let mut run = opened(&Options::default(), false);
+    run.session
+        .sendmail(run.now, "a@x.test", &[], b"x\r\n", &[], &[]);
+    let e = run.script::<Refused>(&[], b"", false).unwrap_err();
+    assert!(matches!(e, Error::Usage(_)), "{e:?}");
+    run.session
+        .sendmail(run.now, "a@x.test", "b@x.test", b"x\r\n", &[], &[]);
+    let refused: Refused = run
+        .script(
+            &[
+                C("MAIL FROM:<a@x.test>\r\nRCPT TO:<b@x.test>\r\nBDAT 3 LAST\r\nx\r\n"),
+                S("250 ok\r\n250 ok\r\n250 queued\r\n"),
+            ],
+            b"x\r\n",
+            false,
+        )
+        .unwrap();
+    assert!(refused.is_empty());
+}

@@ -376,10 +376,10 @@ impl Pool {
     ///
     /// # Errors
     /// As [`get`](Self::get) and [`SmtpClient::sendmail`].
-    pub async fn sendmail<S: AsRef<str>>(
+    pub async fn sendmail(
         &self,
         from_addr: &str,
-        to_addrs: &[S],
+        to_addrs: &(impl smtp_proto::smtplib::ToAddrs + ?Sized),
         msg: &[u8],
         mail_options: &[&str],
         rcpt_options: &[&str],

@@ -195,7 +195,7 @@ async fn postfix_pool_reuses_and_pipelines() {
         let refused = pool
             .sendmail(
                 "a@example.org",
-                &[format!("pool{i}@example.org")],
+                &vec![format!("pool{i}@example.org")],
                 format!("Subject: pool {i}\r\n\r\nx\r\n").as_bytes(),
                 &[],
                 &[],

@@ -310,6 +310,18 @@ impl ReversePath {
         Mailbox::parse_at(inner, base).map(|m| Self(Some(m)))
     }
 
+    /// Parses an address as a person writes it: `user@host`,
+    /// `<user@host>`, or an RFC 5322 name-addr, `Display Name <user@host>`
+    /// (the display name is dropped; the envelope carries the addr-spec).
+    /// Surrounding white space is ignored. Everything else is as strict as
+    /// [`parse`](Self::parse).
+    ///
+    /// # Errors
+    /// As [`parse`](Self::parse), for the part in angle brackets.
+    pub fn parse_name_addr(s: &str) -> Result<Self, AddressError> {
+        Self::parse(addr_spec_of(s)?)
+    }
+
     /// `true` for the null path `<>`.
     pub fn is_null(&self) -> bool {
         self.0.is_none()
@@ -424,6 +436,16 @@ impl ForwardPath {
         Mailbox::parse_at(inner, base).map(|m| Self(Recipient::Mailbox(m)))
     }
 
+    /// Parses an address as a person writes it, like
+    /// [`ReversePath::parse_name_addr`]: `user@host`, `<user@host>` or
+    /// `Display Name <user@host>`.
+    ///
+    /// # Errors
+    /// As [`parse`](Self::parse), for the part in angle brackets.
+    pub fn parse_name_addr(s: &str) -> Result<Self, AddressError> {
+        Self::parse(addr_spec_of(s)?)
+    }
+
     /// `true` for the special `<Postmaster>` recipient.
     pub fn is_postmaster(&self) -> bool {
         matches!(self.0, Recipient::Postmaster)
@@ -473,4 +495,24 @@ impl TryFrom<&str> for ForwardPath {
     fn try_from(s: &str) -> Result<Self, Self::Error> {
         Self::parse(s)
     }
+}
+
+/// The path part of what a person wrote: `Name <a@b>` gives `<a@b>`
+/// (the last `<` whose `>` ends the text, so a quoted display name may hold
+/// angle brackets of its own); anything else is returned without its
+/// surrounding spaces. A control character anywhere (CR, LF, NUL, TAB,
+/// DEL, ...) is an error even in the display name that is dropped: input
+/// like `"a@b\r\nRCPT TO:<c@d>"` is an injection attempt, not a name.
+fn addr_spec_of(s: &str) -> Result<&str, AddressError> {
+    if let Some((offset, ch)) = s.char_indices().find(|(_, c)| c.is_control()) {
+        return Err(AddressError::ForbiddenCharacter { ch, offset });
+    }
+    let t = s.trim_matches(' ');
+    if t.ends_with('>')
+        && let Some(i) = t.rfind('<')
+        && i > 0
+    {
+        return Ok(t.get(i..).unwrap_or(t));
+    }
+    Ok(t)
 }

@@ -669,3 +669,33 @@ fn errors_display_offsets() {
     let e = Mailbox::parse("a@b\r\n").unwrap_err();
     assert_eq!(e.to_string(), "character '\\r' is not allowed at byte 3");
 }
+
+#[test]
+fn name_addr_is_accepted_where_people_write_addresses() {
+    let cases = [
+        ("Alice <alice@example.org>", "alice@example.org"),
+        ("  <bob@example.org>  ", "bob@example.org"),
+        ("carol@example.org", "carol@example.org"),
+        ("\"Dan <the man>\" <dan@example.org>", "dan@example.org"),
+    ];
+    for (input, want) in cases {
+        let f = ForwardPath::parse_name_addr(input).unwrap();
+        assert_eq!(f.to_string(), format!("<{want}>"), "{input}");
+        let r = ReversePath::parse_name_addr(input).unwrap();
+        assert_eq!(r.mailbox().unwrap().to_string(), want, "{input}");
+    }
+    assert!(ReversePath::parse_name_addr("<>").unwrap().is_null());
+    // Still strict inside the brackets: no smuggled parameters.
+    assert!(ForwardPath::parse_name_addr("Eve <e@x.org> NOTIFY=NEVER").is_err());
+    assert!(ForwardPath::parse_name_addr("Eve <e@x.org SIZE=1>").is_err());
+    // A control character anywhere is an injection attempt, not a name.
+    for bad in [
+        "a@x.test\r\nRCPT TO:<evil@x.test>",
+        "a@x.test\r\n",
+        "Eve\n <e@x.org>",
+        "Eve\0 <e@x.org>",
+    ] {
+        assert!(ReversePath::parse_name_addr(bad).is_err(), "{bad:?}");
+        assert!(ForwardPath::parse_name_addr(bad).is_err(), "{bad:?}");
+    }
+}

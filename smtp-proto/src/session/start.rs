@@ -203,16 +203,16 @@ impl Session {
     /// bytes, `SMTPUTF8` when an address needs it. Output:
     /// [`Refused`](crate::smtplib::Refused), the recipients refused while
     /// others got it; the smtplib exceptions otherwise.
-    pub fn sendmail<S: AsRef<str>>(
+    pub fn sendmail(
         &mut self,
         now: Instant,
         from_addr: &str,
-        to_addrs: &[S],
+        to_addrs: &(impl crate::smtplib::ToAddrs + ?Sized),
         msg: &[u8],
         mail_options: &[&str],
         rcpt_options: &[&str],
     ) {
-        let to: Vec<&str> = to_addrs.iter().map(AsRef::as_ref).collect();
+        let to = to_addrs.to_addrs();
         let (envelope, content) = match build_envelope(from_addr, &to, mail_options, rcpt_options) {
             Ok(built) => built,
             Err(e) => return self.refuse(e.into()),
@@ -289,7 +289,7 @@ impl Session {
     /// and [`data`](Self::data). Options are `KEYWORD[=VALUE]` strings.
     /// Output: [`Reply`](crate::Reply).
     pub fn mail(&mut self, now: Instant, sender: &str, options: &[&str]) {
-        let from = match ReversePath::parse(sender) {
+        let from = match ReversePath::parse_name_addr(sender) {
             Ok(from) => from,
             Err(e) => {
                 return self.refuse(Error::InvalidArgument(format!("sender {sender:?}: {e}")));
@@ -307,7 +307,7 @@ impl Session {
     /// by [`mail`](Self::mail), and its reply whatever its code. Output:
     /// [`Reply`](crate::Reply).
     pub fn rcpt(&mut self, now: Instant, recip: &str, options: &[&str]) {
-        let to = match ForwardPath::parse(recip) {
+        let to = match ForwardPath::parse_name_addr(recip) {
             Ok(to) => to,
             Err(e) => {
                 return self.refuse(Error::InvalidArgument(format!("recipient {recip:?}: {e}")));

@@ -257,10 +257,10 @@ macro_rules! client_methods {
             /// it), [`$crate::session::Error::DataError`], [`$crate::session::Error::OutcomeUnknown`] (the message may
             /// have been delivered), [`$crate::session::Error::InvalidArgument`] for a bad address or
             /// option, and fatal errors.
-            pub $($async)? fn sendmail<S: AsRef<str>>(
+            pub $($async)? fn sendmail(
                 &mut self,
                 from_addr: &str,
-                to_addrs: &[S],
+                to_addrs: &(impl $crate::smtplib::ToAddrs + ?Sized),
                 msg: &[u8],
                 mail_options: &[&str],
                 rcpt_options: &[&str],

@@ -228,12 +228,12 @@ impl Request {
 
 /// The envelope of `--from` and `--to`.
 pub fn envelope(from: &str, to: &[&str]) -> Result<Envelope, Error> {
-    let from = ReversePath::parse(from)
+    let from = ReversePath::parse_name_addr(from)
         .map_err(|e| Error::InvalidArgument(format!("--from {from:?}: {e}")))?;
     let mut paths = Vec::new();
     for t in to {
         paths.push(
-            ForwardPath::parse(t)
+            ForwardPath::parse_name_addr(t)
                 .map_err(|e| Error::InvalidArgument(format!("--to {t:?}: {e}")))?,
         );
     }
