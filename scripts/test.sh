@@ -35,6 +35,7 @@ cargo nextest run --config-file scripts/nextest.toml --workspace --all-targets -
 cargo test --workspace --doc 2>&1 | tee -a "$log" || status=1
 passed=0
 failed=0
+skipped=0
 # The many-sessions example (a third driver: 200 sessions on one thread over
 # mio) against the project's smtp-sink; it exits 0 only when all 10,000
 # messages were accepted. Counted as one test.
@@ -49,16 +50,19 @@ fi
 if line=$(grep -E '^ *Summary \[' "$log" | tail -n 1); then
     p=$(grep -oE '[0-9]+ passed' <<<"$line" | grep -oE '[0-9]+' || echo 0)
     f=$(grep -oE '[0-9]+ failed' <<<"$line" | grep -oE '[0-9]+' || echo 0)
+    s=$(grep -oE '[0-9]+ skipped' <<<"$line" | grep -oE '[0-9]+' || echo 0)
     passed=$((passed + p))
     failed=$((failed + f))
+    skipped=$((skipped + s))
 fi
-# cargo test: "test result: ok. 4 passed; 0 failed; ..." once per doc-test crate
-while read -r p f; do
+# cargo test: "test result: ok. 4 passed; 0 failed; 1 ignored; ..." once per doc-test crate
+while read -r p f i; do
     passed=$((passed + p))
     failed=$((failed + f))
-done < <(grep -E '^test result:' "$log" | sed -E 's/.* ([0-9]+) passed; ([0-9]+) failed.*/\1 \2/')
+    skipped=$((skipped + i))
+done < <(grep -E '^test result:' "$log" | sed -E 's/.* ([0-9]+) passed; ([0-9]+) failed; ([0-9]+) ignored.*/\1 \2 \3/')
 if [ "$status" -ne 0 ] && [ "$failed" -eq 0 ]; then
     failed=1 # a runner failed without reporting a count (e.g. a build error)
 fi
-echo "tests: $passed passed, $failed failed" | tee "$summary"
+echo "tests: $passed passed, $failed failed, $skipped skipped" | tee "$summary"
 exit "$status"
