@@ -82,11 +82,17 @@
 //!
 //! # Security defaults
 //!
+//! [`Builder`] requires TLS: STARTTLS under [`TlsPolicy::Required`], or
+//! implicit TLS when asked or on port 465; only
+//! [`Builder::insecure_plaintext`] turns it off (LMTP, which delivers
+//! within a site, does not require it). [`SmtpClient::connect`] and
+//! [`SmtpClient::connect_lmtp`] start in plaintext as smtplib does.
 //! Certificates and host names are verified (turning that off takes
 //! [`Builder::dangerous_accept_invalid_certs`]); under
 //! [`TlsPolicy::Required`] nothing but QUIT follows a missing or refused
-//! STARTTLS; PLAIN and LOGIN are refused without TLS unless
-//! [`Builder::allow_plaintext_auth`]; the trace never shows AUTH payloads.
+//! STARTTLS; no AUTH of any mechanism runs without TLS unless
+//! [`Builder::allow_plaintext_auth`], and a refused password is not tried
+//! again with another mechanism; the trace never shows AUTH payloads.
 //! A connection lost after the final "." is [`Error::OutcomeUnknown`],
 //! never a plain failure. After a fatal error every call returns
 //! [`Error::Poisoned`].

@@ -578,3 +578,25 @@ fn postfix_mail_rcpt_data_step_by_step() {
     assert_eq!(c.noop().unwrap().code().get(), 250);
     assert_eq!(c.quit().unwrap().code().get(), 221);
 }
+
+/// TLS by default: a plain `Builder::new()` runs STARTTLS on its own (the
+/// real Postfix offers it) and refuses to go on where it is missing
+/// (smtp-sink), sending nothing but QUIT.
+#[test]
+fn builder_requires_tls_by_default() {
+    let Some(s) = servers() else { return };
+    let name = smtp_blocking::smtp_proto::Domain::parse("client.test").unwrap();
+    let mut c = smtp_blocking::Builder::new()
+        .add_root_certificate(s.ca())
+        .local_hostname(name.clone())
+        .connect_port(&s.host(), s.port("SMTP_TEST_POSTFIX_PORT"))
+        .unwrap();
+    assert!(c.is_tls(), "STARTTLS ran without being asked for");
+    assert_eq!(c.noop().unwrap().code().get(), 250);
+    c.quit().unwrap();
+    let e = smtp_blocking::Builder::new()
+        .local_hostname(name)
+        .connect_port(&s.host(), s.port("SMTP_TEST_SINK_PORT"))
+        .unwrap_err();
+    assert!(matches!(e, Error::TlsRequired { reply: None }), "{e:?}");
+}

@@ -6,8 +6,7 @@
 //! 1. move bytes: write what `poll_transmit` gives (keeping what a full
 //!    socket did not take until it is writable again), and hand what it
 //!    reads to `handle_input`, `handle_eof` or `handle_io_error`;
-//! 2. run the TLS handshake when told to (`Action::StartTls`; not needed
-//!    here: plain TCP to a local sink);
+//! 2. run the TLS handshake when told to (`Action::StartTls`; not here);
 //! 3. hand over body bytes when asked (`Action::Body`);
 //! 4. wait until the socket is readable or `poll_timeout` has passed (here
 //!    one `mio::Poll` for all sessions, bounded by the earliest deadline),
@@ -23,7 +22,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use mio::{Events, Interest, Poll, Registry, Token, net::TcpStream};
-use smtp_proto::session::{Action, Error, Options, Session};
+use smtp_proto::session::{Action, Error, Options, Session, TlsPolicy};
 use smtp_proto::{Domain, Reply, smtplib::Refused};
 
 /// The whole run ends by then, finished or not.
@@ -60,7 +59,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let give_up = started + GLOBAL_DEADLINE;
 
     let mut poll = Poll::new()?;
-    let (options, local) = (Options::default(), Domain::parse("client.example.test")?);
+    // Plain TCP to a local sink: this driver does no TLS (the default requires it).
+    let mut options = Options::default();
+    options.tls_policy = TlsPolicy::Disabled;
+    let local = Domain::parse("client.example.test")?;
     let open = |id| Conn::open(id, addr, poll.registry(), &options, &local);
     let mut all: Vec<Conn> = (0..conns).map(open).collect();
     let (mut events, mut buf) = (Events::with_capacity(1024), vec![0; 16 * 1024]);

@@ -102,6 +102,14 @@ impl Run {
     }
 }
 
+/// Plaintext options: these scripted servers offer no TLS (the default
+/// policy requires it).
+fn plain() -> Options {
+    let mut options = Options::default();
+    options.tls_policy = TlsPolicy::Disabled;
+    options
+}
+
 const OPEN: &[Step] = &[
     S("220 peer.test ESMTP\r\n"),
     C("EHLO client.test\r\n"),
@@ -122,7 +130,7 @@ fn opened(options: &Options, bytewise: bool) -> Run {
 #[test]
 fn open_then_noop_then_quit() {
     both(|bw| {
-        let mut run = opened(&Options::default(), bw);
+        let mut run = opened(&plain(), bw);
         run.session.noop(run.now);
         let r: Reply = run
             .script(&[C("NOOP\r\n"), S("250 ok\r\n")], b"", bw)
@@ -140,7 +148,7 @@ fn open_then_noop_then_quit() {
 #[test]
 fn sendmail_with_bdat_lock_step() {
     both(|bw| {
-        let mut options = Options::default();
+        let mut options = plain();
         options.config.pipelining = false;
         let mut run = opened(&options, bw);
         let msg = b"Subject: x\r\n\r\nhi\r\n";
@@ -192,7 +200,7 @@ fn required_tls_refused_sends_only_quit() {
 
 #[test]
 fn idle_wait_is_bounded() {
-    let mut run = opened(&Options::default(), false);
+    let mut run = opened(&plain(), false);
     run.session.noop(run.now);
     let mut body: &[u8] = b"";
     assert_eq!(run.drive(&mut body), Action::Read);
@@ -209,7 +217,7 @@ fn idle_wait_is_bounded() {
 #[test]
 fn sendmail_with_bdat_no_pipelining_advertised() {
     both(|bw| {
-        let mut run = Run::new(&Options::default());
+        let mut run = Run::new(&plain());
         let open = [
             S("220 peer.test ESMTP\r\n"),
             C("EHLO client.test\r\n"),
@@ -239,7 +247,7 @@ fn sendmail_with_bdat_no_pipelining_advertised() {
 
 #[test]
 fn a_body_that_stops_moving_times_out() {
-    let mut run = opened(&Options::default(), false);
+    let mut run = opened(&plain(), false);
     run.session.send(
         run.now,
         &smtp_proto::Envelope::new(
@@ -273,7 +281,7 @@ fn a_body_that_stops_moving_times_out() {
 }
 
 fn with_plaintext_auth() -> Options {
-    let mut options = Options::default();
+    let mut options = plain();
     options.config.allow_plaintext_auth = true;
     options
 }
@@ -339,7 +347,7 @@ fn login_tries_the_next_mechanism_when_one_is_unavailable() {
 #[test]
 fn no_auth_of_any_mechanism_without_tls() {
     for offered in ["CRAM-MD5", "PLAIN", "CRAM-MD5 PLAIN LOGIN"] {
-        let mut run = Run::new(&Options::default());
+        let mut run = Run::new(&plain());
         let ehlo = format!("250-peer.test\r\n250 AUTH {offered}\r\n");
         let open = [
             S("220 peer.test ESMTP\r\n"),
@@ -368,7 +376,7 @@ fn no_auth_of_any_mechanism_without_tls() {
 #[test]
 fn sendmail_accepts_display_names() {
     both(|bw| {
-        let mut run = opened(&Options::default(), bw);
+        let mut run = opened(&plain(), bw);
         let msg = b"Subject: x\r\n\r\nhi\r\n";
         let to = ["Bob <b@x.test>"];
         run.session
@@ -391,7 +399,7 @@ fn sendmail_accepts_display_names() {
 fn sendmail_takes_an_empty_list_without_annotations() {
     // smtplib's `to_addrs`: a bare string, a list, or an empty list (which
     // the server never sees: nobody to send to is a usage error).
-    let mut run = opened(&Options::default(), false);
+    let mut run = opened(&plain(), false);
     run.session
         .sendmail(run.now, "a@x.test", &[], b"x\r\n", &[], &[]);
     let e = run.script::<Refused>(&[], b"", false).unwrap_err();

@@ -155,6 +155,7 @@ async fn ten_megabytes_against_a_server_that_writes_first() {
     let started = Instant::now();
     let run = async {
         let mut smtp = Builder::new()
+            .insecure_plaintext()
             .local_hostname(Domain::parse("client.test").unwrap())
             .timeout(Duration::from_secs(30))
             .connect_stream(stream)

@@ -616,3 +616,30 @@ async fn smtputf8_addresses_on_aiosmtpd_and_postfix() {
         .unwrap();
     assert!(refused.is_empty());
 }
+
+/// TLS by default: a plain `Builder::new()` runs STARTTLS on its own (the
+/// real Postfix offers it) and refuses to go on where it is missing
+/// (smtp-sink), sending nothing but QUIT.
+#[tokio::test]
+async fn builder_requires_tls_by_default() {
+    let Some(s) = servers() else { return };
+    let name = smtp_tokio::smtp_proto::Domain::parse("client.test").unwrap();
+    let mut c = smtp_tokio::Builder::new()
+        .add_root_certificate(s.ca())
+        .local_hostname(name.clone())
+        .connect_port(&s.host(), s.port("SMTP_TEST_POSTFIX_PORT"))
+        .await
+        .unwrap();
+    assert!(c.is_tls(), "STARTTLS ran without being asked for");
+    assert_eq!(c.noop().await.unwrap().code().get(), 250);
+    c.quit().await.unwrap();
+    let e = smtp_tokio::Builder::new()
+        .local_hostname(name)
+        .connect_port(&s.host(), s.port("SMTP_TEST_SINK_PORT"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(e, smtp_tokio::Error::TlsRequired { reply: None }),
+        "{e:?}"
+    );
+}

@@ -374,6 +374,7 @@ fn floor(a: &Args, deadline: Instant) -> Res<usize> {
 fn ours_blocking_conn(a: &Args, n: usize, msg: &[u8], deadline: Instant) -> Res<usize> {
     use smtp_blocking::smtp_proto::{BodyOptions, Envelope, ForwardPath, ReversePath, TxnOutcome};
     let mut c = smtp_blocking::Builder::new()
+        .insecure_plaintext()
         .timeout(Duration::from_secs(120))
         .connect_port("127.0.0.1", a.port)?;
     let to = recipients(a.rcpts);
@@ -455,6 +456,7 @@ fn ours_tokio(a: &Args, deadline: Instant) -> Res<usize> {
     go();
     runtime()?.block_on(async {
         let mut c = smtp_tokio::Builder::new()
+            .insecure_plaintext()
             .timeout(Duration::from_secs(120))
             .connect_port("127.0.0.1", a.port)
             .await?;
@@ -501,7 +503,9 @@ fn ours_tokio_many(a: &Args, deadline: Instant) -> Res<usize> {
     let messages: Vec<(smtp_tokio::smtp_proto::Envelope, &[u8])> = (0..a.messages.min(batch))
         .map(|_| (envelope.clone(), &msg[..]))
         .collect();
-    let builder = smtp_tokio::Builder::new().timeout(Duration::from_secs(120));
+    let builder = smtp_tokio::Builder::new()
+        .insecure_plaintext()
+        .timeout(Duration::from_secs(120));
     go();
     runtime()?.block_on(async {
         let mut sent = 0;
@@ -535,7 +539,9 @@ fn ours_tokio_tasks(a: &Args, deadline: Instant) -> Res<usize> {
         let config = smtp_tokio::PoolConfig::default()
             .with_max_size(a.connections)
             .with_max_messages(None);
-        let builder = smtp_tokio::Builder::new().timeout(Duration::from_secs(120));
+        let builder = smtp_tokio::Builder::new()
+            .insecure_plaintext()
+            .timeout(Duration::from_secs(120));
         let pool = smtp_tokio::Pool::new(builder, &format!("127.0.0.1:{}", a.port), config);
         let mut tasks = tokio::task::JoinSet::new();
         for n in shares(a.messages, a.connections) {
@@ -543,7 +549,7 @@ fn ours_tokio_tasks(a: &Args, deadline: Instant) -> Res<usize> {
             tasks.spawn(async move {
                 let mut sent = 0;
                 while sent < n && (sent == 0 || Instant::now() < deadline) {
-                    let refused = pool.sendmail(FROM, &to, &msg, &[], &[]).await?;
+                    let refused = pool.sendmail(FROM, to.as_slice(), &msg, &[], &[]).await?;
                     if !refused.is_empty() {
                         return Err(format!("refused: {refused:?}").into());
                     }

@@ -23,22 +23,27 @@ use smtp_blocking::smtp_proto::Domain;
 #[allow(unused_imports)]
 pub use smtp_testkit::real_servers::*;
 
-/// The builder every loopback test uses: fixed EHLO name, short deadlines.
+/// The builder every loopback test uses: fixed EHLO name, short deadlines,
+/// no TLS (the scripted peers speak plaintext unless a test asks).
 pub fn loopback_builder(timeout: Duration) -> Builder {
     Builder::new()
+        .insecure_plaintext()
         .local_hostname(Domain::parse("client.test").unwrap())
         .timeout(timeout)
 }
 
 /// [`Servers`] with this adapter's builder.
 pub trait ServersExt {
-    /// A builder trusting the test CA, with a test EHLO name.
+    /// A builder trusting the test CA, with a test EHLO name, and no TLS
+    /// unless the test asks (smtp-sink, aiosmtpd and LMTP speak
+    /// plaintext).
     fn builder(&self) -> Builder;
 }
 
 impl ServersExt for Servers {
     fn builder(&self) -> Builder {
         Builder::new()
+            .insecure_plaintext()
             .add_root_certificate(self.ca())
             .local_hostname(Domain::parse("client.test").unwrap())
             .timeout(Duration::from_secs(30))

@@ -27,7 +27,9 @@ pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(60);
 #[non_exhaustive]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub enum TlsPolicy {
-    /// STARTTLS must succeed. When it is not offered or is refused, QUIT is
+    #[default]
+    /// STARTTLS must succeed (the default). When it is not offered or is
+    /// refused, QUIT is
     /// sent and the call fails with
     /// [`Error::TlsRequired`](super::Error::TlsRequired): no AUTH, no MAIL,
     /// no message byte goes over plaintext.
@@ -37,8 +39,7 @@ pub enum TlsPolicy {
     /// allowed). A failed handshake still fails: the connection is gone.
     Opportunistic,
     /// Never STARTTLS on its own (smtplib's behaviour: call `starttls()`
-    /// yourself).
-    #[default]
+    /// yourself). Chosen by a builder's `insecure_plaintext()`.
     Disabled,
 }
 
@@ -93,7 +94,8 @@ pub struct Options {
     /// `client_domain` is replaced by [`local_hostname`](Self::local_hostname)
     /// or the adapter's default name, and `auto_ehlo` is always on.
     pub config: Config,
-    /// STARTTLS right after connecting, under this policy.
+    /// STARTTLS right after connecting, under this policy. Default
+    /// [`TlsPolicy::Required`]: TLS unless the caller opts out.
     pub tls_policy: TlsPolicy,
     /// TLS from the first byte (smtplib's `SMTP_SSL`).
     pub implicit_tls: bool,
@@ -112,7 +114,7 @@ impl Default for Options {
     fn default() -> Self {
         Options {
             config: Config::default(),
-            tls_policy: TlsPolicy::Disabled,
+            tls_policy: TlsPolicy::Required,
             implicit_tls: false,
             local_hostname: None,
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
@@ -140,9 +142,12 @@ impl Options {
         }
     }
 
-    /// Sets the LMTP dialect.
+    /// Sets the LMTP dialect. LMTP delivers within a site (RFC 2033 §1: not
+    /// over wide-area networks, typically a Unix socket), so it does not
+    /// require TLS; set a policy after this to require it.
     pub fn set_lmtp(&mut self) {
         self.config.dialect = Dialect::Lmtp;
+        self.tls_policy = TlsPolicy::Disabled;
     }
 
     /// smtplib's `timeout`: the connection attempt and every reply and
@@ -158,8 +163,14 @@ impl Options {
         let lmtp = self.is_lmtp();
         self.config = config;
         if lmtp {
-            self.set_lmtp();
+            self.config.dialect = Dialect::Lmtp;
         }
+    }
+
+    /// Whether a connection to `port` starts with TLS: when asked, or on
+    /// port 465 (RFC 8314's submissions port) unless TLS was turned off.
+    pub fn implicit_tls_on(&self, port: u16) -> bool {
+        self.implicit_tls || (port == SMTP_SSL_PORT && self.tls_policy != TlsPolicy::Disabled)
     }
 
     /// The name the server certificate must carry when connecting to
@@ -200,7 +211,10 @@ impl Options {
 macro_rules! option_setters {
     ($field:ident) => {
         /// Speak LMTP (smtplib's `LMTP`): LHLO, default port 2003, a host
-        /// starting with `/` is a Unix socket, one final reply per recipient.
+        /// starting with `/` is a Unix socket, one final reply per
+        /// recipient. LMTP delivers within a site, so TLS is not required
+        /// after this call; call [`starttls`](Self::starttls) after it to
+        /// require it.
         pub fn lmtp(mut self) -> Self {
             self.$field.set_lmtp();
             self
@@ -212,7 +226,18 @@ macro_rules! option_setters {
             self
         }
 
-        /// STARTTLS right after connecting, under `policy`; see
+        /// **Insecure**: no TLS at all, neither STARTTLS nor implicit TLS:
+        /// everything, credentials included if AUTH is allowed, crosses the
+        /// network readable and changeable by anyone on the path. For
+        /// servers on this machine and tests. (The default requires TLS.)
+        pub fn insecure_plaintext(mut self) -> Self {
+            self.$field.tls_policy = $crate::session::TlsPolicy::Disabled;
+            self.$field.implicit_tls = false;
+            self
+        }
+
+        /// STARTTLS right after connecting, under `policy` (default
+        /// `Required`); see
         /// [`TlsPolicy`](smtp_proto::session::TlsPolicy). Also decides what a
         /// failed explicit `starttls()`
         /// does.
@@ -312,4 +337,32 @@ macro_rules! option_setters {
             self
         }
     };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tls_is_required_by_default_and_implicit_on_465() {
+        let o = Options::default();
+        assert_eq!(o.tls_policy, TlsPolicy::Required);
+        assert!(o.implicit_tls_on(SMTP_SSL_PORT));
+        assert!(!o.implicit_tls_on(587));
+        let plain = Options {
+            tls_policy: TlsPolicy::Disabled,
+            ..Options::default()
+        };
+        assert!(
+            !plain.implicit_tls_on(SMTP_SSL_PORT),
+            "opting out means no TLS at all"
+        );
+        let mut lmtp = Options::default();
+        lmtp.set_lmtp();
+        assert_eq!(
+            lmtp.tls_policy,
+            TlsPolicy::Disabled,
+            "LMTP is local delivery"
+        );
+    }
 }

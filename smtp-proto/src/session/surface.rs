@@ -41,13 +41,16 @@ macro_rules! client_methods {
         send: [$($send:tt)*],
         read: [$($read:tt)*] $(,)?
     ) => {
-            /// Connects like smtplib's `SMTP(host)`: plain SMTP, port 25 unless
-            /// `host` ends in `:port`.
+            /// Connects like smtplib's `SMTP(host)`: **plaintext** SMTP, port
+            /// 25 unless `host` ends in `:port`, with no TLS unless you call
+            /// [`starttls`](Self::starttls), exactly as smtplib starts. For
+            /// TLS by default use [`Builder::new`] (STARTTLS required,
+            /// implicit TLS on port 465).
             ///
             /// # Errors
             /// As [`Builder::connect`].
             pub $($async)? fn connect(host: &str) -> ::std::result::Result<Self, $crate::session::Error> {
-                crate::Builder::new().connect(host) $($await)*
+                crate::Builder::new().insecure_plaintext().connect(host) $($await)*
             }
 
             /// Connects like smtplib's `SMTP_SSL(host)`: implicit TLS, port 465,
@@ -60,12 +63,12 @@ macro_rules! client_methods {
             }
 
             /// Connects like smtplib's `LMTP(host)`: port 2003, or a Unix socket
-            /// when `host` starts with `/`.
+            /// when `host` starts with `/`; plaintext, as smtplib starts.
             ///
             /// # Errors
             /// As [`Builder::connect`].
             pub $($async)? fn connect_lmtp(host: &str) -> ::std::result::Result<Self, $crate::session::Error> {
-                crate::Builder::new().lmtp().connect(host) $($await)*
+                crate::Builder::new().lmtp().insecure_plaintext().connect(host) $($await)*
             }
 
             /// The options builder.
@@ -478,7 +481,8 @@ macro_rules! builder {
             &self,
             stream: S,
         ) -> ::std::result::Result<crate::SmtpClient, $crate::session::Error> {
-            self.start(crate::transport::custom(stream)?, "localhost") $($await)*
+            let base = crate::transport::custom(stream)?;
+            self.start_with(base, "localhost", self.options.implicit_tls) $($await)*
         }
 
         $($async)? fn connect_target(
@@ -491,24 +495,27 @@ macro_rules! builder {
                 $crate::smtplib::Target::Unix(path) => {
                     let base = crate::transport::connect_unix(&path, o.connect_timeout) $($await)*
                         .map_err(|e| $crate::session::Error::connect_failed(&path, e))?;
-                    self.start(base, "localhost") $($await)*
+                    self.start_with(base, "localhost", o.implicit_tls) $($await)*
                 }
                 $crate::smtplib::Target::Tcp { host, port } => {
                     let (source, timeout) = (self.source_address, o.connect_timeout);
+                    let implicit = o.implicit_tls_on(port);
                     let tcp = crate::transport::connect_tcp(&host, port, source, timeout) $($await)*
                         .map_err(|e| {
                             let target = format!("{host}:{port}");
                             $crate::session::Error::connect_failed(&target, e)
                         })?;
-                    self.start(crate::transport::Base::Tcp(tcp), &host) $($await)*
+                    let base = crate::transport::Base::Tcp(tcp);
+                    self.start_with(base, &host, implicit) $($await)*
                 }
             }
         }
 
-        $($async)? fn start(
+        $($async)? fn start_with(
             &self,
             base: crate::transport::Base,
             host: &str,
+            implicit: bool,
         ) -> ::std::result::Result<crate::SmtpClient, $crate::session::Error> {
             let o = &self.options;
             let local = match &o.local_hostname {
@@ -523,16 +530,16 @@ macro_rules! builder {
                 checks: o.tls.clone(),
                 name: o.tls_name(host),
             };
-            let transport = if o.implicit_tls {
+            let transport = if implicit {
                 let limit = o.config.timeouts.greeting;
                 crate::tls::handshake(&plan, base, limit) $($await)* ?
             } else {
                 crate::transport::Transport::Plain(base)
             };
             let now = crate::driver::now();
-            let mut session = $crate::session::Session::connect(o, local, o.implicit_tls, now);
+            let mut session = $crate::session::Session::connect(o, local, implicit, now);
             session.set_debuglevel(o.debuglevel, now, ::std::time::SystemTime::now());
-            if o.implicit_tls {
+            if implicit {
                 let note = format!("implicit TLS established, verified {:?}", plan.name);
                 session.trace_note(&note, now);
             }

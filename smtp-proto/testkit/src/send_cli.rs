@@ -105,9 +105,12 @@ impl Args {
         if self.tls {
             o.implicit_tls = true;
         }
-        if self.starttls {
-            o.tls_policy = TlsPolicy::Required;
-        }
+        // The command line's contract (as swaks): no TLS unless asked for.
+        o.tls_policy = if self.starttls {
+            TlsPolicy::Required
+        } else {
+            TlsPolicy::Disabled
+        };
         if let Some(name) = &self.helo {
             let domain = Domain::parse(name)
                 .map_err(|e| Error::InvalidArgument(format!("--helo {name:?}: {e}")))?;
