@@ -600,3 +600,18 @@ fn builder_requires_tls_by_default() {
         .unwrap_err();
     assert!(matches!(e, Error::TlsRequired { reply: None }), "{e:?}");
 }
+
+/// A client without TLS pointed at an implicit-TLS port (the server waits
+/// for a TLS ClientHello) hears nothing: the error says what is likely
+/// wrong instead of "disconnected".
+#[test]
+fn plaintext_client_on_an_implicit_tls_port_gets_a_hint() {
+    let Some(s) = servers() else { return };
+    let e = s
+        .builder()
+        .timeout(Duration::from_secs(2))
+        .connect_port(&s.host(), s.port("SMTP_TEST_POSTFIX_TLS_PORT"))
+        .unwrap_err();
+    assert!(matches!(e, Error::NoGreeting { .. }), "{e:?}");
+    assert!(e.to_string().contains("implicit TLS"), "{e}");
+}

@@ -66,6 +66,31 @@ impl Default for Timeouts {
 }
 
 impl Timeouts {
+    /// The RFC 5321 §4.5.3.2 minimums (the [`Default`]): for MTAs, relays
+    /// and queue runners, which must wait as long as the RFC says.
+    pub fn rfc5321() -> Self {
+        Self::default()
+    }
+
+    /// For applications submitting mail, the client options' default: a
+    /// wrong port, a dead server or a silent one fails within a minute
+    /// (greeting 30 s; every other reply and each body write 60 s) instead
+    /// of after five. The reply to the end of data keeps RFC 5321's
+    /// 10 minutes: the server may be delivering, and giving up early only
+    /// turns a delivery into an unknown outcome.
+    pub fn submission() -> Self {
+        const MIN: u64 = 60;
+        Self {
+            greeting: Duration::from_secs(30),
+            mail: Duration::from_secs(MIN),
+            rcpt: Duration::from_secs(MIN),
+            data_init: Duration::from_secs(MIN),
+            data_block: Duration::from_secs(MIN),
+            data_end: Duration::from_secs(10 * MIN),
+            command: Duration::from_secs(MIN),
+        }
+    }
+
     /// Every deadline set to `d`: handy for tests and for interactive tools
     /// that prefer one `--timeout`.
     pub fn uniform(d: Duration) -> Self {

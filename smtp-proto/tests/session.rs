@@ -418,3 +418,39 @@ fn sendmail_takes_an_empty_list_without_annotations() {
         .unwrap();
     assert!(refused.is_empty());
 }
+
+#[test]
+fn a_greeting_that_never_comes_says_what_is_likely_wrong() {
+    let mut run = Run::new(&plain());
+    let mut body: &[u8] = b"";
+    assert_eq!(run.drive(&mut body), Action::Read);
+    run.now = run.session.poll_timeout().unwrap();
+    run.session.handle_timeout(run.now);
+    assert_eq!(run.drive(&mut body), Action::Done);
+    let e = run.session.take_output::<()>().unwrap_err();
+    assert!(matches!(e, Error::NoGreeting { .. }), "{e:?}");
+    assert!(e.to_string().contains("implicit TLS"), "{e}");
+    // A server that said something (but not a whole greeting) is a plain
+    // timeout.
+    let mut run = Run::new(&plain());
+    run.session.handle_input(run.now, b"220 still typ");
+    assert_eq!(run.drive(&mut body), Action::Read);
+    run.now = run.session.poll_timeout().unwrap();
+    run.session.handle_timeout(run.now);
+    assert_eq!(run.drive(&mut body), Action::Done);
+    let e = run.session.take_output::<()>().unwrap_err();
+    assert!(matches!(e, Error::Timeout { .. }), "{e:?}");
+}
+
+#[test]
+fn default_deadlines_suit_submission() {
+    let t = Options::default().config.timeouts;
+    assert_eq!(t.greeting, Duration::from_secs(30));
+    assert_eq!(t.command, Duration::from_secs(60));
+    // The end of data keeps RFC 5321's ten minutes.
+    assert_eq!(t.data_end, Duration::from_secs(600));
+    assert_eq!(
+        smtp_proto::Timeouts::rfc5321().greeting,
+        Duration::from_secs(300)
+    );
+}

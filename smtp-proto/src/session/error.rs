@@ -129,6 +129,18 @@ pub enum Error {
         /// What the client was waiting for, when known.
         stage: Option<Stage>,
     },
+    /// The server sent nothing at all before the greeting deadline. A
+    /// server that waits for the client to speak first is most often a TLS
+    /// server (implicit TLS, as on port 465) reached without TLS, or no
+    /// SMTP server at all. The connection is gone.
+    #[error(
+        "no greeting within {} s; does this port expect implicit TLS (as port 465 does)? If so, connect with implicit TLS",
+        .waited.as_secs()
+    )]
+    NoGreeting {
+        /// The greeting deadline that passed.
+        waited: std::time::Duration,
+    },
     /// A socket error.
     #[error("I/O error: {0}")]
     Io(#[from] io::Error),
@@ -290,7 +302,9 @@ impl From<Error> for io::Error {
     fn from(e: Error) -> io::Error {
         match e {
             Error::Io(io) => io,
-            Error::Timeout { .. } => io::Error::new(io::ErrorKind::TimedOut, e),
+            Error::Timeout { .. } | Error::NoGreeting { .. } => {
+                io::Error::new(io::ErrorKind::TimedOut, e)
+            }
             Error::ServerDisconnected { .. } | Error::ServiceClosing { .. } => {
                 io::Error::new(io::ErrorKind::ConnectionAborted, e)
             }

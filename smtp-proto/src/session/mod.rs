@@ -194,6 +194,8 @@ pub struct Session {
     /// A wall-clock reading and the instant it was taken: the trace's time
     /// of day is derived from it, so nothing here reads a clock.
     wall: Option<(Instant, SystemTime)>,
+    /// Whether the server has sent any byte at all.
+    heard: bool,
     /// The latest instant the session was given (for trace lines written
     /// where no instant is at hand).
     last: Option<Instant>,
@@ -225,6 +227,7 @@ impl Session {
             trace: Trace::new(0, Vec::new()),
             trace_out: Vec::new(),
             wall: None,
+            heard: false,
             last: None,
         }
     }
@@ -434,6 +437,7 @@ impl Session {
     /// Bytes from the server.
     pub fn handle_input(&mut self, now: Instant, bytes: &[u8]) {
         self.last = Some(now);
+        self.heard |= !bytes.is_empty();
         self.idle = None;
         if self.trace.is_enabled() {
             let wall = self.wall_at(now);

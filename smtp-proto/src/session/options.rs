@@ -91,6 +91,8 @@ impl<C, R> std::fmt::Debug for TlsSetup<C, R> {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Options {
     /// The engine's configuration (dialect, deadlines, limits, switches).
+    /// Its deadlines default to [`Timeouts::submission`] (a silent server
+    /// fails within a minute); MTAs choose [`Timeouts::rfc5321`].
     /// `client_domain` is replaced by [`local_hostname`](Self::local_hostname)
     /// or the adapter's default name, and `auto_ehlo` is always on.
     pub config: Config,
@@ -113,7 +115,7 @@ pub struct Options {
 impl Default for Options {
     fn default() -> Self {
         Options {
-            config: Config::default(),
+            config: Config::default().with_timeouts(Timeouts::submission()),
             tls_policy: TlsPolicy::Required,
             implicit_tls: false,
             local_hostname: None,

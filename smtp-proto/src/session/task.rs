@@ -521,6 +521,11 @@ impl Task {
             }
             Task::Open(OpenStage::Greeting) => match e {
                 Error::ServiceClosing { reply, .. } => Err(Error::ConnectError { reply }),
+                Error::Timeout {
+                    stage: Some(crate::Stage::Greeting),
+                } if !s.heard => Err(Error::NoGreeting {
+                    waited: s.client.config().timeouts.greeting,
+                }),
                 e => Err(e),
             },
             Task::StartTls {

@@ -203,6 +203,7 @@ pub fn error(e: &Error) -> String {
         },
         Error::OutcomeUnknown { cause } => format!("OutcomeUnknown({})", error(cause)),
         Error::Timeout { stage } => format!("Timeout({stage:?})"),
+        Error::NoGreeting { .. } => "NoGreeting".into(),
         Error::Io(io) => format!("Io({:?})", io.kind()),
         Error::Tls(_) => "Tls".into(),
         Error::Protocol(E::Protocol(P::MalformedReply(m))) => format!("Protocol({m:?})"),
@@ -967,14 +968,15 @@ fn faults(v: &mut Vec<Case>) {
             _ => format!("ServiceClosing({stage}, 421)"),
         };
         v.push(mk("421", "S: 421 4.3.2 closing\nEND\n", closing, None));
-        // Stall.
+        // Stall. A greeting that never comes at all says what is likely
+        // wrong (a TLS port reached without TLS).
         let timeout = wrap(format!("Timeout({})", p.stage));
-        v.push(mk(
-            "stall",
-            "STALL 1500ms\nEND\n",
-            timeout.clone(),
-            Some(300),
-        ));
+        let stalled = if p.name == "greeting" {
+            s("NoGreeting")
+        } else {
+            timeout.clone()
+        };
+        v.push(mk("stall", "STALL 1500ms\nEND\n", stalled, Some(300)));
         // Slow drip: a byte every 60 ms never extends the deadline.
         v.push(mk(
             "drip",
