@@ -58,7 +58,7 @@ fn run(args: &send_cli::Args) -> Result<u8, Error> {
         (Some(msg), f, t) => smtp.send_message_reader(&msg[..], f, t)?.1,
         (None, Some(f), Some(t)) => {
             let envelope = send_cli::envelope(f, t)?;
-            smtp.send(&envelope, stdin.lock(), BodyOptions::default())?
+            smtp.send_report(&envelope, stdin.lock(), BodyOptions::default())?
         }
         (None, f, t) => smtp.send_message_reader(stdin.lock(), f, t)?.1,
     };

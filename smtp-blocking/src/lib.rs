@@ -1,31 +1,66 @@
-//! `smtp-blocking` is a blocking SMTP/LMTP client shaped like Python's
-//! smtplib. It is a driver for the sans-IO [`smtp_proto::session::Session`]:
-//! it moves bytes between `std` sockets (or native-tls) and the session,
-//! applies the session's deadlines to the socket, performs the TLS
-//! handshake when asked, and reads message bodies from your `Read`. Every
-//! protocol and policy decision (pipelining, STARTTLS checks and policy,
-//! the login order, AUTH choreography, dot-stuffing, LMTP replies, what a
-//! failure means for a message) is the session's; `smtp-tokio` drives the
-//! same session, so both behave alike.
+//! `smtp-blocking` is a blocking SMTP/LMTP client. It is a driver for the
+//! sans-IO [`smtp_proto::session::Session`]: it moves bytes between `std`
+//! sockets (or native-tls) and the session, applies the session's
+//! deadlines to the socket, performs the TLS handshake when asked, and
+//! reads message bodies from your `Read`. Every protocol and policy
+//! decision (pipelining, STARTTLS checks and policy, the login order, AUTH
+//! choreography, dot-stuffing, LMTP replies, what a failure means for a
+//! message) is the session's; `smtp-tokio` drives the same session, so
+//! both behave alike.
 //!
 //! ```no_run
-//! use smtp_blocking::{Builder, TlsPolicy};
-//! # fn main() -> Result<(), smtp_blocking::Error> {
-//! let mut smtp = Builder::new()
-//!     .starttls(TlsPolicy::Required)
-//!     .connect("mail.example.org:587")?;
+//! use smtp_blocking::smtp_proto::{Envelope, ForwardPath, ReversePath};
+//! use smtp_blocking::{Builder, Error};
+//! # fn main() -> Result<(), Error> {
+//! // TLS is required by default (STARTTLS here; implicit TLS on port 465).
+//! let mut smtp = Builder::new().connect("mail.example.org:587")?;
 //! smtp.login("user", "password")?;
-//! let refused = smtp.sendmail(
-//!     "me@example.org",
-//!     &["you@example.org"],
-//!     b"Subject: hi\r\n\r\nHello.\r\n",
-//!     &[],
-//!     &[],
-//! )?;
-//! assert!(refused.is_empty());
+//! let envelope = Envelope::new(
+//!     ReversePath::parse("me@example.org")?,
+//!     [ForwardPath::parse("you@example.org")?],
+//! );
+//! let message = &b"Subject: hi\r\n\r\nHello.\r\n"[..];
+//! match smtp.send(&envelope, message) {
+//!     // Ok: every recipient got it.
+//!     Ok(report) => println!("delivered to {}", report.delivered().count()),
+//!     // Anything less is an error that carries the per-recipient report.
+//!     Err(Error::NotDelivered { report }) => {
+//!         for (to, reply) in report.refused() {
+//!             eprintln!("{to}: {reply}");
+//!         }
+//!     }
+//!     Err(e) => return Err(e),
+//! }
 //! smtp.quit()?;
 //! # Ok(()) }
 //! ```
+//!
+//! LMTP gives each recipient its own final reply; [`SmtpClient::send_report`]
+//! returns them all, whatever they say:
+//!
+//! ```no_run
+//! # use smtp_blocking::smtp_proto::{BodyOptions, Envelope, ForwardPath, ReversePath};
+//! # fn main() -> Result<(), smtp_blocking::Error> {
+//! # let envelope = Envelope::new(ReversePath::null(), [ForwardPath::parse("a@b.c")?]);
+//! let mut lmtp = smtp_blocking::Builder::new().lmtp().connect("/run/dovecot/lmtp")?;
+//! let report = lmtp.send_report(&envelope, &b"Subject: x\r\n\r\nx\r\n"[..], BodyOptions::default())?;
+//! for r in &report.recipients {
+//!     match r.refusal() {
+//!         None if r.delivered() => println!("{}: delivered", r.address),
+//!         None => println!("{}: no final reply", r.address),
+//!         Some(reply) => println!("{}: refused: {reply}", r.address),
+//!     }
+//! }
+//! # Ok(()) }
+//! ```
+//!
+//! The smtplib-shaped calls ([`SmtpClient::sendmail`] and friends) are
+//! the compatibility layer, with smtplib's semantics: `sendmail` returns
+//! `Ok` with the map of refused recipients when at least one got the
+//! message. The table below maps smtplib to this crate; the Rust-first
+//! calls are [`SmtpClient::send`] (all or an error with the report),
+//! [`SmtpClient::send_report`] (the report whatever it says) and
+//! [`SmtpClient::send_many`] (a pipelined batch).
 //!
 //! # From smtplib
 //!

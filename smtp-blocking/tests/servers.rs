@@ -52,7 +52,7 @@ fn postfix_starttls_login_send_and_quit() {
     let tok = token("starttls");
     let msg = format!("Subject: {tok}\r\n\r\nbody\r\n");
     let report = c
-        .send(
+        .send_report(
             &envelope("a@example.org", &["b@example.org"]),
             msg.as_bytes(),
             BodyOptions::default(),
@@ -83,7 +83,7 @@ fn aiosmtpd_starttls_each_auth_mechanism() {
         let ok = c.authenticate(auth.as_mut()).unwrap();
         assert_eq!(ok.code().get(), 235);
         let report = c
-            .send(
+            .send_report(
                 &envelope("a@example.org", &["b@example.org"]),
                 &b"Subject: t\r\n\r\nx\r\n"[..],
                 BodyOptions::default(),
@@ -184,7 +184,7 @@ fn smtputf8_addresses() {
         .connect_port(&s.host(), s.port("SMTP_TEST_AIOSMTPD_PORT"))
         .unwrap();
     let report = c
-        .send(
+        .send_report(
             &envelope(from, &[to]),
             msg.as_bytes(),
             BodyOptions::for_body(msg.as_bytes()),
@@ -203,7 +203,7 @@ fn smtputf8_addresses() {
         .connect_port(&s.host(), s.port("SMTP_TEST_POSTFIX_PORT"))
         .unwrap();
     let report = c
-        .send(
+        .send_report(
             &envelope(from, &[to]),
             msg.as_bytes(),
             BodyOptions::for_body(msg.as_bytes()),
@@ -229,7 +229,7 @@ fn three_recipients_one_refused() {
     let tok = token("three");
     let msg = format!("Subject: {tok}\r\n\r\nx\r\n");
     let report = c
-        .send(
+        .send_report(
             &envelope("a@example.org", &to),
             msg.as_bytes(),
             BodyOptions::default(),
@@ -338,7 +338,7 @@ fn twenty_megabytes_streamed_byte_exact() {
         .connect_port(&s.host(), s.port("SMTP_TEST_POSTFIX_PORT"))
         .unwrap();
     let report = c
-        .send(
+        .send_report(
             &envelope("a@example.org", &["big@example.org"]),
             body,
             BodyOptions::default(),
@@ -373,7 +373,7 @@ fn bdat_with_postfix_and_data_with_aiosmtpd_keep_dots_and_bytes() {
         .unwrap();
     assert!(c.has_extn("CHUNKING"));
     let report = c
-        .send(
+        .send_report(
             &envelope("a@example.org", &["b@example.org"]),
             &msg[..],
             BodyOptions::default(),
@@ -393,7 +393,7 @@ fn bdat_with_postfix_and_data_with_aiosmtpd_keep_dots_and_bytes() {
         .connect_port(&s.host(), s.port("SMTP_TEST_AIOSMTPD_PORT"))
         .unwrap();
     let report = c
-        .send(
+        .send_report(
             &envelope("a@example.org", &["b@example.org"]),
             &msg[..],
             BodyOptions::default(),
@@ -415,7 +415,7 @@ fn lmtp_per_recipient(c: &mut SmtpClient, s: &common::Servers) {
     ];
     let to: Vec<&str> = to.iter().map(String::as_str).collect();
     let report = c
-        .send(
+        .send_report(
             &envelope("a@example.org", &to),
             msg.as_bytes(),
             BodyOptions::default(),
@@ -614,4 +614,44 @@ fn plaintext_client_on_an_implicit_tls_port_gets_a_hint() {
         .unwrap_err();
     assert!(matches!(e, Error::NoGreeting { .. }), "{e:?}");
     assert!(e.to_string().contains("implicit TLS"), "{e}");
+}
+
+/// The Rust-first `send`: `Ok` only when every recipient got the message;
+/// one refused of three is an error that still carries the report, and the
+/// other two really got it.
+#[test]
+fn send_is_ok_only_when_everyone_got_it() {
+    let Some(s) = servers() else { return };
+    let mut c = s
+        .builder()
+        .connect_port(&s.host(), s.port("SMTP_TEST_POSTFIX_PORT"))
+        .unwrap();
+    let tok = token("rustfirst");
+    let msg = format!("Subject: {tok}\r\n\r\nx\r\n");
+    let all = c
+        .send(
+            &envelope("a@example.org", &["one@example.org"]),
+            msg.as_bytes(),
+        )
+        .unwrap();
+    assert!(all.all_delivered());
+    let to = [
+        "one@example.org",
+        "reject-two@example.org",
+        "three@example.org",
+    ];
+    let e = c
+        .send(&envelope("a@example.org", &to), msg.as_bytes())
+        .unwrap_err();
+    let Error::NotDelivered { report } = &e else {
+        panic!("{e:?}")
+    };
+    assert!(e.to_string().contains("reject-two@example.org"), "{e}");
+    assert_eq!(report.outcome, TxnOutcome::Delivered);
+    assert_eq!(report.refused().count(), 1);
+    let (_, env) = postfix_delivery(&s, &final_text(report));
+    let mut rcpts: Vec<&str> = env[1..].iter().map(String::as_str).collect();
+    rcpts.sort_unstable();
+    assert_eq!(rcpts, ["rcpt one@example.org", "rcpt three@example.org"]);
+    assert!(c.is_connected(), "a refusal is not a broken session");
 }

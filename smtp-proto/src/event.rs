@@ -235,7 +235,9 @@ impl RecipientReport {
 }
 
 /// The full outcome of a transaction, delivered with
-/// [`Event::TransactionFinished`].
+/// [`Event::TransactionFinished`]: what happened to every recipient. Do
+/// not drop it unread: a refused recipient is only reported here.
+#[must_use = "the report says which recipients got the message"]
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TxnReport {
     /// The transaction.
@@ -252,6 +254,43 @@ pub struct TxnReport {
 }
 
 impl TxnReport {
+    /// Whether every recipient got the message (each accepted and each
+    /// final reply positive).
+    pub fn all_delivered(&self) -> bool {
+        self.outcome == TxnOutcome::Delivered
+            && !self.recipients.is_empty()
+            && self.recipients.iter().all(RecipientReport::delivered)
+    }
+
+    /// One line for an error message: the outcome and each refusal.
+    pub fn summary(&self) -> String {
+        let refused: Vec<String> = self
+            .refused()
+            .map(|(to, reply)| format!("{to} ({reply})"))
+            .collect();
+        let what = match self.outcome {
+            TxnOutcome::Delivered => "delivered to some recipients only",
+            TxnOutcome::SenderRefused => "sender refused",
+            TxnOutcome::AllRecipientsRefused => "every recipient refused",
+            TxnOutcome::DataRefused => "message data refused",
+            TxnOutcome::MessageRefused => "message refused",
+            TxnOutcome::Unknown => "outcome unknown",
+            TxnOutcome::Aborted => "not sent",
+        };
+        let mut line = what.to_owned();
+        if let (TxnOutcome::SenderRefused, Some(r)) = (self.outcome, &self.mail_reply) {
+            line.push_str(&format!(": {r}"));
+        }
+        if let Some(r) = &self.data_reply {
+            line.push_str(&format!(": {r}"));
+        }
+        if !refused.is_empty() {
+            line.push_str("; refused: ");
+            line.push_str(&refused.join(", "));
+        }
+        line
+    }
+
     /// Recipients that did not get the message, each with the reply that
     /// said so (RCPT refusal or negative final reply); smtplib's
     /// "refused recipients" map.

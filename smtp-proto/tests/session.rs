@@ -248,7 +248,7 @@ fn sendmail_with_bdat_no_pipelining_advertised() {
 #[test]
 fn a_body_that_stops_moving_times_out() {
     let mut run = opened(&plain(), false);
-    run.session.send(
+    run.session.send_report(
         run.now,
         &smtp_proto::Envelope::new(
             smtp_proto::ReversePath::parse("a@x.test").unwrap(),
@@ -453,4 +453,44 @@ fn default_deadlines_suit_submission() {
         smtp_proto::Timeouts::rfc5321().greeting,
         Duration::from_secs(300)
     );
+}
+
+#[test]
+fn send_is_ok_only_when_every_recipient_got_it() {
+    both(|bw| {
+        let mut run = opened(&plain(), bw);
+        let env = smtp_proto::Envelope::new(
+            smtp_proto::ReversePath::parse("a@x.test").unwrap(),
+            ["b@x.test", "c@x.test"].map(|t| smtp_proto::ForwardPath::parse(t).unwrap()),
+        );
+        let options = smtp_proto::BodyOptions::for_body(b"x\r\n");
+        run.session.send(run.now, &env, options);
+        let e = run
+            .script::<smtp_proto::TxnReport>(
+                &[
+                    C("MAIL FROM:<a@x.test>\r\nRCPT TO:<b@x.test>\r\nRCPT TO:<c@x.test>\r\nBDAT 3 LAST\r\nx\r\n"),
+                    S("250 ok\r\n250 ok\r\n550 5.1.1 no such user\r\n250 queued\r\n"),
+                ],
+                b"x\r\n",
+                bw,
+            )
+            .unwrap_err();
+        let Error::NotDelivered { report } = &e else {
+            panic!("{e:?}")
+        };
+        assert_eq!(report.refused().count(), 1);
+        assert!(e.to_string().contains("c@x.test"), "{e}");
+        run.session.send(run.now, &env, options);
+        let report: smtp_proto::TxnReport = run
+            .script(
+                &[
+                    C("MAIL FROM:<a@x.test>\r\nRCPT TO:<b@x.test>\r\nRCPT TO:<c@x.test>\r\nBDAT 3 LAST\r\nx\r\n"),
+                    S("250 ok\r\n250 ok\r\n250 ok\r\n250 queued\r\n"),
+                ],
+                b"x\r\n",
+                bw,
+            )
+            .unwrap();
+        assert!(report.all_delivered());
+    });
 }

@@ -164,7 +164,9 @@ async fn run(a: Args) -> Result<bool, Error> {
                 let Some((env, body)) = messages.get(n) else {
                     return false;
                 };
-                let sent = pool.send(env, &body[..], BodyOptions::for_body(body)).await;
+                let sent = pool
+                    .send_report(env, &body[..], BodyOptions::for_body(body))
+                    .await;
                 matches!(sent, Ok(r) if r.outcome == TxnOutcome::Delivered)
             });
         }

@@ -58,7 +58,7 @@ async fn run(args: &send_cli::Args) -> Result<u8, Error> {
         (Some(msg), f, t) => smtp.send_message_reader(&msg[..], f, t).await?.1,
         (None, Some(f), Some(t)) => {
             let envelope = send_cli::envelope(f, t)?;
-            smtp.send(&envelope, tokio::io::stdin(), BodyOptions::default())
+            smtp.send_report(&envelope, tokio::io::stdin(), BodyOptions::default())
                 .await?
         }
         (None, f, t) => smtp.send_message_reader(tokio::io::stdin(), f, t).await?.1,

@@ -10,26 +10,36 @@
 //! code moves between the two by adding or removing `.await`:
 //!
 //! ```no_run
-//! use smtp_tokio::{Builder, TlsPolicy};
-//! # async fn f() -> Result<(), smtp_tokio::Error> {
-//! let mut smtp = Builder::new()
-//!     .starttls(TlsPolicy::Required)
-//!     .connect("mail.example.org:587")
-//!     .await?;
+//! use smtp_tokio::smtp_proto::{Envelope, ForwardPath, ReversePath};
+//! use smtp_tokio::{Builder, Error};
+//! # async fn f() -> Result<(), Error> {
+//! // TLS is required by default (STARTTLS here; implicit TLS on port 465).
+//! let mut smtp = Builder::new().connect("mail.example.org:587").await?;
 //! smtp.login("user", "password").await?;
-//! let refused = smtp
-//!     .sendmail(
-//!         "me@example.org",
-//!         &["you@example.org"],
-//!         b"Subject: hi\r\n\r\nHello.\r\n",
-//!         &[],
-//!         &[],
-//!     )
-//!     .await?;
-//! assert!(refused.is_empty());
+//! let envelope = Envelope::new(
+//!     ReversePath::parse("me@example.org")?,
+//!     [ForwardPath::parse("you@example.org")?],
+//! );
+//! let message = &b"Subject: hi\r\n\r\nHello.\r\n"[..];
+//! match smtp.send(&envelope, message).await {
+//!     // Ok: every recipient got it.
+//!     Ok(report) => println!("delivered to {}", report.delivered().count()),
+//!     // Anything less is an error that carries the per-recipient report.
+//!     Err(Error::NotDelivered { report }) => {
+//!         for (to, reply) in report.refused() {
+//!             eprintln!("{to}: {reply}");
+//!         }
+//!     }
+//!     Err(e) => return Err(e),
+//! }
 //! smtp.quit().await?;
 //! # Ok(()) }
 //! ```
+//!
+//! The smtplib-shaped calls (`sendmail` and friends) are the compatibility
+//! layer, with smtplib's semantics; [`SmtpClient::send`] (all or an error
+//! with the report), [`SmtpClient::send_report`] (the report whatever it
+//! says) and [`SmtpClient::send_many`] are the Rust-first calls.
 //!
 //! What this crate adds to the blocking one: [`SmtpClient::send_many`]
 //! (a batch pipelined across messages on one connection) and the

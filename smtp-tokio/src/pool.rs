@@ -389,7 +389,8 @@ impl Pool {
             .await
     }
 
-    /// [`SmtpClient::send`] on a pooled connection.
+    /// [`SmtpClient::send`] on a pooled connection: `Ok` only when every
+    /// recipient got the message.
     ///
     /// # Errors
     /// As [`get`](Self::get) and [`SmtpClient::send`].
@@ -397,10 +398,23 @@ impl Pool {
         &self,
         envelope: &Envelope,
         body: R,
+    ) -> Result<TxnReport, Error> {
+        let mut conn = self.get().await?;
+        conn.send(envelope, body).await
+    }
+
+    /// [`SmtpClient::send_report`] on a pooled connection.
+    ///
+    /// # Errors
+    /// As [`get`](Self::get) and [`SmtpClient::send_report`].
+    pub async fn send_report<R: AsyncRead + Unpin>(
+        &self,
+        envelope: &Envelope,
+        body: R,
         options: BodyOptions,
     ) -> Result<TxnReport, Error> {
         let mut conn = self.get().await?;
-        conn.send(envelope, body, options).await
+        conn.send_report(envelope, body, options).await
     }
 
     /// Sends a batch of in-memory messages over up to `max_size`

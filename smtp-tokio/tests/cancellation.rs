@@ -156,7 +156,7 @@ async fn cancel_in_the_middle_of_the_body() {
             first.resize(65536 - 16, b'x');
             first.extend_from_slice(b"first part end\r\n");
             let body = Stalls { first: Some(first) };
-            let _ = c.send(&env(), body, BodyOptions::default()).await;
+            let _ = c.send_report(&env(), body, BodyOptions::default()).await;
         })
     })
     .await;
@@ -172,7 +172,7 @@ async fn cancel_while_waiting_for_the_final_reply() {
     cancelled(&["PIPELINING"], steps, |c| {
         Box::pin(async move {
             let _ = c
-                .send(&env(), &b"body\r\n"[..], BodyOptions::default())
+                .send_report(&env(), &b"body\r\n"[..], BodyOptions::default())
                 .await;
         })
     })

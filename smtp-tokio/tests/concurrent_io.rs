@@ -165,7 +165,7 @@ async fn ten_megabytes_against_a_server_that_writes_first() {
             (0..RECIPIENTS).map(|i| ForwardPath::parse(&format!("r{i}@example.org")).unwrap());
         let env = Envelope::new(ReversePath::parse("a@example.org").unwrap(), recipients);
         let report = smtp
-            .send(&env, Body { left: BODY }, BodyOptions::default())
+            .send_report(&env, Body { left: BODY }, BodyOptions::default())
             .await
             .unwrap();
         smtp.quit().await.unwrap();

@@ -55,7 +55,7 @@ async fn thousand_transactions_over_fifty_connections() {
                 [ForwardPath::parse(&rcpt).unwrap()],
             );
             let fate = match pool
-                .send(&env, &body[..], BodyOptions::for_body(&body))
+                .send_report(&env, &body[..], BodyOptions::for_body(&body))
                 .await
             {
                 Ok(r) if r.outcome == TxnOutcome::Delivered => {

@@ -60,7 +60,7 @@ async fn postfix_starttls_login_and_one_refused_of_three() {
         &["a@example.org", "reject-me@example.org", "b@example.org"],
     );
     let report = smtp
-        .send(&env, msg.as_bytes(), BodyOptions::for_body(msg.as_bytes()))
+        .send_report(&env, msg.as_bytes(), BodyOptions::for_body(msg.as_bytes()))
         .await
         .unwrap();
     assert_eq!(report.outcome, TxnOutcome::Delivered);
@@ -355,7 +355,7 @@ async fn aiosmtpd_starttls_auth_streamed_body_is_byte_exact() {
     };
     let env = envelope("from@example.org", &["to@example.org"]);
     let report = smtp
-        .send(&env, &mut source, BodyOptions::default())
+        .send_report(&env, &mut source, BodyOptions::default())
         .await
         .unwrap();
     assert_eq!(report.outcome, TxnOutcome::Delivered);
@@ -457,7 +457,7 @@ async fn lmtp_per_recipient(target: &str) {
         ],
     );
     let report = lmtp
-        .send(&env, msg.as_bytes(), BodyOptions::for_body(msg.as_bytes()))
+        .send_report(&env, msg.as_bytes(), BodyOptions::for_body(msg.as_bytes()))
         .await
         .unwrap();
     assert_eq!(report.outcome, TxnOutcome::Delivered);
@@ -592,7 +592,7 @@ async fn smtputf8_addresses_on_aiosmtpd_and_postfix() {
         .await
         .unwrap();
     let report = smtp
-        .send(
+        .send_report(
             &envelope(from, &[to]),
             msg.as_bytes(),
             BodyOptions::for_body(msg.as_bytes()),

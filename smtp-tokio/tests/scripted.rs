@@ -106,7 +106,7 @@ async fn a_stalled_write_fails_after_data_block() {
     let body = vec![b'x'; 64 * 1024 * 1024];
     let started = Instant::now();
     let e = smtp
-        .send(&env(), &body[..], BodyOptions::default())
+        .send_report(&env(), &body[..], BodyOptions::default())
         .await
         .unwrap_err();
     assert!(
@@ -173,7 +173,7 @@ async fn disconnect_after_the_dot_is_outcome_unknown() {
         .await
         .unwrap();
     let e = smtp
-        .send(&env(), &b"hi\r\n"[..], BodyOptions::default())
+        .send_report(&env(), &b"hi\r\n"[..], BodyOptions::default())
         .await
         .unwrap_err();
     assert!(e.is_outcome_unknown(), "{e:?}");
@@ -495,7 +495,7 @@ fn futures_are_send(
 ) {
     fn is_send<T: Send>(_: &T) {}
     is_send(&c.sendmail("a@b.c", &["d@e.f"], b"x", &[], &[]));
-    is_send(&c.send(&env(), &b"x"[..], BodyOptions::default()));
+    is_send(&c.send_report(&env(), &b"x"[..], BodyOptions::default()));
     is_send(&c.send_message_reader(&b"x"[..], None, None));
     is_send(&c.send_many(msgs));
     is_send(&c.login("u", "p"));

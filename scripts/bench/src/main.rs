@@ -387,7 +387,7 @@ fn ours_blocking_conn(a: &Args, n: usize, msg: &[u8], deadline: Instant) -> Res<
     let mut sent = 0;
     while sent < n && (sent == 0 || Instant::now() < deadline) {
         if a.stream {
-            let report = c.send(&envelope, Gen::new(a.size), BodyOptions::default())?;
+            let report = c.send_report(&envelope, Gen::new(a.size), BodyOptions::default())?;
             if report.outcome != TxnOutcome::Delivered {
                 return Err(format!("not delivered: {report:?}").into());
             }
@@ -464,7 +464,7 @@ fn ours_tokio(a: &Args, deadline: Instant) -> Res<usize> {
         while sent < a.messages && (sent == 0 || Instant::now() < deadline) {
             if a.stream {
                 let report = c
-                    .send(&envelope, Gen::new(a.size), BodyOptions::default())
+                    .send_report(&envelope, Gen::new(a.size), BodyOptions::default())
                     .await?;
                 if report.outcome != TxnOutcome::Delivered {
                     return Err(format!("not delivered: {report:?}").into());

@@ -85,6 +85,15 @@ pub enum Error {
         /// The negative reply.
         reply: Reply,
     },
+    /// [`send`](super::Session::send) could not deliver to every
+    /// recipient: the sender, some or all recipients, or the message data
+    /// were refused. The report says who got it and who did not (with
+    /// each reply); some recipients may have got the message.
+    #[error("message not delivered to every recipient: {}", .report.summary())]
+    NotDelivered {
+        /// Every recipient's outcome.
+        report: Box<crate::TxnReport>,
+    },
     /// The greeting was not positive (smtplib's `SMTPConnectError`).
     #[error("connection refused by the server: {reply}")]
     ConnectError {
@@ -223,6 +232,7 @@ impl Error {
                 | Error::SenderRefused { .. }
                 | Error::RecipientsRefused { .. }
                 | Error::DataError { .. }
+                | Error::NotDelivered { .. }
                 | Error::HeloError { .. }
                 | Error::AuthenticationError { .. }
                 | Error::Usage(_)

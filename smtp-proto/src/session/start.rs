@@ -189,11 +189,19 @@ impl Session {
     }
 
     /// Sends one message whose body the driver streams
-    /// ([`Action::Body`](super::Action)), with the full report: every
-    /// recipient's RCPT reply and final reply (LMTP: its own). Negative
-    /// outcomes are in the report, not errors. Output:
-    /// [`TxnReport`](crate::TxnReport).
+    /// ([`Action::Body`](super::Action)). `Ok` means **every** recipient
+    /// got it; anything less is [`Error::NotDelivered`], which carries the
+    /// full report. Output: [`TxnReport`](crate::TxnReport).
     pub fn send(&mut self, now: Instant, envelope: &Envelope, options: BodyOptions) {
+        self.start_txn(TxnMode::AllOrError, envelope.clone(), options, now);
+    }
+
+    /// [`send`](Self::send) with the report whatever it says: every
+    /// recipient's RCPT reply and final reply (LMTP: its own); negative
+    /// outcomes are in the report, not errors. For callers that handle
+    /// partial delivery themselves (queue runners). Output:
+    /// [`TxnReport`](crate::TxnReport).
+    pub fn send_report(&mut self, now: Instant, envelope: &Envelope, options: BodyOptions) {
         self.start_txn(TxnMode::Report, envelope.clone(), options, now);
     }
 

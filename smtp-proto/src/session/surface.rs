@@ -102,7 +102,7 @@ macro_rules! client_methods {
             /// [`Session::ehlo`].
             ///
             /// # Errors
-            /// [`$crate::session::Error::HeloError`] when refused; fatal errors.
+            /// [`Error::HeloError`]($crate::session::Error::HeloError) when refused; fatal errors.
             pub $($async)? fn ehlo(&mut self) -> ::std::result::Result<$crate::Reply, $crate::session::Error> {
                 self.op($crate::session::Session::ehlo) $($await)*
             }
@@ -110,7 +110,7 @@ macro_rules! client_methods {
             /// HELO: no extensions will be used (SMTP only).
             ///
             /// # Errors
-            /// As [`ehlo`](Self::ehlo); [`$crate::session::Error::Usage`] in LMTP.
+            /// As [`ehlo`](Self::ehlo); [`Error::Usage`]($crate::session::Error::Usage) in LMTP.
             pub $($async)? fn helo(&mut self) -> ::std::result::Result<$crate::Reply, $crate::session::Error> {
                 self.op($crate::session::Session::helo) $($await)*
             }
@@ -128,8 +128,8 @@ macro_rules! client_methods {
             /// does. See [`Session::starttls`] for the TLS policy.
             ///
             /// # Errors
-            /// [`$crate::session::Error::TlsRequired`], [`$crate::session::Error::Tls`] (handshake or verification
-            /// failure: the connection is gone), [`$crate::session::Error::Usage`] when TLS is
+            /// [`Error::TlsRequired`]($crate::session::Error::TlsRequired), [`Error::Tls`]($crate::session::Error::Tls) (handshake or verification
+            /// failure: the connection is gone), [`Error::Usage`]($crate::session::Error::Usage) when TLS is
             /// already active.
             pub $($async)? fn starttls(&mut self) -> ::std::result::Result<$crate::Reply, $crate::session::Error> {
                 let reply: Option<$crate::Reply> = self.op($crate::session::Session::starttls) $($await)*?;
@@ -140,9 +140,9 @@ macro_rules! client_methods {
             /// and the plaintext rule.
             ///
             /// # Errors
-            /// [`$crate::session::Error::NotSupported`] without AUTH or a usable mechanism,
-            /// [`$crate::session::Error::Usage`] (`PlaintextAuthRefused`) when only password
-            /// mechanisms are offered without TLS, [`$crate::session::Error::AuthenticationError`]
+            /// [`Error::NotSupported`]($crate::session::Error::NotSupported) without AUTH or a usable mechanism,
+            /// [`Error::Usage`]($crate::session::Error::Usage) (`PlaintextAuthRefused`) when only password
+            /// mechanisms are offered without TLS, [`Error::AuthenticationError`]($crate::session::Error::AuthenticationError)
             /// with the last refusal.
             pub $($async)? fn login(&mut self, user: &str, password: &str) -> ::std::result::Result<$crate::Reply, $crate::session::Error> {
                 self.op(|s, now| s.login(now, user, password)) $($await)*
@@ -153,7 +153,7 @@ macro_rules! client_methods {
             /// answers each decoded 334 challenge, `None` cancelling the exchange.
             ///
             /// # Errors
-            /// [`$crate::session::Error::AuthenticationError`] when refused; [`$crate::session::Error::Usage`] for a
+            /// [`Error::AuthenticationError`]($crate::session::Error::AuthenticationError) when refused; [`Error::Usage`]($crate::session::Error::Usage) for a
             /// mechanism not advertised or revealing the password without TLS.
             pub $($async)? fn auth<F>(&mut self, mechanism: &str, mut authobject: F) -> ::std::result::Result<$crate::Reply, $crate::session::Error>
             where
@@ -185,7 +185,7 @@ macro_rules! client_methods {
             /// are answers, not failures).
             ///
             /// # Errors
-            /// Fatal errors; [`$crate::session::Error::Usage`] for a forbidden byte.
+            /// Fatal errors; [`Error::Usage`]($crate::session::Error::Usage) for a forbidden byte.
             pub $($async)? fn verify(&mut self, address: &str) -> ::std::result::Result<$crate::Reply, $crate::session::Error> {
                 self.op(|s, now| s.verify(now, address)) $($await)*
             }
@@ -234,10 +234,10 @@ macro_rules! client_methods {
             }
 
             /// QUIT and close (smtplib's `quit`): the server's reply. Afterwards
-            /// every call fails with [`$crate::session::Error::ServerDisconnected`].
+            /// every call fails with [`Error::ServerDisconnected`]($crate::session::Error::ServerDisconnected).
             ///
             /// # Errors
-            /// Fatal errors; [`$crate::session::Error::ServerDisconnected`] when the server closed
+            /// Fatal errors; [`Error::ServerDisconnected`]($crate::session::Error::ServerDisconnected) when the server closed
             /// without answering.
             pub $($async)? fn quit(&mut self) -> ::std::result::Result<$crate::Reply, $crate::session::Error> {
                 let result = self.op($crate::session::Session::quit) $($await)*;
@@ -256,9 +256,9 @@ macro_rules! client_methods {
             /// own final reply was negative.
             ///
             /// # Errors
-            /// [`$crate::session::Error::SenderRefused`], [`$crate::session::Error::RecipientsRefused`] (nobody got
-            /// it), [`$crate::session::Error::DataError`], [`$crate::session::Error::OutcomeUnknown`] (the message may
-            /// have been delivered), [`$crate::session::Error::InvalidArgument`] for a bad address or
+            /// [`Error::SenderRefused`]($crate::session::Error::SenderRefused), [`Error::RecipientsRefused`]($crate::session::Error::RecipientsRefused) (nobody got
+            /// it), [`Error::DataError`]($crate::session::Error::DataError), [`Error::OutcomeUnknown`]($crate::session::Error::OutcomeUnknown) (the message may
+            /// have been delivered), [`Error::InvalidArgument`]($crate::session::Error::InvalidArgument) for a bad address or
             /// option, and fatal errors.
             pub $($async)? fn sendmail(
                 &mut self,
@@ -279,7 +279,7 @@ macro_rules! client_methods {
             /// (`Bcc` and `Resent-Bcc` are never transmitted).
             ///
             /// # Errors
-            /// As [`sendmail`](Self::sendmail), plus [`$crate::session::Error::InvalidMessage`] when
+            /// As [`sendmail`](Self::sendmail), plus [`Error::InvalidMessage`]($crate::session::Error::InvalidMessage) when
             /// the headers cannot give the envelope.
             pub $($async)? fn send_message(
                 &mut self,
@@ -300,7 +300,7 @@ macro_rules! client_methods {
             /// (see [`send`](Self::send)).
             ///
             /// # Errors
-            /// As [`send`](Self::send), plus [`$crate::session::Error::InvalidMessage`].
+            /// As [`send`](Self::send), plus [`Error::InvalidMessage`]($crate::session::Error::InvalidMessage).
             pub $($async)? fn send_message_reader<R: $($read)* $($send)*>(
                 &mut self,
                 mut reader: R,
@@ -316,22 +316,45 @@ macro_rules! client_methods {
                 self.driver.run(crate::driver::Feed::reader(&mut source)) $($await)*
             }
 
-            /// Sends one message whose body is read from `body` in 64 KiB chunks,
-            /// with the full report; see [`Session::send`].
+            /// Sends one message whose body is read from `body` in 64 KiB
+            /// chunks, in constant memory. `Ok` means **every** recipient got
+            /// it, and the report has each one's replies; a sender, recipient
+            /// or message refusal is [`Error::NotDelivered`]($crate::session::Error::NotDelivered),
+            /// which carries the same report (some recipients may have got
+            /// it). `SIZE=` is not declared (the size is unknown);
+            /// `BODY=8BITMIME` is, when offered.
             ///
             /// # Errors
-            /// [`$crate::session::Error::OutcomeUnknown`] when the connection fails after the end of
-            /// data; [`$crate::session::Error::Io`] when `body` fails to read (the connection is then
+            /// [`Error::NotDelivered`]($crate::session::Error::NotDelivered);
+            /// and as [`send_report`](Self::send_report).
+            pub $($async)? fn send<R: $($read)*>(
+                &mut self,
+                envelope: &$crate::Envelope,
+                mut body: R,
+            ) -> ::std::result::Result<$crate::TxnReport, $crate::session::Error> {
+                let feed = crate::driver::Feed::reader(&mut body);
+                let options = $crate::BodyOptions::default();
+                self.op_fed(feed, |s, now| s.send(now, envelope, options)) $($await)*
+            }
+
+            /// [`send`](Self::send) with body options and the report
+            /// whatever it says: negative outcomes (refused sender, refused
+            /// recipients, refused data) are in the report, not errors. For
+            /// callers that handle partial delivery themselves.
+            ///
+            /// # Errors
+            /// [`Error::OutcomeUnknown`]($crate::session::Error::OutcomeUnknown) when the connection fails after the end of
+            /// data; [`Error::Io`]($crate::session::Error::Io) when `body` fails to read (the connection is then
             /// closed without ending the data, so nothing is delivered); usage and
             /// fatal errors.
-            pub $($async)? fn send<R: $($read)*>(
+            pub $($async)? fn send_report<R: $($read)*>(
                 &mut self,
                 envelope: &$crate::Envelope,
                 mut body: R,
                 options: $crate::BodyOptions,
             ) -> ::std::result::Result<$crate::TxnReport, $crate::session::Error> {
                 let feed = crate::driver::Feed::reader(&mut body);
-                self.op_fed(feed, |s, now| s.send(now, envelope, options)) $($await)*
+                self.op_fed(feed, |s, now| s.send_report(now, envelope, options)) $($await)*
             }
 
             /// A batch pipelined across messages on this connection: with
@@ -353,8 +376,8 @@ macro_rules! client_methods {
             /// whatever its code; see [`Session::mail`].
             ///
             /// # Errors
-            /// [`$crate::session::Error::InvalidArgument`] for a bad address or option;
-            /// [`$crate::session::Error::Usage`] for an extension the server does not offer, a
+            /// [`Error::InvalidArgument`]($crate::session::Error::InvalidArgument) for a bad address or option;
+            /// [`Error::Usage`]($crate::session::Error::Usage) for an extension the server does not offer, a
             /// `SIZE=` over its limit or `BODY=BINARYMIME`; fatal errors.
             pub $($async)? fn mail(&mut self, sender: &str, options: &[&str]) -> ::std::result::Result<$crate::Reply, $crate::session::Error> {
                 self.op(|s, now| s.mail(now, sender, options)) $($await)*
@@ -364,10 +387,10 @@ macro_rules! client_methods {
             /// by [`mail`](Self::mail), and its reply whatever its code.
             ///
             /// # Errors
-            /// [`$crate::session::Error::Usage`] (`NoOpenEnvelope`) without an open envelope,
+            /// [`Error::Usage`]($crate::session::Error::Usage) (`NoOpenEnvelope`) without an open envelope,
             /// (`SmtpUtf8NotDeclared`) for an internationalized address when
             /// [`mail`](Self::mail) did not declare `SMTPUTF8`;
-            /// [`$crate::session::Error::InvalidArgument`]; fatal errors.
+            /// [`Error::InvalidArgument`]($crate::session::Error::InvalidArgument); fatal errors.
             pub $($async)? fn rcpt(&mut self, recip: &str, options: &[&str]) -> ::std::result::Result<$crate::Reply, $crate::session::Error> {
                 self.op(|s, now| s.rcpt(now, recip, options)) $($await)*
             }
@@ -376,11 +399,11 @@ macro_rules! client_methods {
             /// reply whatever its code; see [`Session::data`].
             ///
             /// # Errors
-            /// [`$crate::session::Error::DataError`] when DATA is not answered with 354; if the
+            /// [`Error::DataError`]($crate::session::Error::DataError) when DATA is not answered with 354; if the
             /// server says 354 although MAIL or every RCPT was refused, only a lone
-            /// "." is sent and the error is [`$crate::session::Error::SenderRefused`] or
-            /// [`$crate::session::Error::RecipientsRefused`]; [`$crate::session::Error::Usage`] (`NoOpenEnvelope`);
-            /// [`$crate::session::Error::OutcomeUnknown`]; fatal errors.
+            /// "." is sent and the error is [`Error::SenderRefused`]($crate::session::Error::SenderRefused) or
+            /// [`Error::RecipientsRefused`]($crate::session::Error::RecipientsRefused); [`Error::Usage`]($crate::session::Error::Usage) (`NoOpenEnvelope`);
+            /// [`Error::OutcomeUnknown`]($crate::session::Error::OutcomeUnknown); fatal errors.
             pub $($async)? fn data(&mut self, msg: &[u8]) -> ::std::result::Result<$crate::Reply, $crate::session::Error> {
                 let feed = <crate::driver::Feed<'_>>::parts([msg]);
                 self.op_fed(feed, $crate::session::Session::data) $($await)*

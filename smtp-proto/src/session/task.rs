@@ -53,8 +53,11 @@ pub(crate) enum Simple {
 /// What a mail transaction's report becomes.
 #[derive(Debug)]
 pub(crate) enum TxnMode {
-    /// The report itself (`send`).
+    /// The report itself, whatever it says (`send_report`).
     Report,
+    /// The report when every recipient got the message, else
+    /// `Error::NotDelivered` carrying it (`send`).
+    AllOrError,
     /// smtplib's refused map or exception (`sendmail`, `send_message`),
     /// with the caller's spelling of each address.
     Smtplib { sender: String, to: Vec<String> },
@@ -734,6 +737,17 @@ fn txn_output(s: &Session, mode: &TxnMode, report: TxnReport) -> Result<Output, 
     let lmtp = s.is_lmtp();
     match mode {
         TxnMode::Report => Ok(Output::Report(Box::new(report))),
+        TxnMode::AllOrError if report.all_delivered() => Ok(Output::Report(Box::new(report))),
+        TxnMode::AllOrError if report.outcome == crate::TxnOutcome::Unknown => {
+            Err(Error::OutcomeUnknown {
+                cause: Box::new(Error::ServerDisconnected {
+                    stage: Some(crate::Stage::DataEnd),
+                }),
+            })
+        }
+        TxnMode::AllOrError => Err(Error::NotDelivered {
+            report: Box::new(report),
+        }),
         TxnMode::Smtplib { sender, to } => {
             let to: Vec<&str> = to.iter().map(String::as_str).collect();
             Ok(Output::Refused(report.smtplib_outcome(sender, &to, lmtp)?))
