@@ -6,8 +6,10 @@
 //!   --lmtp                speak LMTP; HOST may be an absolute Unix socket path
 //!   --tls                 implicit TLS          --starttls   require STARTTLS (fail before AUTH/MAIL without it)
 //!   --ca-file PEM         trust this certificate in addition to the system roots
-//!   --user U --password P log in; --auth MECH forces one mechanism
-//!   --allow-plaintext-auth   permit password mechanisms without TLS
+//!   --user U             log in; the password from --password-file PATH, $SMTP_PASSWORD, or a
+//!                        prompt on a terminal (--password P works too, but shows in `ps`)
+//!   --auth MECH          force one mechanism
+//!   --allow-plaintext-auth   permit AUTH (any mechanism) without TLS
 //!   --helo NAME   --timeout SECS   --no-pipelining   --no-chunking   --debug (wire trace on stderr)
 //! ```
 //!
@@ -33,14 +35,25 @@ use smtp_blocking::{Builder, Error, load_pem_certificates};
 use smtp_testkit::send_cli;
 
 fn main() -> ExitCode {
-    match send_cli::parse_args() {
-        Ok(args) => send_cli::exit_code(run(&args)),
-        Err(e) => send_cli::usage_error(&e),
+    match send_cli::args() {
+        Ok(mut args) => send_cli::exit_code(run(&mut args)),
+        Err(code) => code,
     }
 }
 
-fn run(args: &send_cli::Args) -> Result<u8, Error> {
+fn run(args: &mut send_cli::Args) -> Result<u8, Error> {
+    args.resolve_password()?;
     let request = send_cli::Request::read(args)?;
+    // With --from and --to, standard input is the body: measured before
+    // connecting, so SIZE= and BODY= are declared truthfully.
+    let measured = match (
+        &request.typed,
+        request.from.is_some(),
+        request.to().is_some(),
+    ) {
+        (None, true, true) => Some(send_cli::read_body(std::io::stdin().lock())?),
+        _ => None,
+    };
     let mut smtp = builder(args)?.connect(args.server())?;
     if let Some((user, password)) = args.credentials() {
         match args.authenticator(user, password)? {
@@ -58,7 +71,15 @@ fn run(args: &send_cli::Args) -> Result<u8, Error> {
         (Some(msg), f, t) => smtp.send_message_reader(&msg[..], f, t)?.1,
         (None, Some(f), Some(t)) => {
             let envelope = send_cli::envelope(f, t)?;
-            smtp.send_report(&envelope, stdin.lock(), BodyOptions::default())?
+            match measured {
+                Some((send_cli::Body::Memory(ref bytes), options)) => {
+                    smtp.send_report(&envelope, &bytes[..], options)?
+                }
+                Some((send_cli::Body::Spool(ref file, _), options)) => {
+                    smtp.send_report(&envelope, file, options)?
+                }
+                None => smtp.send_report(&envelope, stdin.lock(), BodyOptions::default())?,
+            }
         }
         (None, f, t) => smtp.send_message_reader(stdin.lock(), f, t)?.1,
     };

@@ -34,14 +34,26 @@ use smtp_tokio::{Builder, Error, load_pem_certificates};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
-    match send_cli::parse_args() {
-        Ok(args) => send_cli::exit_code(run(&args).await),
-        Err(e) => send_cli::usage_error(&e),
+    match send_cli::args() {
+        Ok(mut args) => send_cli::exit_code(run(&mut args).await),
+        Err(code) => code,
     }
 }
 
-async fn run(args: &send_cli::Args) -> Result<u8, Error> {
+async fn run(args: &mut send_cli::Args) -> Result<u8, Error> {
+    args.resolve_password()?;
     let request = send_cli::Request::read(args)?;
+    // With --from and --to, standard input is the body: measured before
+    // connecting (a blocking read, before any session work), so SIZE= and
+    // BODY= are declared truthfully.
+    let measured = match (
+        &request.typed,
+        request.from.is_some(),
+        request.to().is_some(),
+    ) {
+        (None, true, true) => Some(send_cli::read_body(std::io::stdin().lock())?),
+        _ => None,
+    };
     let mut smtp = builder(args)?.connect(args.server()).await?;
     if let Some((user, password)) = args.credentials() {
         match args.authenticator(user, password)? {
@@ -58,8 +70,19 @@ async fn run(args: &send_cli::Args) -> Result<u8, Error> {
         (Some(msg), f, t) => smtp.send_message_reader(&msg[..], f, t).await?.1,
         (None, Some(f), Some(t)) => {
             let envelope = send_cli::envelope(f, t)?;
-            smtp.send_report(&envelope, tokio::io::stdin(), BodyOptions::default())
-                .await?
+            match measured {
+                Some((send_cli::Body::Memory(ref bytes), options)) => {
+                    smtp.send_report(&envelope, &bytes[..], options).await?
+                }
+                Some((send_cli::Body::Spool(ref file, _), options)) => {
+                    let file = tokio::fs::File::from_std(file.try_clone()?);
+                    smtp.send_report(&envelope, file, options).await?
+                }
+                None => {
+                    smtp.send_report(&envelope, tokio::io::stdin(), BodyOptions::default())
+                        .await?
+                }
+            }
         }
         (None, f, t) => smtp.send_message_reader(tokio::io::stdin(), f, t).await?.1,
     };

@@ -133,3 +133,119 @@ async fn user_without_tls_exits_2_and_sends_no_auth() {
     assert_eq!(r.code, 2, "{}", r.stderr);
     assert!(r.stderr.contains("no TLS"), "{}", r.stderr);
 }
+
+/// A message piped on standard input is measured before connecting:
+/// `SIZE=` is declared, and `BODY=8BITMIME` is not, for a 7-bit body.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn piped_stdin_declares_its_size_and_no_8bitmime_for_7bit() {
+    let peer = Peer::start(vec![
+        send("220 peer.test\r\n"),
+        expect("EHLO client.test\r\n"),
+        send("250-peer.test\r\n250-SIZE 1000\r\n250 8BITMIME\r\n"),
+        expect("MAIL FROM:<a@x.test> SIZE=12\r\n"),
+        send("250 ok\r\n"),
+        expect("RCPT TO:<b@x.test>\r\n"),
+        send("250 ok\r\n"),
+        expect("DATA\r\n"),
+        send("354 go\r\n"),
+        expect("Subject: x\r\n.\r\n"),
+        send("250 queued\r\n"),
+        expect("QUIT\r\n"),
+        send("221 bye\r\n"),
+        Step::Close,
+    ])
+    .await;
+    let server = peer.addr.to_string();
+    let args = [
+        "--server",
+        &server,
+        "--helo",
+        "client.test",
+        "--from",
+        "a@x.test",
+        "--to",
+        "b@x.test",
+    ];
+    let r = run(&args, "Subject: x\r\n").await;
+    peer.finish().await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+}
+
+/// A piped message over the server's SIZE limit is refused before MAIL:
+/// nothing of it is sent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn piped_stdin_over_the_size_limit_sends_no_mail() {
+    let peer = Peer::start(vec![
+        send("220 peer.test\r\n"),
+        expect("EHLO client.test\r\n"),
+        send("250-peer.test\r\n250 SIZE 10\r\n"),
+        expect("QUIT\r\n"),
+        send("221 bye\r\n"),
+        Step::ExpectClosedSilently,
+    ])
+    .await;
+    let server = peer.addr.to_string();
+    let args = [
+        "--server",
+        &server,
+        "--helo",
+        "client.test",
+        "--from",
+        "a@x.test",
+        "--to",
+        "b@x.test",
+    ];
+    let r = run(&args, "Subject: x\r\n\r\nmore than ten octets\r\n").await;
+    peer.finish().await;
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("exceeds"), "{}", r.stderr);
+}
+
+/// The password can come from a file, never from the command line.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn password_from_a_file() {
+    let dir = std::env::temp_dir().join(format!("send-pw-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("pw");
+    std::fs::write(&file, "secret\n").unwrap();
+    let peer = Peer::start(vec![
+        send("220 peer.test\r\n"),
+        expect("EHLO client.test\r\n"),
+        send("250-peer.test\r\n250 AUTH PLAIN\r\n"),
+        expect("AUTH PLAIN AHUAc2VjcmV0\r\n"),
+        send("235 ok\r\n"),
+        expect("MAIL FROM:<a@x.test>\r\n"),
+        send("250 ok\r\n"),
+        expect("RCPT TO:<b@x.test>\r\n"),
+        send("250 ok\r\n"),
+        expect("DATA\r\n"),
+        send("354 go\r\n"),
+        expect("x\r\n.\r\n"),
+        send("250 queued\r\n"),
+        expect("QUIT\r\n"),
+        send("221 bye\r\n"),
+        Step::Close,
+    ])
+    .await;
+    let server = peer.addr.to_string();
+    let pw = file.to_string_lossy().into_owned();
+    let args = [
+        "--server",
+        &server,
+        "--helo",
+        "client.test",
+        "--user",
+        "u",
+        "--password-file",
+        &pw,
+        "--allow-plaintext-auth",
+        "--from",
+        "a@x.test",
+        "--to",
+        "b@x.test",
+    ];
+    let r = run(&args, "x\r\n").await;
+    peer.finish().await;
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+}

@@ -78,6 +78,7 @@ macro_rules! cli_cases {
     ($example:expr) => {
         $crate::cli_cases!(@tests $example;
             bad_arguments_exit_2,
+            help_exits_0_on_stdout,
             connection_refused_exits_2,
             postfix_starttls_login_some_refused_exits_1,
             envelope_from_headers_all_accepted_exits_0,
@@ -94,6 +95,15 @@ macro_rules! cli_cases {
             }
         )*
     };
+}
+
+pub fn help_exits_0_on_stdout(example: &Example) {
+    for flag in ["--help", "-h"] {
+        let r = example.run(&[flag], "");
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        assert!(r.stdout.starts_with("usage: "), "{}", r.stdout);
+        assert!(r.stderr.is_empty(), "{}", r.stderr);
+    }
 }
 
 pub fn bad_arguments_exit_2(example: &Example) {

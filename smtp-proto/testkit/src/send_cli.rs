@@ -28,7 +28,9 @@ const USAGE: &str = "usage: send [OPTIONS] [--from ADDR] [--to ADDR]... < MESSAG
   --lmtp                speak LMTP; HOST may be an absolute Unix socket path
   --tls                 implicit TLS          --starttls   require STARTTLS (fail before AUTH/MAIL without it)
   --ca-file PEM         trust this certificate in addition to the system roots
-  --user U --password P log in; --auth MECH forces one mechanism
+  --user U             log in; the password from --password-file PATH, $SMTP_PASSWORD, or a
+                       prompt on a terminal (--password P works too, but shows in `ps`)
+  --auth MECH          force one mechanism
   --allow-plaintext-auth   permit AUTH (any mechanism) without TLS
   --helo NAME   --timeout SECS   --no-pipelining   --no-chunking   --debug (wire trace on stderr)";
 
@@ -42,6 +44,7 @@ pub struct Args {
     ca_file: Option<String>,
     user: Option<String>,
     password: Option<String>,
+    password_file: Option<String>,
     auth: Option<String>,
     allow_plaintext_auth: bool,
     helo: Option<String>,
@@ -62,6 +65,39 @@ impl Args {
     /// `--user` and `--password`, when given (parsing ensures both or none).
     pub fn credentials(&self) -> Option<(&str, &str)> {
         Some((self.user.as_deref()?, self.password.as_deref()?))
+    }
+
+    /// Fills in the password for `--user` when `--password` did not give
+    /// it: from `--password-file` (its first line), else `$SMTP_PASSWORD`,
+    /// else a prompt on the terminal (not echoed). Nothing to do without
+    /// `--user`.
+    ///
+    /// # Errors
+    /// The file cannot be read, or there is no password and no terminal.
+    pub fn resolve_password(&mut self) -> Result<(), Error> {
+        if self.user.is_none() || self.password.is_some() {
+            return Ok(());
+        }
+        let password = if let Some(path) = &self.password_file {
+            let text = std::fs::read_to_string(path).map_err(|e| {
+                Error::Io(std::io::Error::new(
+                    e.kind(),
+                    format!("--password-file {path}: {e}"),
+                ))
+            })?;
+            text.lines().next().unwrap_or_default().to_owned()
+        } else if let Ok(p) = std::env::var("SMTP_PASSWORD") {
+            p
+        } else if std::io::stdin().is_terminal() {
+            rpassword::prompt_password("Password: ").map_err(Error::Io)?
+        } else {
+            return Err(Error::InvalidArgument(
+                "--user needs a password: --password-file, $SMTP_PASSWORD, or a terminal to ask on"
+                    .to_owned(),
+            ));
+        };
+        self.password = Some(password);
+        Ok(())
     }
 
     /// The authenticator `--auth` forces, or `None` to let `login` choose.
@@ -127,8 +163,23 @@ impl Args {
     }
 }
 
-/// Parses the command line; the error is the message for `error: ...`.
-pub fn parse_args() -> Result<Args, String> {
+/// The command line, or the exit status when there is nothing to run:
+/// `--help` prints the usage on standard output (exit 0); a bad command
+/// line prints `error: ...` on standard error (exit 2).
+pub fn args() -> Result<Args, ExitCode> {
+    match parse_args() {
+        Ok(Some(args)) => Ok(args),
+        Ok(None) => {
+            println!("{USAGE}");
+            Err(ExitCode::SUCCESS)
+        }
+        Err(e) => Err(usage_error(&e)),
+    }
+}
+
+/// Parses the command line (`None` for `--help`); the error is the
+/// message for `error: ...`.
+pub fn parse_args() -> Result<Option<Args>, String> {
     let mut a = Args::default();
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -150,6 +201,7 @@ pub fn parse_args() -> Result<Args, String> {
             "--ca-file" => a.ca_file = Some(value()?),
             "--user" => a.user = Some(value()?),
             "--password" => a.password = Some(value()?),
+            "--password-file" => a.password_file = Some(value()?),
             "--auth" => a.auth = Some(value()?),
             "--allow-plaintext-auth" => a.allow_plaintext_auth = true,
             "--helo" => a.helo = Some(value()?),
@@ -166,17 +218,20 @@ pub fn parse_args() -> Result<Args, String> {
             "--debug" => a.debug = true,
             "--from" => a.from = Some(value()?),
             "--to" => a.to.push(value()?),
-            "-h" | "--help" => return Err(USAGE.to_owned()),
+            "-h" | "--help" => return Ok(None),
             other => return Err(format!("unknown option {other:?}\n{USAGE}")),
         }
     }
     if a.tls && a.starttls {
         return Err("--tls and --starttls exclude each other".to_owned());
     }
-    if a.user.is_some() != a.password.is_some() {
-        return Err("--user and --password go together".to_owned());
+    if a.password.is_some() && a.password_file.is_some() {
+        return Err("--password and --password-file exclude each other".to_owned());
     }
-    Ok(a)
+    if a.user.is_none() && (a.password.is_some() || a.password_file.is_some()) {
+        return Err("a password needs --user".to_owned());
+    }
+    Ok(Some(a))
 }
 
 /// The exit status for a failed parse (2, after `error: ...`).
@@ -342,4 +397,74 @@ fn prompt_message(from: &mut Option<String>, to: &mut Vec<String>) -> Result<Vec
     }
     eprintln!("Message length is {}", msg.len());
     Ok(msg)
+}
+
+/// Bodies up to this size are held in memory; a larger one is spooled to a
+/// temporary file while it is measured.
+const MEMORY_LIMIT: usize = 16 << 20;
+
+/// A message body read from standard input and measured before
+/// connecting, so that `SIZE=` is declared (and checked against the
+/// server's limit before MAIL) and `BODY=8BITMIME` only when the body has
+/// 8-bit bytes. Memory stays bounded: past [`MEMORY_LIMIT`] the rest is
+/// spooled to a temporary file (removed when this is dropped).
+#[derive(Debug)]
+pub enum Body {
+    /// The whole body.
+    Memory(Vec<u8>),
+    /// The body in a temporary file (opened at its start), and its path.
+    Spool(std::fs::File, std::path::PathBuf),
+}
+
+impl Drop for Body {
+    fn drop(&mut self) {
+        if let Body::Spool(_, path) = self {
+            let _ = std::fs::remove_file(path);
+        }
+    }
+}
+
+/// Reads and measures standard input (see [`Body`]).
+///
+/// # Errors
+/// Standard input or the spool file fails.
+pub fn read_body(mut input: impl std::io::Read) -> Result<(Body, smtp_proto::BodyOptions), Error> {
+    use std::io::{Read, Seek};
+    let mut memory = Vec::new();
+    (&mut input)
+        .take(MEMORY_LIMIT as u64 + 1)
+        .read_to_end(&mut memory)?;
+    if memory.len() <= MEMORY_LIMIT {
+        let options = smtp_proto::BodyOptions::for_body(&memory);
+        return Ok((Body::Memory(memory), options));
+    }
+    let path = std::env::temp_dir().join(format!("smtp-send-{}.spool", std::process::id()));
+    let mut file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create_new(true)
+        .open(&path)?;
+    let mut encoder = smtp_proto::body::BodyEncoder::data();
+    let mut scratch = Vec::new();
+    let mut chunk = memory;
+    loop {
+        encoder.encode(&chunk, &mut scratch);
+        scratch.clear();
+        file.write_all(&chunk)?;
+        chunk.clear();
+        if (&mut input).take(1 << 20).read_to_end(&mut chunk)? == 0 {
+            break;
+        }
+    }
+    encoder.finish(&mut scratch);
+    file.rewind()?;
+    let content = if encoder.has_8bit() {
+        smtp_proto::BodyContent::EightBit
+    } else {
+        smtp_proto::BodyContent::SevenBit
+    };
+    let options = smtp_proto::BodyOptions::default()
+        .with_size(Some(encoder.message_len()))
+        .with_content(content);
+    Ok((Body::Spool(file, path), options))
 }
