@@ -89,3 +89,33 @@
 //! password (PLAIN, LOGIN, XOAUTH2, OAUTHBEARER) are refused without TLS
 //! unless the caller opts in with `Config::allow_plaintext_auth`; nothing the
 //! server advertises widens that policy.
+//!
+//! # 9. The client written once: sessions and drivers
+//!
+//! Above the engine, [`session::Session`](crate::session::Session) runs the
+//! operations an application calls (open with a TLS policy, `login`,
+//! `send`, `send_many`, ...) and makes every decision they involve: which
+//! AUTH mechanism, when to give up on one, whether a missing STARTTLS ends
+//! the session, when body bytes are wanted, what a failure means for each
+//! message of a batch. A *driver* only moves bytes, performs the TLS
+//! handshake when told, hands over body bytes when asked, and waits for
+//! the earliest of "readable" and the deadline. `smtp-blocking` and
+//! `smtp-tokio` are two drivers; `examples/many_sessions.rs` is a third
+//! (many sessions on one thread). Even the adapters' public methods and
+//! builders are generated from one source
+//! ([`client_methods!`](crate::client_methods), [`builder!`](crate::builder)),
+//! so the two cannot drift.
+//!
+//! # 10. Secure defaults
+//!
+//! A builder requires TLS (STARTTLS, or implicit TLS on port 465) unless
+//! the caller says `insecure_plaintext()`; no AUTH of any mechanism runs
+//! without TLS unless `allow_plaintext_auth` (CRAM-MD5 would reveal the
+//! user name and an offline-crackable answer, and an attacker who strips
+//! STARTTLS can offer it); a refused password is not tried again with
+//! another mechanism (that only adds attempts towards a lock-out). Default
+//! deadlines suit submission ([`Timeouts::submission`](crate::Timeouts::submission)):
+//! a wrong port fails within half a minute and says it may be a TLS port,
+//! while the reply to the end of data keeps RFC 5321's ten minutes, since
+//! giving up there only turns a delivery into an unknown outcome. MTAs
+//! choose [`Timeouts::rfc5321`](crate::Timeouts::rfc5321).

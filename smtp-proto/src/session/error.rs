@@ -160,7 +160,7 @@ pub enum Error {
     Tls(#[source] Box<dyn std::error::Error + Send + Sync>),
     /// The server broke the protocol (malformed reply, bytes after the
     /// STARTTLS 220, ...). The connection is unusable.
-    #[error("protocol error: {0}")]
+    #[error("{0}")]
     Protocol(EngineError),
     /// The session cannot do this now, or an argument is invalid; nothing
     /// was sent.
