@@ -358,9 +358,10 @@ fn bytes_after_starttls_220_abort_without_handshake() {
     assert!(
         matches!(
             e,
-            Error::Protocol(smtp_blocking::smtp_proto::Error::Protocol(
-                ProtocolError::DataAfterStartTls
-            ))
+            Error::Protocol {
+                error: smtp_blocking::smtp_proto::Error::Protocol(ProtocolError::DataAfterStartTls),
+                ..
+            }
         ),
         "{e:?}"
     );

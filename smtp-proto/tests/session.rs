@@ -494,3 +494,17 @@ fn send_is_ok_only_when_every_recipient_got_it() {
         assert!(report.all_delivered());
     });
 }
+
+#[test]
+fn protocol_errors_say_where_they_happened() {
+    let mut run = opened(&plain(), false);
+    run.session.noop(run.now);
+    let e = run
+        .script::<Reply>(&[C("NOOP\r\n"), S("25x nonsense\r\n")], b"", false)
+        .unwrap_err();
+    assert!(matches!(e, Error::Protocol { .. }), "{e:?}");
+    let text = e.to_string();
+    assert!(text.starts_with("protocol error: "), "{text}");
+    assert!(text.ends_with("(in the reply to a command)"), "{text}");
+    assert_eq!(text.matches("protocol error").count(), 1, "{text}");
+}

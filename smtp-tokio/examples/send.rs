@@ -43,16 +43,13 @@ async fn main() -> ExitCode {
 async fn run(args: &mut send_cli::Args) -> Result<u8, Error> {
     args.resolve_password()?;
     let request = send_cli::Request::read(args)?;
-    // With --from and --to, standard input is the body: measured before
-    // connecting (a blocking read, before any session work), so SIZE= and
-    // BODY= are declared truthfully.
-    let measured = match (
-        &request.typed,
-        request.from.is_some(),
-        request.to().is_some(),
-    ) {
-        (None, true, true) => Some(send_cli::read_body(std::io::stdin().lock())?),
-        _ => None,
+    // A piped message is measured before connecting (a blocking read,
+    // before any session work), so SIZE= and BODY= are declared truthfully
+    // (past 16 MiB with the envelope taken from the headers, it streams
+    // without SIZE=).
+    let measured = match &request.typed {
+        None => Some(send_cli::read_body(std::io::stdin().lock())?),
+        Some(_) => None,
     };
     let mut smtp = builder(args)?.connect(args.server()).await?;
     if let Some((user, password)) = args.credentials() {
@@ -84,7 +81,16 @@ async fn run(args: &mut send_cli::Args) -> Result<u8, Error> {
                 }
             }
         }
-        (None, f, t) => smtp.send_message_reader(tokio::io::stdin(), f, t).await?.1,
+        (None, f, t) => match measured {
+            Some((send_cli::Body::Memory(ref bytes), _)) => {
+                smtp.send_message_report(bytes, f, t).await?.1
+            }
+            Some((send_cli::Body::Spool(ref file, _), _)) => {
+                let file = tokio::fs::File::from_std(file.try_clone()?);
+                smtp.send_message_reader(file, f, t).await?.1
+            }
+            None => smtp.send_message_reader(tokio::io::stdin(), f, t).await?.1,
+        },
     };
     let code = send_cli::print_report(&report)?;
     // The message is delivered (or not) whatever QUIT does now.

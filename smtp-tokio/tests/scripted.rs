@@ -286,9 +286,10 @@ async fn bytes_after_the_starttls_reply_stop_everything() {
     assert!(
         matches!(
             &e,
-            Error::Protocol(smtp_tokio::smtp_proto::Error::Protocol(
-                ProtocolError::DataAfterStartTls
-            ))
+            Error::Protocol {
+                error: smtp_tokio::smtp_proto::Error::Protocol(ProtocolError::DataAfterStartTls),
+                ..
+            }
         ),
         "{e:?}"
     );

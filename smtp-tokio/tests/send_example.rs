@@ -249,3 +249,31 @@ async fn password_from_a_file() {
     let _ = std::fs::remove_dir_all(&dir);
     assert_eq!(r.code, 0, "{}", r.stderr);
 }
+
+/// A piped message whose envelope comes from its headers is measured too:
+/// `SIZE=` is declared.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn piped_message_with_header_envelope_declares_its_size() {
+    let peer = Peer::start(vec![
+        send("220 peer.test\r\n"),
+        expect("EHLO client.test\r\n"),
+        send("250-peer.test\r\n250 SIZE 1000\r\n"),
+        expect("MAIL FROM:<a@x.test> SIZE=36\r\n"),
+        send("250 ok\r\n"),
+        expect("RCPT TO:<b@x.test>\r\n"),
+        send("250 ok\r\n"),
+        expect("DATA\r\n"),
+        send("354 go\r\n"),
+        expect("From: a@x.test\r\nTo: b@x.test\r\n\r\nhi\r\n.\r\n"),
+        send("250 queued\r\n"),
+        expect("QUIT\r\n"),
+        send("221 bye\r\n"),
+        Step::Close,
+    ])
+    .await;
+    let server = peer.addr.to_string();
+    let args = ["--server", &server, "--helo", "client.test"];
+    let r = run(&args, "From: a@x.test\r\nTo: b@x.test\r\n\r\nhi\r\n").await;
+    peer.finish().await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+}

@@ -160,8 +160,13 @@ pub enum Error {
     Tls(#[source] Box<dyn std::error::Error + Send + Sync>),
     /// The server broke the protocol (malformed reply, bytes after the
     /// STARTTLS 220, ...). The connection is unusable.
-    #[error("{0}")]
-    Protocol(EngineError),
+    #[error("{error} ({})", phase(.stage))]
+    Protocol {
+        /// What was wrong.
+        error: EngineError,
+        /// What the client was doing when it happened.
+        stage: Stage,
+    },
     /// The session cannot do this now, or an argument is invalid; nothing
     /// was sent.
     #[error(transparent)]
@@ -256,15 +261,15 @@ impl Error {
         Error::Tls(Box::new(e))
     }
 
-    /// Converts a fatal engine error. A failure after the end of data is
-    /// wrapped in [`Error::OutcomeUnknown`].
-    pub fn from_engine(e: EngineError) -> Error {
+    /// Converts a fatal engine error that happened at `stage`. A failure
+    /// after the end of data is wrapped in [`Error::OutcomeUnknown`].
+    pub fn from_engine(e: EngineError, stage: Stage) -> Error {
         let unknown = e.is_outcome_unknown();
         let mapped = match e {
             EngineError::Timeout { stage } => Error::Timeout { stage: Some(stage) },
             EngineError::PeerClosed { stage } => Error::ServerDisconnected { stage: Some(stage) },
             EngineError::ServiceClosing { reply, stage } => Error::ServiceClosing { reply, stage },
-            other => Error::Protocol(other),
+            error => Error::Protocol { error, stage },
         };
         if unknown {
             Error::OutcomeUnknown {
@@ -349,5 +354,24 @@ impl From<crate::message::EnvelopeError> for Error {
     /// The reason smtplib-style strings make no envelope.
     fn from(e: crate::message::EnvelopeError) -> Self {
         Error::InvalidArgument(e.to_string())
+    }
+}
+
+/// What the client was doing at `stage`, for error messages.
+fn phase(stage: &Stage) -> &'static str {
+    match stage {
+        Stage::Greeting => "waiting for the greeting",
+        Stage::Hello => "in the reply to EHLO/HELO",
+        Stage::StartTls => "in the reply to STARTTLS",
+        Stage::Auth => "in the AUTH exchange",
+        Stage::Mail => "in the reply to MAIL",
+        Stage::Rcpt => "in the reply to RCPT",
+        Stage::DataInit => "in the reply to DATA",
+        Stage::Body => "while sending the message body",
+        Stage::Bdat => "in the reply to BDAT",
+        Stage::DataEnd => "in the reply to the end of data",
+        Stage::Quit => "in the reply to QUIT",
+        Stage::Command => "in the reply to a command",
+        _ => "with no command outstanding",
     }
 }

@@ -443,8 +443,9 @@ impl Session {
             let wall = self.wall_at(now);
             self.trace.received(bytes, wall);
         }
+        let stage = self.client.stage();
         if let Err(e) = self.client.handle_input(now, bytes) {
-            self.fail(Error::from_engine(e));
+            self.fail(Error::from_engine(e, stage));
         }
     }
 
@@ -452,8 +453,9 @@ impl Session {
     pub fn handle_eof(&mut self, now: Instant) {
         self.last = Some(now);
         self.trace_note("connection closed by the server", now);
+        let stage = self.client.stage();
         if let Err(e) = self.client.handle_eof(now) {
-            self.fail(Error::from_engine(e));
+            self.fail(Error::from_engine(e, stage));
         }
     }
 
@@ -461,8 +463,9 @@ impl Session {
     pub fn handle_timeout(&mut self, now: Instant) {
         self.last = Some(now);
         if self.client.poll_timeout().is_some_and(|d| now >= d) {
+            let stage = self.client.stage();
             if let Err(e) = self.client.handle_timeout(now) {
-                self.fail(Error::from_engine(e));
+                self.fail(Error::from_engine(e, stage));
             }
             return;
         }
@@ -563,7 +566,7 @@ impl Session {
             }
             Err(e) => {
                 let err = match self.client.error() {
-                    Some(engine) => Error::from_engine(engine.clone()),
+                    Some(engine) => Error::from_engine(engine.clone(), Stage::Body),
                     None => Error::Usage(e),
                 };
                 self.fail(err);
@@ -679,7 +682,7 @@ impl Session {
             return;
         }
         if let Some(e) = self.client.error() {
-            let e = Error::from_engine(e.clone());
+            let e = Error::from_engine(e.clone(), self.client.stage());
             self.fail(e);
         } else if self.client.is_closed() && self.link == Link::Open {
             self.link = Link::Closed;

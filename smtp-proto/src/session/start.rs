@@ -266,6 +266,31 @@ impl Session {
         parts
     }
 
+    /// [`send_message`](Self::send_message) with the full report and the
+    /// envelope taken from the headers, for a message held in memory
+    /// (`SIZE=` declared). Returns the pieces of `msg` to stream. Output:
+    /// `(Envelope, TxnReport)`.
+    pub fn send_message_report<'m>(
+        &mut self,
+        now: Instant,
+        msg: &'m [u8],
+        from_addr: Option<&str>,
+        to_addrs: Option<&[&str]>,
+    ) -> Vec<&'m [u8]> {
+        match message_envelope(msg, msg, from_addr, to_addrs) {
+            Ok((envelope, _, _, parts)) => {
+                let options = body_options(&parts);
+                let mode = TxnMode::WithEnvelope(envelope.clone());
+                self.start_txn(mode, envelope, options, now);
+                parts
+            }
+            Err(e) => {
+                self.refuse(e);
+                Vec::new()
+            }
+        }
+    }
+
     /// [`send_message`](Self::send_message) for a streamed message whose
     /// header block (and possibly the start of its body) is `head`: the
     /// driver streams the returned pieces of `head`, then the rest of its

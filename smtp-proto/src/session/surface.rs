@@ -294,6 +294,27 @@ macro_rules! client_methods {
                 self.driver.run(<crate::driver::Feed<'_>>::parts(parts)) $($await)*
             }
 
+            /// [`send_message`](Self::send_message) with the full report
+            /// and the envelope taken from the headers (see
+            /// [`send_report`](Self::send_report)), for a message in memory:
+            /// `SIZE=` is declared.
+            ///
+            /// # Errors
+            /// As [`send_report`](Self::send_report), plus
+            /// [`Error::InvalidMessage`]($crate::session::Error::InvalidMessage).
+            pub $($async)? fn send_message_report(
+                &mut self,
+                msg: &[u8],
+                from_addr: Option<&str>,
+                to_addrs: Option<&[&str]>,
+            ) -> ::std::result::Result<($crate::Envelope, $crate::TxnReport), $crate::session::Error> {
+                let parts = self
+                    .driver
+                    .session
+                    .send_message_report(crate::driver::now(), msg, from_addr, to_addrs);
+                self.driver.run(<crate::driver::Feed<'_>>::parts(parts)) $($await)*
+            }
+
             /// [`send_message`](Self::send_message) for a message read from
             /// `reader`: only the header block (at most 1 MiB) is held in memory,
             /// the body is streamed. Returns the envelope used and the full report

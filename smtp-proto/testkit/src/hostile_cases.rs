@@ -206,15 +206,27 @@ pub fn error(e: &Error) -> String {
         Error::NoGreeting { .. } => "NoGreeting".into(),
         Error::Io(io) => format!("Io({:?})", io.kind()),
         Error::Tls(_) => "Tls".into(),
-        Error::Protocol(E::Protocol(P::MalformedReply(m))) => format!("Protocol({m:?})"),
-        Error::Protocol(E::Protocol(P::UnexpectedReply { reply })) => {
+        Error::Protocol {
+            error: E::Protocol(P::MalformedReply(m)),
+            ..
+        } => format!("Protocol({m:?})"),
+        Error::Protocol {
+            error: E::Protocol(P::UnexpectedReply { reply }),
+            ..
+        } => {
             format!("Protocol(UnexpectedReply({}))", code(reply))
         }
-        Error::Protocol(E::Protocol(P::BadGreeting { reply })) => {
+        Error::Protocol {
+            error: E::Protocol(P::BadGreeting { reply }),
+            ..
+        } => {
             format!("Protocol(BadGreeting({}))", code(reply))
         }
-        Error::Protocol(E::Protocol(p)) => format!("Protocol({p:?})"),
-        Error::Protocol(p) => format!("Protocol({p:?})"),
+        Error::Protocol {
+            error: E::Protocol(p),
+            ..
+        } => format!("Protocol({p:?})"),
+        Error::Protocol { error, .. } => format!("Protocol({error:?})"),
         Error::Usage(u) => format!("Usage({u:?})"),
         Error::InvalidArgument(s) => format!("InvalidArgument({s})"),
         Error::InvalidMessage(s) => format!("InvalidMessage({s})"),
