@@ -268,8 +268,9 @@ macro_rules! option_setters {
             self
         }
 
-        /// Per-phase reply deadlines (default: the RFC 5321 §4.5.3.2
-        /// values).
+        /// Per-phase reply deadlines (default
+        /// [`Timeouts::submission`]($crate::Timeouts::submission); MTAs use
+        /// [`Timeouts::rfc5321`]($crate::Timeouts::rfc5321)).
         pub fn timeouts(mut self, timeouts: $crate::Timeouts) -> Self {
             self.$field.config.timeouts = timeouts;
             self

@@ -460,7 +460,9 @@ macro_rules! builder {
         }
 
         impl Builder {
-        /// SMTP on port 25, no TLS unless asked, RFC 5321 deadlines.
+        /// SMTP with TLS required (STARTTLS; implicit TLS on port 465),
+        /// port 25 unless the address names one, and deadlines for
+        /// submission ([`Timeouts::submission`]($crate::Timeouts::submission)).
         pub fn new() -> Self {
             Self::default()
         }
