@@ -61,7 +61,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut poll = Poll::new()?;
     // Plain TCP to a local sink: this driver does no TLS (the default requires it).
     let mut options = Options::default();
-    options.tls_policy = TlsPolicy::Disabled;
+    options.tls_policy = Some(TlsPolicy::Disabled);
     let local = Domain::parse("client.example.test")?;
     let open = |id| Conn::open(id, addr, poll.registry(), &options, &local);
     let mut all: Vec<Conn> = (0..conns).map(open).collect();

@@ -106,7 +106,7 @@ impl Run {
 /// policy requires it).
 fn plain() -> Options {
     let mut options = Options::default();
-    options.tls_policy = TlsPolicy::Disabled;
+    options.tls_policy = Some(TlsPolicy::Disabled);
     options
 }
 
@@ -176,7 +176,7 @@ fn sendmail_with_bdat_lock_step() {
 fn required_tls_refused_sends_only_quit() {
     both(|bw| {
         let mut options = Options::default();
-        options.tls_policy = TlsPolicy::Required;
+        options.tls_policy = Some(TlsPolicy::Required);
         let mut run = Run::new(&options);
         let e = run
             .script::<()>(

@@ -212,7 +212,7 @@ impl Session {
         Session {
             client,
             hello: HelloState::default(),
-            policy: options.tls_policy,
+            policy: options.effective_tls_policy(),
             link: Link::Open,
             envelope: None,
             transactions: 0,

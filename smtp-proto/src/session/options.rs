@@ -96,9 +96,12 @@ pub struct Options {
     /// `client_domain` is replaced by [`local_hostname`](Self::local_hostname)
     /// or the adapter's default name, and `auto_ehlo` is always on.
     pub config: Config,
-    /// STARTTLS right after connecting, under this policy. Default
-    /// [`TlsPolicy::Required`]: TLS unless the caller opts out.
-    pub tls_policy: TlsPolicy,
+    /// STARTTLS right after connecting, under this policy. `None` (the
+    /// default) means [`TlsPolicy::Required`] for SMTP and
+    /// [`TlsPolicy::Disabled`] for LMTP (local delivery, RFC 2033); see
+    /// [`effective_tls_policy`](Self::effective_tls_policy). A policy the
+    /// caller set is never changed by another setting.
+    pub tls_policy: Option<TlsPolicy>,
     /// TLS from the first byte (smtplib's `SMTP_SSL`).
     pub implicit_tls: bool,
     /// The name sent with EHLO/HELO/LHLO; `None` lets the adapter use the
@@ -116,7 +119,7 @@ impl Default for Options {
     fn default() -> Self {
         Options {
             config: Config::default().with_timeouts(Timeouts::submission()),
-            tls_policy: TlsPolicy::Required,
+            tls_policy: None,
             implicit_tls: false,
             local_hostname: None,
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
@@ -145,11 +148,20 @@ impl Options {
     }
 
     /// Sets the LMTP dialect. LMTP delivers within a site (RFC 2033 §1: not
-    /// over wide-area networks, typically a Unix socket), so it does not
-    /// require TLS; set a policy after this to require it.
+    /// over wide-area networks, typically a Unix socket), so unless a
+    /// policy was set it does not require TLS.
     pub fn set_lmtp(&mut self) {
         self.config.dialect = Dialect::Lmtp;
-        self.tls_policy = TlsPolicy::Disabled;
+    }
+
+    /// The TLS policy in force: the one set, else `Required` for SMTP and
+    /// `Disabled` for LMTP.
+    pub fn effective_tls_policy(&self) -> TlsPolicy {
+        match self.tls_policy {
+            Some(policy) => policy,
+            None if self.is_lmtp() => TlsPolicy::Disabled,
+            None => TlsPolicy::Required,
+        }
     }
 
     /// smtplib's `timeout`: the connection attempt and every reply and
@@ -172,7 +184,8 @@ impl Options {
     /// Whether a connection to `port` starts with TLS: when asked, or on
     /// port 465 (RFC 8314's submissions port) unless TLS was turned off.
     pub fn implicit_tls_on(&self, port: u16) -> bool {
-        self.implicit_tls || (port == SMTP_SSL_PORT && self.tls_policy != TlsPolicy::Disabled)
+        self.implicit_tls
+            || (port == SMTP_SSL_PORT && self.effective_tls_policy() != TlsPolicy::Disabled)
     }
 
     /// The name the server certificate must carry when connecting to
@@ -215,8 +228,8 @@ macro_rules! option_setters {
         /// Speak LMTP (smtplib's `LMTP`): LHLO, default port 2003, a host
         /// starting with `/` is a Unix socket, one final reply per
         /// recipient. LMTP delivers within a site, so TLS is not required
-        /// after this call; call [`starttls`](Self::starttls) after it to
-        /// require it.
+        /// unless a policy is set ([`starttls`](Self::starttls), before or
+        /// after this call).
         pub fn lmtp(mut self) -> Self {
             self.$field.set_lmtp();
             self
@@ -233,7 +246,7 @@ macro_rules! option_setters {
         /// network readable and changeable by anyone on the path. For
         /// servers on this machine and tests. (The default requires TLS.)
         pub fn insecure_plaintext(mut self) -> Self {
-            self.$field.tls_policy = $crate::session::TlsPolicy::Disabled;
+            self.$field.tls_policy = Some($crate::session::TlsPolicy::Disabled);
             self.$field.implicit_tls = false;
             self
         }
@@ -244,7 +257,7 @@ macro_rules! option_setters {
         /// failed explicit `starttls()`
         /// does.
         pub fn starttls(mut self, policy: $crate::session::TlsPolicy) -> Self {
-            self.$field.tls_policy = policy;
+            self.$field.tls_policy = Some(policy);
             self
         }
 
@@ -349,11 +362,11 @@ mod tests {
     #[test]
     fn tls_is_required_by_default_and_implicit_on_465() {
         let o = Options::default();
-        assert_eq!(o.tls_policy, TlsPolicy::Required);
+        assert_eq!(o.effective_tls_policy(), TlsPolicy::Required);
         assert!(o.implicit_tls_on(SMTP_SSL_PORT));
         assert!(!o.implicit_tls_on(587));
         let plain = Options {
-            tls_policy: TlsPolicy::Disabled,
+            tls_policy: Some(TlsPolicy::Disabled),
             ..Options::default()
         };
         assert!(
@@ -363,9 +376,16 @@ mod tests {
         let mut lmtp = Options::default();
         lmtp.set_lmtp();
         assert_eq!(
-            lmtp.tls_policy,
+            lmtp.effective_tls_policy(),
             TlsPolicy::Disabled,
             "LMTP is local delivery"
         );
+        // A policy the caller set survives lmtp(), in either order.
+        let mut required = Options {
+            tls_policy: Some(TlsPolicy::Required),
+            ..Options::default()
+        };
+        required.set_lmtp();
+        assert_eq!(required.effective_tls_policy(), TlsPolicy::Required);
     }
 }

@@ -142,11 +142,11 @@ impl Args {
             o.implicit_tls = true;
         }
         // The command line's contract (as swaks): no TLS unless asked for.
-        o.tls_policy = if self.starttls {
+        o.tls_policy = Some(if self.starttls {
             TlsPolicy::Required
         } else {
             TlsPolicy::Disabled
-        };
+        });
         if let Some(name) = &self.helo {
             let domain = Domain::parse(name)
                 .map_err(|e| Error::InvalidArgument(format!("--helo {name:?}: {e}")))?;
