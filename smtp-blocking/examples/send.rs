@@ -44,9 +44,8 @@ fn main() -> ExitCode {
 fn run(args: &mut send_cli::Args) -> Result<u8, Error> {
     args.resolve_password()?;
     let request = send_cli::Request::read(args)?;
-    // A piped message is measured before connecting, so SIZE= and BODY=
-    // are declared truthfully (past 16 MiB with the envelope taken from the
-    // headers, it streams without SIZE=).
+    // A piped message is measured before connecting (held in memory up to
+    // 16 MiB, spooled beyond), so SIZE= and BODY= are declared truthfully.
     let measured = match &request.typed {
         None => Some(send_cli::read_body(std::io::stdin().lock())?),
         Some(_) => None,
@@ -82,8 +81,8 @@ fn run(args: &mut send_cli::Args) -> Result<u8, Error> {
             Some((send_cli::Body::Memory(ref bytes), _)) => {
                 smtp.send_message_report(bytes, f, t)?.1
             }
-            Some((send_cli::Body::Spool(ref file, _), _)) => {
-                smtp.send_message_reader(file, f, t)?.1
+            Some((send_cli::Body::Spool(ref file, _), options)) => {
+                smtp.send_message_measured(file, f, t, Some(options))?.1
             }
             None => smtp.send_message_reader(stdin.lock(), f, t)?.1,
         },

@@ -508,3 +508,35 @@ fn protocol_errors_say_where_they_happened() {
     assert!(text.ends_with("(in the reply to a command)"), "{text}");
     assert_eq!(text.matches("protocol error").count(), 1, "{text}");
 }
+
+#[test]
+fn a_measured_streamed_message_declares_the_size_it_sends() {
+    both(|bw| {
+        let mut run = Run::new(&plain());
+        let open = [
+            S("220 peer.test ESMTP\r\n"),
+            C("EHLO client.test\r\n"),
+            S("250-peer.test\r\n250-PIPELINING\r\n250-CHUNKING\r\n250 SIZE 1000\r\n"),
+        ];
+        run.script::<()>(&open, b"", bw).unwrap();
+        let whole = b"From: a@x.test\r\nTo: b@x.test\r\nBcc: c@x.test\r\n\r\nhi\r\n";
+        let measured = smtp_proto::BodyOptions::for_body(whole);
+        let parts = run
+            .session
+            .send_message_head(run.now, whole, None, None, Some(measured));
+        let kept: Vec<u8> = parts.concat();
+        assert_eq!(kept, b"From: a@x.test\r\nTo: b@x.test\r\n\r\nhi\r\n");
+        // The Bcc field is not sent, so it is not counted: 51 - 15 = 36.
+        let (_, report): (smtp_proto::Envelope, smtp_proto::TxnReport) = run
+            .script(
+                &[
+                    C("MAIL FROM:<a@x.test> SIZE=36\r\nRCPT TO:<b@x.test>\r\nRCPT TO:<c@x.test>\r\nBDAT 36 LAST\r\nFrom: a@x.test\r\nTo: b@x.test\r\n\r\nhi\r\n"),
+                    S("250 ok\r\n250 ok\r\n250 ok\r\n250 queued\r\n"),
+                ],
+                &kept,
+                bw,
+            )
+            .unwrap();
+        assert!(report.all_delivered());
+    });
+}

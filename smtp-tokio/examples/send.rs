@@ -44,9 +44,8 @@ async fn run(args: &mut send_cli::Args) -> Result<u8, Error> {
     args.resolve_password()?;
     let request = send_cli::Request::read(args)?;
     // A piped message is measured before connecting (a blocking read,
-    // before any session work), so SIZE= and BODY= are declared truthfully
-    // (past 16 MiB with the envelope taken from the headers, it streams
-    // without SIZE=).
+    // before any session work; held in memory up to 16 MiB, spooled beyond),
+    // so SIZE= and BODY= are declared truthfully.
     let measured = match &request.typed {
         None => Some(send_cli::read_body(std::io::stdin().lock())?),
         Some(_) => None,
@@ -85,9 +84,11 @@ async fn run(args: &mut send_cli::Args) -> Result<u8, Error> {
             Some((send_cli::Body::Memory(ref bytes), _)) => {
                 smtp.send_message_report(bytes, f, t).await?.1
             }
-            Some((send_cli::Body::Spool(ref file, _), _)) => {
+            Some((send_cli::Body::Spool(ref file, _), options)) => {
                 let file = tokio::fs::File::from_std(file.try_clone()?);
-                smtp.send_message_reader(file, f, t).await?.1
+                smtp.send_message_measured(file, f, t, Some(options))
+                    .await?
+                    .1
             }
             None => smtp.send_message_reader(tokio::io::stdin(), f, t).await?.1,
         },

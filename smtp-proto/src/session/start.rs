@@ -294,20 +294,36 @@ impl Session {
     /// [`send_message`](Self::send_message) for a streamed message whose
     /// header block (and possibly the start of its body) is `head`: the
     /// driver streams the returned pieces of `head`, then the rest of its
-    /// source. Output: `(Envelope, TxnReport)`.
+    /// source. `measured` is the size and content of the whole message
+    /// when the driver knows them (it spooled the message): `SIZE=` is
+    /// then declared, less the header fields left out. Output:
+    /// `(Envelope, TxnReport)`.
     pub fn send_message_head<'m>(
         &mut self,
         now: Instant,
         head: &'m [u8],
         from_addr: Option<&str>,
         to_addrs: Option<&[&str]>,
+        measured: Option<BodyOptions>,
     ) -> Vec<&'m [u8]> {
         let end = header_end(head).unwrap_or(head.len());
         let headers = head.get(..end).unwrap_or_default();
         match message_envelope(head, headers, from_addr, to_addrs) {
             Ok((envelope, _, _, parts)) => {
+                // The whole message was measured (the driver spooled it):
+                // what is sent is that less the header fields left out.
+                let options = match measured {
+                    Some(whole) => {
+                        let kept_head: u64 =
+                            parts.iter().map(|p| crate::body::message_len(p)).sum();
+                        let head_len = crate::body::message_len(head);
+                        let dropped = head_len.saturating_sub(kept_head);
+                        whole.with_size(whole.size.map(|n| n.saturating_sub(dropped)))
+                    }
+                    None => BodyOptions::default(),
+                };
                 let mode = TxnMode::WithEnvelope(envelope.clone());
-                self.start_txn(mode, envelope, BodyOptions::default(), now);
+                self.start_txn(mode, envelope, options, now);
                 parts
             }
             Err(e) => {

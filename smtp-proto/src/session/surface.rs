@@ -324,15 +324,32 @@ macro_rules! client_methods {
             /// As [`send`](Self::send), plus [`Error::InvalidMessage`]($crate::session::Error::InvalidMessage).
             pub $($async)? fn send_message_reader<R: $($read)* $($send)*>(
                 &mut self,
-                mut reader: R,
+                reader: R,
                 from_addr: Option<&str>,
                 to_addrs: Option<&[&str]>,
             ) -> ::std::result::Result<($crate::Envelope, $crate::TxnReport), $crate::session::Error> {
+                self.send_message_measured(reader, from_addr, to_addrs, None) $($await)*
+            }
+
+            /// [`send_message_reader`](Self::send_message_reader) for a
+            /// message whose size and content were measured beforehand
+            /// (`measured`, e.g. `BodyOptions::for_body` of a spooled copy):
+            /// `SIZE=` is declared for what is sent (the header fields left
+            /// out do not count) and `BODY=8BITMIME` only when needed.
+            ///
+            /// # Errors
+            /// As [`send_message_reader`](Self::send_message_reader).
+            pub $($async)? fn send_message_measured<R: $($read)* $($send)*>(
+                &mut self,
+                mut reader: R,
+                from_addr: Option<&str>,
+                to_addrs: Option<&[&str]>,
+                measured: Option<$crate::BodyOptions>,
+            ) -> ::std::result::Result<($crate::Envelope, $crate::TxnReport), $crate::session::Error> {
                 let head = crate::message::read_header_block(&mut reader) $($await)*?;
-                let parts =
-                    self.driver
-                        .session
-                        .send_message_head(crate::driver::now(), &head, from_addr, to_addrs);
+                let now = crate::driver::now();
+                let session = &mut self.driver.session;
+                let parts = session.send_message_head(now, &head, from_addr, to_addrs, measured);
                 let mut source = crate::message::head_then(parts, reader);
                 self.driver.run(crate::driver::Feed::reader(&mut source)) $($await)*
             }

@@ -468,3 +468,29 @@ pub fn read_body(mut input: impl std::io::Read) -> Result<(Body, smtp_proto::Bod
         .with_content(content);
     Ok((Body::Spool(file, path), options))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn small_bodies_stay_in_memory_and_large_ones_are_spooled_and_measured() {
+        let (body, options) = read_body(&b"x\n\xe9\n"[..]).unwrap();
+        assert!(matches!(body, Body::Memory(ref m) if m.len() == 4));
+        assert_eq!(options.size, Some(6), "LF counts as CRLF");
+        assert_eq!(options.content, smtp_proto::BodyContent::EightBit);
+        // Past the memory bound: spooled, measured the same way, and the
+        // spool holds the bytes as they came.
+        let big: Vec<u8> = b"0123456789abcde\n".repeat((MEMORY_LIMIT / 16) + 2);
+        let (body, options) = read_body(&big[..]).unwrap();
+        let Body::Spool(ref file, ref path) = body else {
+            panic!("not spooled")
+        };
+        assert_eq!(options.size, Some(smtp_proto::body::message_len(&big)));
+        assert_eq!(options.content, smtp_proto::BodyContent::SevenBit);
+        assert_eq!(file.metadata().unwrap().len(), big.len() as u64);
+        let spooled = path.clone();
+        drop(body);
+        assert!(!spooled.exists(), "the spool is removed");
+    }
+}
