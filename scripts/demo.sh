@@ -29,9 +29,10 @@ MSG
 
 echo "== sending (envelope from the headers; Bcc is stripped before sending)"
 set +e
-cargo run -q -p smtp-blocking --example send -- \
+# The password comes from the environment, never the command line (ps).
+SMTP_PASSWORD="$SMTP_TEST_PASSWORD" cargo run -q -p smtp-blocking --example send -- \
     --server "127.0.0.1:$SMTP_TEST_POSTFIX_PORT" --starttls --ca-file "$SMTP_TEST_CA" \
-    --user "$SMTP_TEST_USER" --password "$SMTP_TEST_PASSWORD" <"$message"
+    --user "$SMTP_TEST_USER" <"$message"
 status=$?
 set -e
 rm -f "$message"
