@@ -277,18 +277,9 @@ impl Session {
         from_addr: Option<&str>,
         to_addrs: Option<&[&str]>,
     ) -> Vec<&'m [u8]> {
-        match message_envelope(msg, msg, from_addr, to_addrs) {
-            Ok((envelope, _, _, parts)) => {
-                let options = body_options(&parts);
-                let mode = TxnMode::WithEnvelope(envelope.clone());
-                self.start_txn(mode, envelope, options, now);
-                parts
-            }
-            Err(e) => {
-                self.refuse(e);
-                Vec::new()
-            }
-        }
+        // The whole message is at hand: it is its own measurement.
+        let measured = Some(BodyOptions::for_body(msg));
+        self.send_message_head(now, msg, from_addr, to_addrs, measured)
     }
 
     /// [`send_message`](Self::send_message) for a streamed message whose

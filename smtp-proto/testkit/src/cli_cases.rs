@@ -10,6 +10,7 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::hostile::{Server, parse};
 use crate::real_servers::{servers, token};
 
 /// An adapter's `send` example: its package and example name.
@@ -27,18 +28,24 @@ pub struct Run {
 }
 
 impl Example {
-    /// The example binary, built by `cargo test`/nextest with the tests (or
-    /// built here when missing).
+    /// The example binary, brought up to date once per test process (a
+    /// binary left from an older build must never be what is tested;
+    /// `cargo build` is a no-op when it is current).
     fn binary(&self) -> PathBuf {
+        static BUILT: std::sync::Mutex<Vec<&'static str>> = std::sync::Mutex::new(Vec::new());
         let exe = std::env::current_exe().unwrap();
         let dir = exe.parent().unwrap().parent().unwrap();
         let bin = dir.join("examples").join(self.name);
-        if !bin.exists() {
+        let mut built = BUILT
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if !built.contains(&self.name) {
             let status = Command::new(env!("CARGO"))
-                .args(["build", "-p", self.package, "--example", self.name])
+                .args(["build", "-q", "-p", self.package, "--example", self.name])
                 .status()
                 .unwrap();
-            assert!(status.success());
+            assert!(status.success(), "building the example failed");
+            built.push(self.name);
         }
         bin
     }
@@ -85,6 +92,13 @@ macro_rules! cli_cases {
             none_accepted_exits_2,
             implicit_tls_and_debug_trace_redacts_auth,
             lmtp_unix_socket_per_recipient_lines,
+            outcome_unknown_exits_3,
+            required_starttls_missing_exits_2_before_mail,
+            user_without_tls_exits_2_and_sends_no_auth,
+            piped_stdin_declares_its_size_and_no_8bitmime_for_7bit,
+            piped_stdin_over_the_size_limit_sends_no_mail,
+            password_from_a_file,
+            piped_message_with_header_envelope_declares_its_size,
         );
     };
     (@tests $example:expr; $($case:ident,)*) => {
@@ -294,4 +308,119 @@ pub fn lmtp_unix_socket_per_recipient_lines(example: &Example) {
         "{}",
         lines[2]
     );
+}
+
+// ----- against a scripted peer (the hostile server's scenario format) -----
+
+/// Runs the example against a peer playing `scenario` (`--server` and
+/// `--helo client.test` are added), checks that the peer's script ran to
+/// its end, and returns the run.
+fn against(example: &Example, scenario: &str, args: &[&str], stdin: &str) -> Run {
+    let server = Server::start(parse(scenario).unwrap());
+    let addr = format!("127.0.0.1:{}", server.port());
+    let mut all = vec!["--server", addr.as_str(), "--helo", "client.test"];
+    all.extend_from_slice(args);
+    let r = example.run(&all, stdin);
+    server.finish();
+    r
+}
+
+const ENVELOPE: [&str; 4] = ["--from", "a@x.test", "--to", "b@x.test"];
+
+/// The connection is lost after the final dot: the message may have been
+/// delivered, exit 3.
+pub fn outcome_unknown_exits_3(example: &Example) {
+    let scn = "S: 220 peer.test\nC: EHLO client.test\nS: 250 peer.test\n\
+               C: MAIL FROM:<a@x.test>\nS: 250 ok\nC: RCPT TO:<b@x.test>\nS: 250 ok\n\
+               C: DATA\nS: 354 go\nC: Subject: x\\r\\n\\r\\nhi\\r\\n.\nCLOSE\n";
+    let r = against(example, scn, &ENVELOPE, "Subject: x\r\n\r\nhi\r\n");
+    assert_eq!(r.code, 3, "{}", r.stderr);
+    assert!(r.stderr.contains("outcome unknown"), "{}", r.stderr);
+}
+
+/// `--starttls` against a server without STARTTLS: exit 2 before any AUTH
+/// or MAIL, only QUIT sent.
+pub fn required_starttls_missing_exits_2_before_mail(example: &Example) {
+    let scn = "S: 220 peer.test\nC: EHLO client.test\nS+ 250-peer.test\nS: 250 AUTH PLAIN\n\
+               C: QUIT\nS: 221 bye\nEND\n";
+    let mut args = vec!["--starttls", "--user", "u", "--password", "p"];
+    args.extend_from_slice(&ENVELOPE);
+    let r = against(example, scn, &args, "x\r\n");
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("TLS required"), "{}", r.stderr);
+}
+
+/// `--user` on a connection without TLS: exit 2, and no AUTH of any
+/// mechanism goes out (CRAM-MD5 included) unless `--allow-plaintext-auth`.
+pub fn user_without_tls_exits_2_and_sends_no_auth(example: &Example) {
+    let scn = "S: 220 peer.test\nC: EHLO client.test\nS+ 250-peer.test\nS: 250 AUTH CRAM-MD5 PLAIN\n\
+               C: QUIT\nS: 221 bye\nEND\n";
+    let mut args = vec!["--user", "u", "--password", "p"];
+    args.extend_from_slice(&ENVELOPE);
+    let r = against(example, scn, &args, "x\r\n");
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("no TLS"), "{}", r.stderr);
+}
+
+/// A piped message is measured before connecting: `SIZE=` is declared,
+/// and `BODY=8BITMIME` is not, for a 7-bit body.
+pub fn piped_stdin_declares_its_size_and_no_8bitmime_for_7bit(example: &Example) {
+    let scn = "S: 220 peer.test\nC: EHLO client.test\nS+ 250-peer.test\nS+ 250-SIZE 1000\nS: 250 8BITMIME\n\
+               C: MAIL FROM:<a@x.test> SIZE=12\nS: 250 ok\nC: RCPT TO:<b@x.test>\nS: 250 ok\n\
+               C: DATA\nS: 354 go\nC: Subject: x\\r\\n.\nS: 250 queued\nBYE\n";
+    let r = against(example, scn, &ENVELOPE, "Subject: x\r\n");
+    assert_eq!(r.code, 0, "{}", r.stderr);
+}
+
+/// A piped message over the server's SIZE limit is refused before MAIL.
+pub fn piped_stdin_over_the_size_limit_sends_no_mail(example: &Example) {
+    let scn = "S: 220 peer.test\nC: EHLO client.test\nS+ 250-peer.test\nS: 250 SIZE 10\n\
+               C: QUIT\nS: 221 bye\nEND\n";
+    let r = against(
+        example,
+        scn,
+        &ENVELOPE,
+        "Subject: x\r\n\r\nmore than ten octets\r\n",
+    );
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("exceeds"), "{}", r.stderr);
+}
+
+/// The password can come from a file, never from the command line.
+pub fn password_from_a_file(example: &Example) {
+    let dir = std::env::temp_dir().join(format!("send-pw-{}-{}", std::process::id(), example.name));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("pw");
+    std::fs::write(&file, "secret\n").unwrap();
+    let scn = "S: 220 peer.test\nC: EHLO client.test\nS+ 250-peer.test\nS: 250 AUTH PLAIN\n\
+               C: AUTH PLAIN AHUAc2VjcmV0\nS: 235 ok\n\
+               C: MAIL FROM:<a@x.test>\nS: 250 ok\nC: RCPT TO:<b@x.test>\nS: 250 ok\n\
+               C: DATA\nS: 354 go\nC: x\\r\\n.\nS: 250 queued\nBYE\n";
+    let pw = file.to_string_lossy().into_owned();
+    let mut args = vec![
+        "--user",
+        "u",
+        "--password-file",
+        pw.as_str(),
+        "--allow-plaintext-auth",
+    ];
+    args.extend_from_slice(&ENVELOPE);
+    let r = against(example, scn, &args, "x\r\n");
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+}
+
+/// A piped message whose envelope comes from its headers is measured too.
+pub fn piped_message_with_header_envelope_declares_its_size(example: &Example) {
+    let scn = "S: 220 peer.test\nC: EHLO client.test\nS+ 250-peer.test\nS: 250 SIZE 1000\n\
+               C: MAIL FROM:<a@x.test> SIZE=36\nS: 250 ok\nC: RCPT TO:<b@x.test>\nS: 250 ok\n\
+               C: DATA\nS: 354 go\nC: From: a@x.test\\r\\nTo: b@x.test\\r\\n\\r\\nhi\\r\\n.\n\
+               S: 250 queued\nBYE\n";
+    let r = against(
+        example,
+        scn,
+        &[],
+        "From: a@x.test\r\nTo: b@x.test\r\n\r\nhi\r\n",
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
 }
