@@ -1,25 +1,38 @@
 #!/usr/bin/env bash
 # bench.sh — the side-by-side benchmark (issue 6): this project's blocking and Tokio
-# adapters against lettre 0.11 (as released, and with TCP_NODELAY forced by an
-# LD_PRELOAD shim), Python smtplib, Postfix smtp-source and a wire-floor loop, all
-# sending to one private Postfix smtp-sink on loopback. Prints one markdown table.
+# adapters (and smtp-proto's many_sessions example) against lettre 0.11 (as released,
+# and with TCP_NODELAY forced by an LD_PRELOAD shim), Python smtplib, Postfix
+# smtp-source and a wire-floor loop. Workloads (a)-(e) send to one private Postfix
+# smtp-sink on loopback; (f) sends to the test servers' Postfix smtpd through a relay
+# adding 5 ms each way. Prints markdown tables.
 #
-# Usage:  scripts/bench.sh [--quick] [--runs N] [--only a,b,c,d,e] [--out FILE.md]
-#   --quick   smaller counts (5,000 / 1,000 / 5 × 10 MB / 5,000 / 100 MB), for checking: ~1-2 min
-#   default   the issue's counts (20,000 / 5,000 / 50 × 10 MB / 20,000 / 1 GB), median of 3: ~5 min
+# Usage:  scripts/bench.sh [--quick] [--runs N] [--only a,b,c,d,e,f] [--out FILE.md]
+#   --quick   smaller counts (5,000 / 1,000 / 5 × 10 MB / 5,000 / 100 MB / 300), for
+#             checking: ~2-3 min
+#   default   the issue's counts (20,000 / 5,000 / 50 × 10 MB / 20,000 / 1 GB) and 1,000
+#             for (f), median of 3: ~8 min
 # Needs: cargo, gcc, python3, taskset, 2+ cores, smtp-sink and smtp-source (Debian
 # package postfix; scripts/install-test-deps.sh installs it). GNU time is installed
-# with apt-get when /usr/bin/time is missing.
+# with apt-get when /usr/bin/time is missing. (f) needs the test servers' Postfix
+# (scripts/test-servers.sh start); without it its rows say so and the rest runs.
 #
 # Environment: BENCH_STATE     state dir (default /tmp/smtpt-bench): sink PID file and log,
 #                              the compiled shim, the last table (results.md)
 #              BENCH_SINK_PORT sink port (default 25652, i.e. SMTP_TEST_PORT_BASE=25650 + 2,
 #                              clear of the test servers' default block)
+#              BENCH_MAIN_TARGET  target dir for the many_sessions example, built with the
+#                              main workspace (default /tmp/bench-target-main)
+#              SMTP_TEST_POSTFIX_PORT, SMTP_TEST_POSTFIX_SPOOL  the test servers' Postfix
+#                              (defaults 25250, /tmp/smtpt/spool/postfix), for (f)
 # The sink is started here, alone (no Postfix, Dovecot or aiosmtpd), on 127.0.0.1, and
-# stopped on exit by its PID. Workloads and pinning: see scripts/bench/run.py.
-# The harness crate (scripts/bench/) has its own [workspace]: the main workspace
-# never builds lettre.
+# stopped on exit by its PID; (f)'s relay is started and stopped by run.py, which also
+# deletes the messages (f) made Postfix deliver. Workloads and pinning: see
+# scripts/bench/run.py. The harness crate (scripts/bench/) has its own [workspace]: the
+# main workspace never builds lettre.
 set -euo pipefail
+for a in "$@"; do
+    case "$a" in -h | --help) sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$0"; exit 0 ;; esac
+done
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 STATE=${BENCH_STATE:-/tmp/smtpt-bench}
@@ -44,6 +57,16 @@ PYTHON=/usr/bin/python3
 say "building scripts/bench (release)"
 cargo build --release --quiet --manifest-path "$ROOT/scripts/bench/Cargo.toml"
 BIN="$ROOT/scripts/bench/target/release/smtp-bench"
+# smtp-proto's many_sessions example, in its own target dir (rows in (a) and (d));
+# if it does not build, those rows say so and the rest runs.
+say "building smtp-proto's many_sessions example (release)"
+MAIN_TARGET=${BENCH_MAIN_TARGET:-/tmp/bench-target-main}
+MANY=()
+if CARGO_TARGET_DIR="$MAIN_TARGET" cargo build --release --quiet -p smtp-proto --example many_sessions; then
+    MANY=(--many-sessions "$MAIN_TARGET/release/examples/many_sessions")
+else
+    say "many_sessions did not build: its rows will be marked failed"
+fi
 SHIM="$STATE/nodelay_shim.so"
 gcc -O2 -Wall -shared -fPIC -o "$SHIM" "$ROOT/scripts/bench/nodelay_shim.c" -ldl
 
@@ -94,4 +117,6 @@ has_out=0
 for a in "${args[@]}"; do [ "$a" = --out ] && has_out=1; done
 [ "$has_out" = 1 ] || args+=(--out "$STATE/results.md")
 "$PYTHON" "$ROOT/scripts/bench/run.py" --bin "$BIN" --shim "$SHIM" --port "$PORT" \
-    --sink-pid "$(cat "$SINK_PIDFILE")" --python "$PYTHON" "${args[@]}"
+    --sink-pid "$(cat "$SINK_PIDFILE")" --python "$PYTHON" "${MANY[@]}" \
+    --postfix-port "${SMTP_TEST_POSTFIX_PORT:-25250}" \
+    --postfix-spool "${SMTP_TEST_POSTFIX_SPOOL:-/tmp/smtpt/spool/postfix}" "${args[@]}"

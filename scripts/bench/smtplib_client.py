@@ -2,6 +2,7 @@
 """Python smtplib as a benchmark client (stdlib only), driven by run.py.
 
     smtplib_client.py --port P [--messages N] [--size BYTES] [--rcpts R] [--seconds T]
+                      [--from ADDRESS]
 
 Sends the same message as the Rust clients (scripts/bench/src/main.rs: the
 header block, then whole 78-byte lines) with SMTP.sendmail in a loop on one
@@ -34,6 +35,7 @@ def main():
     p.add_argument("--size", type=int, default=1024)
     p.add_argument("--rcpts", type=int, default=1)
     p.add_argument("--seconds", type=float, default=60.0)
+    p.add_argument("--from", dest="sender", default=FROM)
     a = p.parse_args()
     msg = message(a.size)
     to = ["sink@example.org"] if a.rcpts == 1 else [f"sink{i}@example.org" for i in range(a.rcpts)]
@@ -42,7 +44,7 @@ def main():
     sent = 0
     with smtplib.SMTP("127.0.0.1", a.port, local_hostname="bench.example.org", timeout=120) as s:
         while sent < a.messages and (sent == 0 or time.perf_counter() < deadline):
-            refused = s.sendmail(FROM, to, msg)
+            refused = s.sendmail(a.sender, to, msg)
             if refused:
                 raise SystemExit(f"refused: {refused}")
             sent += 1

@@ -71,6 +71,46 @@ impl Stream for UnixStream {
     }
 }
 
+/// `recv` flags for a look at waiting input that neither waits nor takes
+/// it: `MSG_PEEK | MSG_DONTWAIT`. std names neither and `libc` is not a
+/// dependency, so these are the platforms' ABI values (`MSG_PEEK` is 0x2
+/// everywhere; `MSG_DONTWAIT` is 0x40 on Linux and 0x80 on the BSDs).
+#[cfg(any(target_os = "linux", target_os = "android"))]
+const PEEK_NOWAIT: std::ffi::c_int = 0x02 | 0x40;
+#[cfg(any(
+    target_vendor = "apple",
+    target_os = "freebsd",
+    target_os = "dragonfly",
+    target_os = "netbsd",
+    target_os = "openbsd"
+))]
+const PEEK_NOWAIT: std::ffi::c_int = 0x02 | 0x80;
+
+/// What [`Base::input_waiting`] found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(
+    not(any(
+        target_os = "linux",
+        target_os = "android",
+        target_vendor = "apple",
+        target_os = "freebsd",
+        target_os = "dragonfly",
+        target_os = "netbsd",
+        target_os = "openbsd"
+    )),
+    allow(dead_code, reason = "only `Unknown` without MSG_DONTWAIT")
+)]
+pub(crate) enum Waiting {
+    /// Nothing to read now (or the end of file, or an error: the next
+    /// read or write reports those).
+    No,
+    /// At least one byte.
+    Yes,
+    /// This stream cannot be asked (a caller-supplied one, or a platform
+    /// without `MSG_DONTWAIT`).
+    Unknown,
+}
+
 /// The raw connection under TLS.
 #[derive(Debug)]
 pub(crate) enum Base {
@@ -109,6 +149,48 @@ impl Base {
             Base::Unix(s) => s.set_nonblocking(on),
             Base::Custom(_) => Err(io::ErrorKind::Unsupported.into()),
         }
+    }
+
+    /// Whether input is waiting on the socket, found out without waiting
+    /// and without taking it: one `recv(MSG_PEEK | MSG_DONTWAIT)` of a
+    /// single byte. Switching the socket to non-blocking and back instead
+    /// costs two more system calls on every look, and the driver looks
+    /// before each operation. A socket at its end of file, or failing,
+    /// counts as nothing waiting: the next read or write meets it.
+    #[cfg(any(
+        target_os = "linux",
+        target_os = "android",
+        target_vendor = "apple",
+        target_os = "freebsd",
+        target_os = "dragonfly",
+        target_os = "netbsd",
+        target_os = "openbsd"
+    ))]
+    pub(crate) fn input_waiting(&self) -> Waiting {
+        let socket = match self {
+            Base::Tcp(s) => socket2::SockRef::from(s),
+            Base::Unix(s) => socket2::SockRef::from(s),
+            Base::Custom(_) => return Waiting::Unknown,
+        };
+        let mut byte = [std::mem::MaybeUninit::<u8>::uninit()];
+        match socket.recv_with_flags(&mut byte, PEEK_NOWAIT) {
+            Ok(n) if n > 0 => Waiting::Yes,
+            _ => Waiting::No,
+        }
+    }
+
+    /// Without `MSG_DONTWAIT` the socket cannot be looked at this way.
+    #[cfg(not(any(
+        target_os = "linux",
+        target_os = "android",
+        target_vendor = "apple",
+        target_os = "freebsd",
+        target_os = "dragonfly",
+        target_os = "netbsd",
+        target_os = "openbsd"
+    )))]
+    pub(crate) fn input_waiting(&self) -> Waiting {
+        Waiting::Unknown
     }
 
     fn shutdown(&self) {
@@ -173,6 +255,15 @@ impl Transport {
         match self {
             Transport::Plain(b) => b,
             Transport::Tls(t) => t.get_ref(),
+        }
+    }
+
+    /// Whether the TLS layer already holds decrypted input, which a read
+    /// returns without touching the socket.
+    pub(crate) fn tls_buffered(&self) -> bool {
+        match self {
+            Transport::Plain(_) => false,
+            Transport::Tls(t) => t.buffered_read_size().is_ok_and(|n| n > 0),
         }
     }
 

@@ -114,7 +114,26 @@ pub(crate) struct State {
     txns: VecDeque<Txn>,
     /// A queued command that admits no other after it.
     barrier: Option<Barrier>,
+    /// Whether BDAT data may travel behind MAIL/RCPT whose replies are
+    /// still out (rule 7).
+    chunks: ChunkGate,
     next_id: u64,
+}
+
+/// When a BDAT chunk's data may be sent behind unanswered MAIL and RCPT
+/// (rule 7). A server that refuses a pipelined MAIL at a command gate
+/// ("530 Must issue a STARTTLS command first", "530 Authentication
+/// required") may refuse the BDAT command the same way without knowing
+/// it carries data, and then read the message as commands. So the data
+/// waits for the envelope's replies until a transaction on this
+/// connection has been delivered: the gates are then known to be open.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum ChunkGate {
+    /// No transaction delivered yet (on this TLS layer): the first chunk
+    /// waits for the MAIL and RCPT replies, as in lock-step.
+    AfterReplies,
+    /// A transaction was delivered: chunks follow MAIL/RCPT at once.
+    Pipelined,
 }
 
 /// A command that, once queued, refuses every later one.
@@ -247,6 +266,7 @@ impl State {
         }
         self.tls = true;
         self.barrier = None;
+        self.chunks = ChunkGate::AfterReplies;
         self.extensions = None;
         self.phase = Phase::Connected;
         if self.config.auto_ehlo {
@@ -330,6 +350,7 @@ impl State {
     /// body for BDAT when allowed; returns true if the queue moved on.
     fn body_at_head(&mut self, id: TxnId) -> bool {
         let pipelining = self.is_pipelining();
+        let gate = self.chunks;
         let idle = self.inflight.is_empty();
         let Some(t) = self.txn_mut(id) else {
             // The transaction is gone: drop its placeholder.
@@ -339,7 +360,7 @@ impl State {
         if t.stage != TxnStage::Envelope || t.mode != BodyMode::Bdat {
             return false;
         }
-        if pipelining {
+        if pipelining && gate == ChunkGate::Pipelined {
             t.stage = TxnStage::BodyOpen;
             self.events.push_back(Event::ReadyForBody { txn: id });
             return false;
@@ -747,6 +768,9 @@ impl State {
     }
 
     fn finish_txn(&mut self, id: TxnId, outcome: TxnOutcome) {
+        if outcome == TxnOutcome::Delivered {
+            self.chunks = ChunkGate::Pipelined;
+        }
         if let Some(pos) = self.txns.iter().position(|t| t.id == id)
             && let Some(t) = self.txns.remove(pos)
         {

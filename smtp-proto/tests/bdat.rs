@@ -113,7 +113,8 @@ transcript!(rfc3030_example_simple_chunking, ymir(), |t| {
 });
 
 // RFC 3030 §4.2, "pipelining BINARYMIME": BODY=BINARYMIME, the envelope and
-// every chunk sent without waiting for a reply, then the replies in order.
+// every chunk sent without waiting for a reply, then the replies in order
+// (on a connection that has delivered a message already).
 transcript!(
     rfc3030_example_pipelining_binarymime,
     ymir().with_bdat_chunk_size(100_000),
@@ -122,6 +123,9 @@ transcript!(
             t,
             "250-cnri.reston.va.us says hello\r\n250-PIPELINING\r\n250-BINARYMIME\r\n250 CHUNKING\r\n",
         );
+        // The RFC's client has delivered on this connection before: only
+        // then does data follow an unanswered envelope (rule 7).
+        t.warm();
         let env = envelope(
             "ned@ymir.claremont.edu",
             &["gvaudre@cnri.reston.va.us", "jstewart@cnri.reston.va.us"],
@@ -176,6 +180,7 @@ transcript!(
     Config::default(),
     |t| {
         t.ready(&["CHUNKING", "PIPELINING"]);
+        t.warm();
         let _ = t
             .cmd(|c| c.send_mail(&simple(), BodyOptions::default()))
             .unwrap();
@@ -273,6 +278,7 @@ transcript!(
     Config::default().with_bdat_chunk_size(8),
     |t| {
         t.ready(&["CHUNKING", "PIPELINING"]);
+        t.warm();
         let _ = t
             .cmd(|c| c.send_mail(&simple(), BodyOptions::default()))
             .unwrap();
@@ -332,6 +338,7 @@ transcript!(
     Config::default().with_bdat_chunk_size(4),
     |t| {
         t.ready(&["CHUNKING", "PIPELINING"]);
+        t.warm();
         let _ = t
             .cmd(|c| c.send_mail(&simple(), BodyOptions::default()))
             .unwrap();
@@ -363,6 +370,7 @@ transcript!(
     Config::default(),
     |t| {
         t.ready(&["CHUNKING", "PIPELINING"]);
+        t.warm();
         let _ = t
             .cmd(|c| c.send_mail(&simple(), BodyOptions::default()))
             .unwrap();
@@ -435,6 +443,7 @@ transcript!(
 // the server refuses BDAT LAST and the outcome says why.
 transcript!(pipelined_all_recipients_refused, Config::default(), |t| {
     t.ready(&["CHUNKING", "PIPELINING"]);
+    t.warm();
     let _ = t
         .cmd(|c| c.send_mail(&simple(), BodyOptions::default()))
         .unwrap();
@@ -539,6 +548,7 @@ transcript!(
 // group), and each reply lands on its own command.
 transcript!(two_bdat_transactions, Config::default(), |t| {
     t.ready(&["CHUNKING", "PIPELINING"]);
+    t.warm();
     let first = t
         .cmd(|c| c.send_mail(&simple(), BodyOptions::default()))
         .unwrap();
@@ -579,6 +589,7 @@ transcript!(
     Config::default().with_bdat_chunk_size(4),
     |t| {
         t.ready(&["CHUNKING", "PIPELINING"]);
+        t.warm();
         let _ = t
             .cmd(|c| c.send_mail(&simple(), BodyOptions::default()))
             .unwrap();
@@ -636,6 +647,7 @@ transcript!(
     Config::default().with_bdat_chunk_size(4),
     |t| {
         t.ready(&["CHUNKING", "PIPELINING"]);
+        t.warm();
         let first = t
             .cmd(|c| c.send_mail(&simple(), BodyOptions::default()))
             .unwrap();
@@ -668,5 +680,58 @@ transcript!(
             (report.txn, report.outcome),
             (second, TxnOutcome::Delivered)
         );
+    }
+);
+
+// The first message of a connection: with PIPELINING the envelope goes in
+// one write, but the data waits for the MAIL and RCPT replies. A server
+// that refuses MAIL at a command gate ("530 Must issue a STARTTLS command
+// first") may refuse the BDAT command too without reading its data, and
+// then take the message's lines for commands; so nothing but the envelope
+// is sent until the gate is known to be open.
+transcript!(
+    first_message_data_waits_for_its_envelope,
+    Config::default(),
+    |t| {
+        t.ready(&["CHUNKING", "PIPELINING"]);
+        let txn = t
+            .cmd(|c| c.send_mail(&simple(), BodyOptions::default()))
+            .unwrap();
+        t.expect_sent("MAIL FROM:<a@b.example>\r\nRCPT TO:<c@d.example>\r\n");
+        assert!(!t.client.can_send_body());
+        t.server_ok("530 5.7.0 Must issue a STARTTLS command first\r\n");
+        t.server_ok("530 5.7.0 Must issue a STARTTLS command first\r\n");
+        let events = t.events();
+        assert!(
+            !events
+                .iter()
+                .any(|e| matches!(e, Event::ReadyForBody { .. }))
+        );
+        let report = finished(&events);
+        assert_eq!(
+            (report.txn, report.outcome),
+            (txn, TxnOutcome::SenderRefused)
+        );
+        t.expect_sent("");
+        // Nothing was delivered, so the next message waits as well.
+        let _ = t
+            .cmd(|c| c.send_mail(&simple(), BodyOptions::default()))
+            .unwrap();
+        t.expect_sent("MAIL FROM:<a@b.example>\r\nRCPT TO:<c@d.example>\r\n");
+        t.server_ok("250 ok\r\n250 ok\r\n");
+        let _ = t.events();
+        t.cmd(|c| c.send_body(b"hi\r\n")).unwrap();
+        t.cmd(|c| c.finish_body()).unwrap();
+        t.expect_sent("BDAT 4 LAST\r\nhi\r\n");
+        t.server_ok("250 queued\r\n");
+        assert_eq!(finished(&t.events()).outcome, TxnOutcome::Delivered);
+        // Delivered once: from now on the data follows the envelope at once.
+        let next = t
+            .cmd(|c| c.send_mail(&simple(), BodyOptions::default()))
+            .unwrap();
+        assert_eq!(t.event(), Event::ReadyForBody { txn: next });
+        t.cmd(|c| c.send_body(b"hi\r\n")).unwrap();
+        t.cmd(|c| c.finish_body()).unwrap();
+        t.expect_sent("MAIL FROM:<a@b.example>\r\nRCPT TO:<c@d.example>\r\nBDAT 4 LAST\r\nhi\r\n");
     }
 );

@@ -321,6 +321,7 @@ transcript!(
     lmtp().with_bdat_chunk_size(4),
     |t| {
         lhlo(t, &["PIPELINING", "CHUNKING"]);
+        t.warm();
         let txn = t
             .cmd(|c| c.send_mail(&chris(), BodyOptions::default()))
             .unwrap();

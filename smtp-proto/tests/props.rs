@@ -370,7 +370,9 @@ const SCRIPTS: &[Script] = &[
         turns: &[
             "220 mx.example.net ESMTP\r\n",
             "250-mx.example.net\r\n250-PIPELINING\r\n250-CHUNKING\r\n250-8BITMIME\r\n250 SIZE 1000000\r\n",
-            "250 2.1.0 sender ok\r\n250 2.1.5 ok\r\n550 5.1.1 no such user\r\n250 2.1.5 ok\r\n250 2.0.0 queued as 1234\r\n",
+            // The first message's data waits for the envelope's replies.
+            "250 2.1.0 sender ok\r\n250 2.1.5 ok\r\n550 5.1.1 no such user\r\n250 2.1.5 ok\r\n",
+            "250 2.0.0 queued as 1234\r\n",
             "221 2.0.0 bye\r\n",
         ],
     },
@@ -462,7 +464,10 @@ const SCRIPTS: &[Script] = &[
         turns: &[
             "220 mx.example.net ESMTP\r\n",
             "250-mx.example.net\r\n250-PIPELINING\r\n250-BINARYMIME\r\n250 CHUNKING\r\n",
-            "250 ok\r\n250 ok\r\n250 ok\r\n250 ok\r\n250 message ok\r\n",
+            // The connection's first message: its data waits for the
+            // envelope's replies.
+            "250 ok\r\n250 ok\r\n250 ok\r\n250 ok\r\n",
+            "250 message ok\r\n",
             "221 bye\r\n",
         ],
     },

@@ -384,8 +384,12 @@ fn sendmail_accepts_display_names() {
         let refused: Refused = run
             .script(
                 &[
-                    C("MAIL FROM:<a@x.test>\r\nRCPT TO:<b@x.test>\r\nBDAT 18 LAST\r\nSubject: x\r\n\r\nhi\r\n"),
-                    S("250 ok\r\n250 ok\r\n250 queued\r\n"),
+                    // The connection's first message: the data waits
+                    // for the envelope's replies.
+                    C("MAIL FROM:<a@x.test>\r\nRCPT TO:<b@x.test>\r\n"),
+                    S("250 ok\r\n250 ok\r\n"),
+                    C("BDAT 18 LAST\r\nSubject: x\r\n\r\nhi\r\n"),
+                    S("250 queued\r\n"),
                 ],
                 msg,
                 bw,
@@ -409,8 +413,10 @@ fn sendmail_takes_an_empty_list_without_annotations() {
     let refused: Refused = run
         .script(
             &[
-                C("MAIL FROM:<a@x.test>\r\nRCPT TO:<b@x.test>\r\nBDAT 3 LAST\r\nx\r\n"),
-                S("250 ok\r\n250 ok\r\n250 queued\r\n"),
+                C("MAIL FROM:<a@x.test>\r\nRCPT TO:<b@x.test>\r\n"),
+                S("250 ok\r\n250 ok\r\n"),
+                C("BDAT 3 LAST\r\nx\r\n"),
+                S("250 queued\r\n"),
             ],
             b"x\r\n",
             false,
@@ -468,8 +474,10 @@ fn send_is_ok_only_when_every_recipient_got_it() {
         let e = run
             .script::<smtp_proto::TxnReport>(
                 &[
-                    C("MAIL FROM:<a@x.test>\r\nRCPT TO:<b@x.test>\r\nRCPT TO:<c@x.test>\r\nBDAT 3 LAST\r\nx\r\n"),
-                    S("250 ok\r\n250 ok\r\n550 5.1.1 no such user\r\n250 queued\r\n"),
+                    C("MAIL FROM:<a@x.test>\r\nRCPT TO:<b@x.test>\r\nRCPT TO:<c@x.test>\r\n"),
+                    S("250 ok\r\n250 ok\r\n550 5.1.1 no such user\r\n"),
+                    C("BDAT 3 LAST\r\nx\r\n"),
+                    S("250 queued\r\n"),
                 ],
                 b"x\r\n",
                 bw,
@@ -530,8 +538,10 @@ fn a_measured_streamed_message_declares_the_size_it_sends() {
         let (_, report): (smtp_proto::Envelope, smtp_proto::TxnReport) = run
             .script(
                 &[
-                    C("MAIL FROM:<a@x.test> SIZE=36\r\nRCPT TO:<b@x.test>\r\nRCPT TO:<c@x.test>\r\nBDAT 36 LAST\r\nFrom: a@x.test\r\nTo: b@x.test\r\n\r\nhi\r\n"),
-                    S("250 ok\r\n250 ok\r\n250 ok\r\n250 queued\r\n"),
+                    C("MAIL FROM:<a@x.test> SIZE=36\r\nRCPT TO:<b@x.test>\r\nRCPT TO:<c@x.test>\r\n"),
+                    S("250 ok\r\n250 ok\r\n250 ok\r\n"),
+                    C("BDAT 36 LAST\r\nFrom: a@x.test\r\nTo: b@x.test\r\n\r\nhi\r\n"),
+                    S("250 queued\r\n"),
                 ],
                 &kept,
                 bw,
@@ -539,4 +549,178 @@ fn a_measured_streamed_message_declares_the_size_it_sends() {
             .unwrap();
         assert!(report.all_delivered());
     });
+}
+
+// ----- deep pipelining across messages ------------------------------------
+
+/// A batch in flight: drives `send_many`, handing each message's body when
+/// its index is asked for, and checks what the client wrote.
+struct Batch<'a> {
+    run: Run,
+    bodies: Vec<&'a [u8]>,
+}
+
+impl Batch<'_> {
+    fn drive(&mut self) -> Action {
+        for _ in 0..10_000 {
+            let action = self.run.session.poll_action(self.run.now);
+            if self
+                .run
+                .session
+                .poll_transmit(self.run.now, &mut self.run.wire)
+                .is_some()
+            {
+                continue;
+            }
+            match action {
+                Action::Body { index } => self.run.session.push_slice(&mut self.bodies[index]),
+                other => return other,
+            }
+        }
+        panic!("no progress");
+    }
+
+    fn client(&mut self, expected: &str) {
+        assert_eq!(self.drive(), Action::Read);
+        let got = String::from_utf8_lossy(&self.run.wire).into_owned();
+        assert_eq!(got, expected, "client bytes");
+        self.run.wire.clear();
+    }
+
+    fn server(&mut self, text: &str) {
+        self.run.session.handle_input(self.run.now, text.as_bytes());
+    }
+
+    fn results(mut self) -> Vec<Result<smtp_proto::TxnReport, Error>> {
+        assert_eq!(self.drive(), Action::Done);
+        self.run.session.take_output().unwrap()
+    }
+}
+
+const ENVELOPE: &str = "MAIL FROM:<a@x.test>\r\nRCPT TO:<b@x.test>\r\n";
+
+/// Five messages on a fresh connection: the first one's data waits for its
+/// envelope's replies, the second one's for the first delivery; from then
+/// on every message of the window leaves in one write, ahead of all
+/// replies.
+fn five_in_flight(options: &Options) -> Batch<'static> {
+    const BODIES: [&[u8]; 5] = [b"m0\r\n", b"m1\r\n", b"m2\r\n", b"m3\r\n", b"m4\r\n"];
+    let run = opened(options, false);
+    let env = smtp_proto::Envelope::new(
+        smtp_proto::ReversePath::parse("a@x.test").unwrap(),
+        [smtp_proto::ForwardPath::parse("b@x.test").unwrap()],
+    );
+    let messages: Vec<_> = BODIES.iter().map(|b| (env.clone(), *b)).collect();
+    let mut batch = Batch {
+        run,
+        bodies: BODIES.to_vec(),
+    };
+    batch.run.session.send_many(batch.run.now, &messages);
+    batch.client(ENVELOPE);
+    batch.server("250 ok\r\n250 ok\r\n");
+    batch.client(&format!("BDAT 4 LAST\r\nm0\r\n{ENVELOPE}"));
+    batch.server("250 queued m0\r\n250 ok\r\n250 ok\r\n");
+    batch.client(&format!(
+        "BDAT 4 LAST\r\nm1\r\n{ENVELOPE}BDAT 4 LAST\r\nm2\r\n{ENVELOPE}BDAT 4 LAST\r\nm3\r\n{ENVELOPE}BDAT 4 LAST\r\nm4\r\n"
+    ));
+    batch
+}
+
+fn outcomes(results: &[Result<smtp_proto::TxnReport, Error>]) -> Vec<smtp_proto::TxnOutcome> {
+    results
+        .iter()
+        .map(|r| r.as_ref().unwrap().outcome)
+        .collect()
+}
+
+#[test]
+fn a_batch_sends_its_window_ahead_of_the_replies() {
+    let mut batch = five_in_flight(&plain());
+    batch.server("250 queued m1\r\n250 ok\r\n250 ok\r\n250 queued m2\r\n");
+    batch.server("250 ok\r\n250 ok\r\n250 queued m3\r\n250 ok\r\n250 ok\r\n");
+    batch.server("250 queued m4\r\n");
+    let results = batch.results();
+    use smtp_proto::TxnOutcome::Delivered;
+    assert_eq!(outcomes(&results), [Delivered; 5]);
+    let last = results[4].as_ref().unwrap();
+    assert_eq!(
+        last.recipients[0]
+            .delivery_reply
+            .as_ref()
+            .unwrap()
+            .to_string(),
+        "250 queued m4"
+    );
+}
+
+#[test]
+fn the_window_bounds_the_messages_in_flight() {
+    let mut options = plain();
+    options.window = smtp_proto::session::Window::new(2, 1 << 20);
+    let mut batch = Batch {
+        run: opened(&options, false),
+        bodies: vec![b"m0\r\n", b"m1\r\n", b"m2\r\n", b"m3\r\n"],
+    };
+    let env = smtp_proto::Envelope::new(
+        smtp_proto::ReversePath::parse("a@x.test").unwrap(),
+        [smtp_proto::ForwardPath::parse("b@x.test").unwrap()],
+    );
+    let messages: Vec<_> = batch.bodies.iter().map(|b| (env.clone(), *b)).collect();
+    batch.run.session.send_many(batch.run.now, &messages);
+    batch.client(ENVELOPE);
+    batch.server("250 ok\r\n250 ok\r\n");
+    batch.client(&format!("BDAT 4 LAST\r\nm0\r\n{ENVELOPE}"));
+    batch.server("250 queued m0\r\n250 ok\r\n250 ok\r\n");
+    // m0 is done: m1 and m2 are the two in flight, and m3 waits for m1.
+    batch.client(&format!(
+        "BDAT 4 LAST\r\nm1\r\n{ENVELOPE}BDAT 4 LAST\r\nm2\r\n"
+    ));
+    batch.server("250 queued m1\r\n");
+    batch.client(&format!("{ENVELOPE}BDAT 4 LAST\r\nm3\r\n"));
+    batch.server("250 ok\r\n250 ok\r\n250 queued m2\r\n250 ok\r\n250 ok\r\n250 queued m3\r\n");
+    use smtp_proto::TxnOutcome::Delivered;
+    assert_eq!(outcomes(&batch.results()), [Delivered; 4]);
+}
+
+/// A 421 with three messages in flight: the two answered before it are
+/// delivered; the ones whose end of data got no reply are unknown.
+#[test]
+fn service_closing_with_messages_in_flight() {
+    let mut batch = five_in_flight(&plain());
+    batch.server("250 queued m1\r\n250 ok\r\n250 ok\r\n250 queued m2\r\n");
+    batch.server("421 4.3.2 shutting down\r\n");
+    let results = batch.results();
+    use smtp_proto::TxnOutcome::{Delivered, Unknown};
+    assert_eq!(
+        outcomes(&results),
+        [Delivered, Delivered, Delivered, Unknown, Unknown]
+    );
+}
+
+#[test]
+fn end_of_file_with_messages_in_flight() {
+    let mut batch = five_in_flight(&plain());
+    batch.server("250 queued m1\r\n250 ok\r\n250 ok\r\n");
+    batch.run.session.handle_eof(batch.run.now);
+    let results = batch.results();
+    use smtp_proto::TxnOutcome::{Delivered, Unknown};
+    assert_eq!(
+        outcomes(&results),
+        [Delivered, Delivered, Unknown, Unknown, Unknown]
+    );
+}
+
+#[test]
+fn a_deadline_with_messages_in_flight() {
+    let mut batch = five_in_flight(&plain());
+    batch.server("250 queued m1\r\n250 ok\r\n250 ok\r\n250 queued m2\r\n250 ok\r\n");
+    let at = batch.run.session.poll_timeout().unwrap();
+    batch.run.now = at;
+    batch.run.session.handle_timeout(at);
+    let results = batch.results();
+    use smtp_proto::TxnOutcome::{Delivered, Unknown};
+    assert_eq!(
+        outcomes(&results),
+        [Delivered, Delivered, Delivered, Unknown, Unknown]
+    );
 }

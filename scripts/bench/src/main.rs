@@ -4,6 +4,8 @@
 //! ```text
 //! smtp-bench CLIENT --port P [--messages N] [--size BYTES] [--rcpts R]
 //!                   [--connections K] [--seconds T] [--stream] [--shape S]
+//!                   [--from ADDRESS]
+//! smtp-bench relay --port UPSTREAM [--delay-ms D] [--seconds LIFETIME]
 //! ```
 //!
 //! CLIENT is one of
@@ -13,6 +15,8 @@
 //!   price one adapter behaviour at a time (see `floor_shaped`).
 //! - `ours-blocking`: `smtp_blocking::SmtpClient::sendmail` in a loop
 //!   (with `--stream`: `send` from a generated reader); K > 1 runs K threads.
+//! - `ours-blocking-many`: `smtp_blocking::SmtpClient::send_many` in
+//!   batches of 1,000; K > 1 runs K threads, one connection each.
 //! - `ours-tokio`: `smtp_tokio::SmtpClient::sendmail` in a loop, one
 //!   connection (with `--stream`: `send` from a generated `AsyncRead`).
 //! - `ours-tokio-many`: `SmtpClient::send_many` on one connection, or
@@ -22,6 +26,11 @@
 //! - `lettre-async`: K Tokio tasks calling `AsyncSmtpTransport::send_raw`
 //!   over a pool of K.
 //!
+//! and `relay` is no client but the delaying TCP relay of workload (f): see
+//! [`relay`].
+//!
+//! The envelope sender is `--from` (default `bench@example.org`; workload
+//! (f) gives each run its own, to find and delete what Postfix delivered).
 //! Every message is the same: a few header lines and 76-character lines of
 //! clean text, `--size` bytes rounded down to whole lines; `--stream`
 //! generates it on the fly instead of holding it (the floor and ours only).
@@ -66,6 +75,8 @@ struct Args {
     seconds: f64,
     stream: bool,
     shape: String,
+    from: String,
+    delay_ms: f64,
 }
 
 fn parse_args() -> Res<Args> {
@@ -81,6 +92,8 @@ fn parse_args() -> Res<Args> {
         seconds: 60.0,
         stream: false,
         shape: "pipelined".to_owned(),
+        from: FROM.to_owned(),
+        delay_ms: 5.0,
     };
     while let Some(arg) = it.next() {
         let mut value = || it.next().ok_or_else(|| format!("{arg} needs a value"));
@@ -93,6 +106,8 @@ fn parse_args() -> Res<Args> {
             "--seconds" => a.seconds = value()?.parse()?,
             "--stream" => a.stream = true,
             "--shape" => a.shape = value()?,
+            "--from" => a.from = value()?,
+            "--delay-ms" => a.delay_ms = value()?.parse()?,
             other => return Err(format!("unknown option {other:?}").into()),
         }
     }
@@ -223,7 +238,7 @@ fn floor_conn(a: &Args, n: usize, msg: &[u8], deadline: Instant) -> Res<usize> {
     read_replies(&mut r, &mut line, 1)?;
     w.write_all(b"EHLO bench.example.org\r\n")?;
     read_replies(&mut r, &mut line, 1)?;
-    let mut cmds = format!("MAIL FROM:<{FROM}>\r\n").into_bytes();
+    let mut cmds = format!("MAIL FROM:<{}>\r\n", a.from).into_bytes();
     for to in recipients(a.rcpts) {
         cmds.extend_from_slice(format!("RCPT TO:<{to}>\r\n").as_bytes());
     }
@@ -379,7 +394,7 @@ fn ours_blocking_conn(a: &Args, n: usize, msg: &[u8], deadline: Instant) -> Res<
         .connect_port("127.0.0.1", a.port)?;
     let to = recipients(a.rcpts);
     let envelope = Envelope::new(
-        ReversePath::parse(FROM)?,
+        ReversePath::parse(&a.from)?,
         to.iter()
             .map(|t| ForwardPath::parse(t))
             .collect::<Result<Vec<_>, _>>()?,
@@ -392,7 +407,7 @@ fn ours_blocking_conn(a: &Args, n: usize, msg: &[u8], deadline: Instant) -> Res<
                 return Err(format!("not delivered: {report:?}").into());
             }
         } else {
-            let refused = c.sendmail(FROM, &to, msg, &[], &[])?;
+            let refused = c.sendmail(&a.from, &to, msg, &[], &[])?;
             if !refused.is_empty() {
                 return Err(format!("refused: {refused:?}").into());
             }
@@ -427,16 +442,61 @@ fn ours_blocking(a: &Args, deadline: Instant) -> Res<usize> {
     })
 }
 
+fn ours_blocking_many_conn(
+    a: &Args,
+    n: usize,
+    messages: &[(smtp_blocking::smtp_proto::Envelope, &[u8])],
+    deadline: Instant,
+) -> Res<usize> {
+    let mut c = smtp_blocking::Builder::new()
+        .insecure_plaintext()
+        .timeout(Duration::from_secs(120))
+        .connect_port("127.0.0.1", a.port)?;
+    let mut sent = 0;
+    while sent < n && (sent == 0 || Instant::now() < deadline) {
+        let k = (n - sent).min(messages.len());
+        sent += check_reports(c.send_many(&messages[..k]))?;
+    }
+    c.quit()?;
+    Ok(sent)
+}
+
+/// `send_many` of the blocking adapter: batches of 1,000 (between deadline
+/// checks) on one connection, or on each of K threads.
+fn ours_blocking_many(a: &Args, deadline: Instant) -> Res<usize> {
+    let msg = Gen::to_vec(a.size);
+    let envelope = proto_envelope(a)?;
+    let messages: Vec<(smtp_blocking::smtp_proto::Envelope, &[u8])> = (0..a.messages.min(1000))
+        .map(|_| (envelope.clone(), &msg[..]))
+        .collect();
+    go();
+    std::thread::scope(|s| {
+        let handles: Vec<_> = shares(a.messages, a.connections)
+            .into_iter()
+            .filter(|&n| n > 0)
+            .map(|n| {
+                let messages = &messages;
+                s.spawn(move || ours_blocking_many_conn(a, n, messages, deadline))
+            })
+            .collect();
+        let mut total = 0;
+        for h in handles {
+            total += h.join().map_err(|_| "thread panicked")??;
+        }
+        Ok(total)
+    })
+}
+
 fn runtime() -> Res<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?)
 }
 
-fn tokio_envelope(a: &Args) -> Res<smtp_tokio::smtp_proto::Envelope> {
+fn proto_envelope(a: &Args) -> Res<smtp_tokio::smtp_proto::Envelope> {
     use smtp_tokio::smtp_proto::{Envelope, ForwardPath, ReversePath};
     Ok(Envelope::new(
-        ReversePath::parse(FROM)?,
+        ReversePath::parse(&a.from)?,
         recipients(a.rcpts)
             .iter()
             .map(|t| ForwardPath::parse(t))
@@ -452,7 +512,7 @@ fn ours_tokio(a: &Args, deadline: Instant) -> Res<usize> {
         Gen::to_vec(a.size)
     };
     let to = recipients(a.rcpts);
-    let envelope = tokio_envelope(a)?;
+    let envelope = proto_envelope(a)?;
     go();
     runtime()?.block_on(async {
         let mut c = smtp_tokio::Builder::new()
@@ -470,7 +530,7 @@ fn ours_tokio(a: &Args, deadline: Instant) -> Res<usize> {
                     return Err(format!("not delivered: {report:?}").into());
                 }
             } else {
-                let refused = c.sendmail(FROM, &to, &msg, &[], &[]).await?;
+                let refused = c.sendmail(&a.from, &to, &msg, &[], &[]).await?;
                 if !refused.is_empty() {
                     return Err(format!("refused: {refused:?}").into());
                 }
@@ -485,6 +545,7 @@ fn ours_tokio(a: &Args, deadline: Instant) -> Res<usize> {
 fn check_reports(
     got: Vec<Result<smtp_tokio::smtp_proto::TxnReport, smtp_tokio::Error>>,
 ) -> Res<usize> {
+    // One error type for both adapters: `smtp_proto::session::Error`.
     let n = got.len();
     for r in got {
         let r = r?;
@@ -497,7 +558,7 @@ fn check_reports(
 
 fn ours_tokio_many(a: &Args, deadline: Instant) -> Res<usize> {
     let msg = Gen::to_vec(a.size);
-    let envelope = tokio_envelope(a)?;
+    let envelope = proto_envelope(a)?;
     // Batches of 1,000 per connection between deadline checks.
     let batch = 1000 * a.connections;
     let messages: Vec<(smtp_tokio::smtp_proto::Envelope, &[u8])> = (0..a.messages.min(batch))
@@ -546,10 +607,11 @@ fn ours_tokio_tasks(a: &Args, deadline: Instant) -> Res<usize> {
         let mut tasks = tokio::task::JoinSet::new();
         for n in shares(a.messages, a.connections) {
             let (pool, msg, to) = (pool.clone(), Arc::clone(&msg), Arc::clone(&to));
+            let from = a.from.clone();
             tasks.spawn(async move {
                 let mut sent = 0;
                 while sent < n && (sent == 0 || Instant::now() < deadline) {
-                    let refused = pool.sendmail(FROM, to.as_slice(), &msg, &[], &[]).await?;
+                    let refused = pool.sendmail(&from, to.as_slice(), &msg, &[], &[]).await?;
                     if !refused.is_empty() {
                         return Err(format!("refused: {refused:?}").into());
                     }
@@ -574,7 +636,7 @@ fn lettre_envelope(a: &Args) -> Res<lettre::address::Envelope> {
         .iter()
         .map(|t| t.parse())
         .collect::<Result<Vec<lettre::Address>, _>>()?;
-    Ok(lettre::address::Envelope::new(Some(FROM.parse()?), to)?)
+    Ok(lettre::address::Envelope::new(Some(a.from.parse()?), to)?)
 }
 
 fn lettre_sync(a: &Args, deadline: Instant) -> Res<usize> {
@@ -629,6 +691,97 @@ fn lettre_async(a: &Args, deadline: Instant) -> Res<usize> {
     })
 }
 
+// ---------------------------------------------------------------- relay
+
+/// The delaying relay of workload (f): listens on an ephemeral port of
+/// 127.0.0.1, prints `RELAY port=N` (then serves), and joins each accepted
+/// connection to a new one to 127.0.0.1:`--port`. Each direction is a
+/// reader thread and a writer thread: every chunk read is stamped with its
+/// arrival time and written `--delay-ms` later, in order (one FIFO queue
+/// per direction, so the delay adds latency, never a throughput limit: the
+/// reader keeps reading while earlier chunks wait). TCP_NODELAY on both
+/// sides; an end of stream is passed on (shutdown of the write side) once
+/// the data before it has gone. Bounded in time: a read or write that
+/// waits `RELAY_IDLE` ends its direction, and the whole process exits after
+/// `--seconds`.
+fn relay(a: &Args) -> Res<usize> {
+    use std::net::TcpListener;
+    let delay = Duration::from_secs_f64(a.delay_ms / 1000.0);
+    let listener = TcpListener::bind(("127.0.0.1", 0))?;
+    println!("RELAY port={}", listener.local_addr()?.port());
+    std::io::stdout().flush()?;
+    let lifetime = Duration::from_secs_f64(a.seconds);
+    std::thread::spawn(move || {
+        std::thread::sleep(lifetime);
+        eprintln!("relay: lifetime of {lifetime:?} over, exiting");
+        std::process::exit(0);
+    });
+    let upstream = ("127.0.0.1", a.port);
+    let mut conns = 0;
+    for client in listener.incoming() {
+        let client = client?;
+        conns += 1;
+        std::thread::spawn(move || {
+            if let Err(e) = relay_conn(client, upstream, delay) {
+                eprintln!("relay: connection {conns}: {e}");
+            }
+        });
+    }
+    Ok(conns)
+}
+
+/// A direction that waits this long for a read or a write ends.
+const RELAY_IDLE: Duration = Duration::from_secs(60);
+
+fn relay_conn(client: TcpStream, upstream: (&str, u16), delay: Duration) -> Res<()> {
+    let server = TcpStream::connect(upstream)?;
+    for s in [&client, &server] {
+        s.set_nodelay(true)?;
+        s.set_read_timeout(Some(RELAY_IDLE))?;
+        s.set_write_timeout(Some(RELAY_IDLE))?;
+    }
+    let (c2, s2) = (client.try_clone()?, server.try_clone()?);
+    let up = std::thread::spawn(move || relay_direction(client, server, delay));
+    relay_direction(s2, c2, delay);
+    up.join().map_err(|_| "relay thread panicked")?;
+    Ok(())
+}
+
+/// Copies `from` to `to`, each chunk `delay` after it was read.
+fn relay_direction(mut from: TcpStream, mut to: TcpStream, delay: Duration) {
+    // Bounded, but far above what a 5 ms delay ever holds at these rates.
+    let (tx, rx) = std::sync::mpsc::sync_channel::<(Instant, Vec<u8>)>(4096);
+    let writer = std::thread::spawn(move || {
+        for (at, chunk) in rx {
+            let now = Instant::now();
+            if at > now {
+                std::thread::sleep(at - now);
+            }
+            if to.write_all(&chunk).is_err() {
+                let _ = to.shutdown(std::net::Shutdown::Both);
+                return; // drops rx: the reader's next send fails
+            }
+        }
+        let _ = to.shutdown(std::net::Shutdown::Write);
+    });
+    let mut buf = vec![0; 64 * 1024];
+    loop {
+        match from.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => {
+                let chunk = buf.get(..n).unwrap_or_default().to_vec();
+                if tx.send((Instant::now() + delay, chunk)).is_err() {
+                    break;
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(_) => break,
+        }
+    }
+    drop(tx);
+    let _ = writer.join();
+}
+
 fn main() -> ExitCode {
     let a = match parse_args() {
         Ok(a) => a,
@@ -637,11 +790,21 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if a.client == "relay" {
+        return match relay(&a) {
+            Ok(_) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::from(1)
+            }
+        };
+    }
     let started = Instant::now();
     let deadline = started + Duration::from_secs_f64(a.seconds);
     let sent = match a.client.as_str() {
         "floor" => floor(&a, deadline),
         "ours-blocking" => ours_blocking(&a, deadline),
+        "ours-blocking-many" => ours_blocking_many(&a, deadline),
         "ours-tokio" => ours_tokio(&a, deadline),
         "ours-tokio-many" => ours_tokio_many(&a, deadline),
         "ours-tokio-tasks" => ours_tokio_tasks(&a, deadline),

@@ -91,7 +91,7 @@ pub use error::Error;
 pub use feed::{Bodies, Feed};
 pub use options::{
     DEFAULT_CONNECT_TIMEOUT, LMTP_PORT, Options, SMTP_PORT, SMTP_SSL_PORT, TlsOptions, TlsPolicy,
-    TlsSetup,
+    TlsSetup, Window,
 };
 pub use output::{FromOutput, Output};
 
@@ -199,6 +199,8 @@ pub struct Session {
     /// The latest instant the session was given (for trace lines written
     /// where no instant is at hand).
     last: Option<Instant>,
+    /// How far a batch runs ahead of the replies.
+    window: Window,
 }
 
 impl Session {
@@ -229,6 +231,7 @@ impl Session {
             wall: None,
             heard: false,
             last: None,
+            window: options.window,
         }
     }
 
@@ -673,10 +676,21 @@ impl Session {
     }
 
     /// Hands every engine event to the running operation.
+    /// Moves the engine's queue to the wire and hands its events to the
+    /// task, until neither has anything more: handling one event can queue
+    /// commands (the next message of a batch) whose sending brings the
+    /// next event (its body wanted), and the driver should learn that in
+    /// this call, not after a write.
     fn pump(&mut self, now: Instant) {
-        self.client.pump(now);
-        while let Some(event) = self.client.poll_event() {
+        loop {
+            self.client.pump(now);
+            let Some(event) = self.client.poll_event() else {
+                break;
+            };
             self.on_event(event, now);
+            while let Some(event) = self.client.poll_event() {
+                self.on_event(event, now);
+            }
         }
         if self.done.is_some() {
             return;
@@ -890,8 +904,20 @@ impl Session {
 #[derive(Debug, Default)]
 pub(crate) struct BatchQueue {
     pub(crate) waiting: VecDeque<(usize, Envelope, crate::BodyOptions)>,
-    pub(crate) queued: Vec<(TxnId, usize)>,
+    /// The messages in flight, oldest first.
+    pub(crate) queued: Vec<InFlight>,
+    /// The body bytes of the messages in flight.
+    pub(crate) queued_bytes: u64,
     pub(crate) results: Vec<Option<Result<TxnReport, Error>>>,
+}
+
+/// A message of a batch the engine holds: its transaction, its index in
+/// the batch and its body's size.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct InFlight {
+    pub(crate) txn: TxnId,
+    pub(crate) index: usize,
+    pub(crate) bytes: u64,
 }
 
 /// One result per message of a batch that failed as a whole with `e`:

@@ -86,6 +86,57 @@ impl<C, R> std::fmt::Debug for TlsSetup<C, R> {
     }
 }
 
+/// How far a batch (`send_many`) runs ahead of the server's replies on one
+/// connection: at most `messages` messages are in flight (queued or sent,
+/// not yet answered), and a further message is started only while the
+/// bodies in flight total less than `bytes`. One message is always
+/// admitted, whatever its size.
+///
+/// Deep pipelining pays off with PIPELINING and CHUNKING: then MAIL, RCPT
+/// and `BDAT … LAST` with the data of later messages go out before the
+/// earlier replies arrive. Without CHUNKING, DATA's 354 costs one round
+/// trip per message whatever the window: only the next envelope shares a
+/// write with the end of data.
+///
+/// The bound matters for more than memory: the server's replies to
+/// everything in flight must fit its socket buffers while the client is
+/// still writing, or both sides wait on each other. The default (32
+/// messages, 1 MiB) keeps the unread replies in the kilobytes.
+#[non_exhaustive]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Window {
+    /// Messages in flight at most (at least 1).
+    pub messages: usize,
+    /// Body bytes in flight before no further message is started.
+    pub bytes: u64,
+}
+
+impl Default for Window {
+    fn default() -> Self {
+        Window {
+            messages: 32,
+            bytes: 1024 * 1024,
+        }
+    }
+}
+
+impl Window {
+    /// A window of `messages` messages (at least 1) and `bytes` body
+    /// bytes.
+    pub fn new(messages: usize, bytes: u64) -> Self {
+        Window {
+            messages: messages.max(1),
+            bytes,
+        }
+    }
+
+    /// One message at a time: each message's replies are in before the
+    /// next one starts.
+    pub fn one() -> Self {
+        Window::new(1, 0)
+    }
+}
+
 /// The client settings shared by every adapter.
 #[non_exhaustive]
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -113,6 +164,8 @@ pub struct Options {
     pub debuglevel: u8,
     /// Certificate checking.
     pub tls: TlsOptions,
+    /// How deep a batch pipelines across messages.
+    pub window: Window,
 }
 
 impl Default for Options {
@@ -125,6 +178,7 @@ impl Default for Options {
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             debuglevel: 0,
             tls: TlsOptions::default(),
+            window: Window::default(),
         }
     }
 }
@@ -300,6 +354,13 @@ macro_rules! option_setters {
         /// on).
         pub fn pipelining(mut self, on: bool) -> Self {
             self.$field.config.pipelining = on;
+            self
+        }
+
+        /// How many messages (and body bytes) `send_many` keeps in flight
+        /// on one connection (default 32 messages, 1 MiB).
+        pub fn pipeline_window(mut self, window: $crate::session::Window) -> Self {
+            self.$field.window = window;
             self
         }
 

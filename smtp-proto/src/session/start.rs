@@ -395,6 +395,7 @@ impl Session {
                 })
                 .collect(),
             queued: Vec::new(),
+            queued_bytes: 0,
             results: messages.iter().map(|_| None).collect(),
         };
         let batch = Box::new(batch);

@@ -19,14 +19,9 @@ use crate::txn::{BodyOptions, Envelope};
 use crate::{Client, UsageError};
 
 use super::{
-    Action, BatchQueue, Error, Link, OpenEnvelope, Output, OwnedAuth, QUIT_BUDGET, Session,
-    TlsPolicy,
+    Action, BatchQueue, Error, InFlight, Link, OpenEnvelope, Output, OwnedAuth, QUIT_BUDGET,
+    Session, TlsPolicy,
 };
-
-/// Transactions a batch keeps queued in the engine: the one whose body is
-/// being sent and the next, whose MAIL/RCPT/DATA then share a round trip
-/// with the previous end of data.
-const BATCH_WINDOW: usize = 2;
 
 /// What handling an event did to a task.
 pub(crate) enum Step {
@@ -486,8 +481,8 @@ impl Task {
             },
             Task::Batch { batch, body } => match event {
                 Event::ReadyForBody { txn } => {
-                    if let Some(&(_, i)) = batch.queued.iter().find(|(t, _)| *t == txn) {
-                        *body = Some((txn, i));
+                    if let Some(m) = batch.queued.iter().find(|m| m.txn == txn) {
+                        *body = Some((txn, m.index));
                     }
                     Step::Continue
                 }
@@ -764,26 +759,39 @@ fn txn_output(s: &Session, mode: &TxnMode, report: TxnReport) -> Result<Output, 
     }
 }
 
-/// Queues messages until the window is full.
+/// Queues messages until the window is full (see
+/// [`Window`](super::Window)): the engine sends each as far as the protocol
+/// allows, so with PIPELINING and CHUNKING the whole window travels ahead
+/// of the replies.
 fn refill(s: &mut Session, batch: &mut BatchQueue) {
-    while batch.queued.len() < BATCH_WINDOW
-        && let Some((i, envelope, options)) = batch.waiting.pop_front()
-    {
+    while let Some((_, _, options)) = batch.waiting.front() {
+        let bytes = options.size.unwrap_or(0);
+        let full = !batch.queued.is_empty()
+            && (batch.queued.len() >= s.window.messages
+                || batch.queued_bytes.saturating_add(bytes) > s.window.bytes);
+        if full {
+            break;
+        }
+        let Some((index, envelope, options)) = batch.waiting.pop_front() else {
+            break;
+        };
         match s.client.send_mail(&envelope, options) {
             Ok(txn) => {
                 s.envelope = None;
                 s.transactions = s.transactions.saturating_add(1);
-                batch.queued.push((txn, i));
+                batch.queued.push(InFlight { txn, index, bytes });
+                batch.queued_bytes = batch.queued_bytes.saturating_add(bytes);
             }
-            Err(e) => set(batch, i, Err(e.into())),
+            Err(e) => set(batch, index, Err(e.into())),
         }
     }
 }
 
 fn batch_finished(batch: &mut BatchQueue, txn: TxnId, report: TxnReport) {
-    if let Some(pos) = batch.queued.iter().position(|(t, _)| *t == txn) {
-        let (_, i) = batch.queued.remove(pos);
-        set(batch, i, Ok(report));
+    if let Some(pos) = batch.queued.iter().position(|m| m.txn == txn) {
+        let m = batch.queued.remove(pos);
+        batch.queued_bytes = batch.queued_bytes.saturating_sub(m.bytes);
+        set(batch, m.index, Ok(report));
     }
 }
 

@@ -6,7 +6,7 @@
 use std::collections::VecDeque;
 use std::time::Instant;
 
-use super::{AuthExchange, AuthStep, Barrier, HelloVerb, Op, OpKind, Phase, State};
+use super::{AuthExchange, AuthStep, Barrier, ChunkGate, HelloVerb, Op, OpKind, Phase, State};
 use crate::address::ForwardPath;
 use crate::command::Command;
 use crate::config::{Config, Dialect};
@@ -37,6 +37,7 @@ impl std::fmt::Debug for State {
             .field("auth", &self.auth)
             .field("txns", &self.txns)
             .field("barrier", &self.barrier)
+            .field("chunks", &self.chunks)
             .field("next_id", &self.next_id)
             .finish_non_exhaustive()
     }
@@ -61,6 +62,7 @@ impl State {
             auth: None,
             txns: VecDeque::new(),
             barrier: None,
+            chunks: ChunkGate::AfterReplies,
             next_id: 0,
         }
     }

@@ -181,6 +181,39 @@ impl Harness {
     }
 }
 
+impl Harness {
+    /// Delivers one message with BDAT on a ready CHUNKING connection, so
+    /// that the connection is known to take chunks behind unanswered
+    /// MAIL/RCPT (the engine's rule 7): the first message of a connection
+    /// waits for its envelope's replies before its data goes out.
+    pub fn warm(&mut self) {
+        let env = smtp_proto::Envelope::new(
+            smtp_proto::ReversePath::parse("warm@b.example").unwrap(),
+            [smtp_proto::ForwardPath::parse("warm@d.example").unwrap()],
+        );
+        let _ = self
+            .cmd(|c| c.send_mail(&env, smtp_proto::BodyOptions::default()))
+            .unwrap();
+        assert_eq!(
+            self.sent(),
+            "MAIL FROM:<warm@b.example>\r\nRCPT TO:<warm@d.example>\r\n",
+            "the first message's data waits for its envelope's replies"
+        );
+        self.server_ok("250 ok\r\n250 ok\r\n");
+        let _ = self.events();
+        self.cmd(|c| c.send_body(b"w\r\n")).unwrap();
+        self.cmd(|c| c.finish_body()).unwrap();
+        assert_eq!(self.sent(), "BDAT 3 LAST\r\nw\r\n");
+        self.server_ok("250 queued\r\n");
+        match self.events().last() {
+            Some(Event::TransactionFinished { report, .. }) => {
+                assert_eq!(report.outcome, smtp_proto::TxnOutcome::Delivered)
+            }
+            other => panic!("expected TransactionFinished, got {other:?}"),
+        }
+    }
+}
+
 /// A multi-line EHLO reply: greeting line plus one line per capability.
 pub fn ehlo_reply(caps: &[&str]) -> String {
     let mut s = String::new();

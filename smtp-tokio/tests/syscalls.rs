@@ -1,0 +1,355 @@
+//! System-call budget of a warm connection, counted (never timed): a
+//! caller-supplied stream counts the driver's completed `poll_write` and
+//! `poll_read` calls, each one system call on the socket beneath (a
+//! `Pending` poll of a Tokio socket whose readiness is known to be clear
+//! costs none).
+//!
+//! The budget: per message, one write per drain of the session and the
+//! reads its replies need. With BDAT and PIPELINING a message is one write
+//! (envelope, BDAT and body); with DATA the 354 forces two (envelope and
+//! DATA, then the body); a batch (`send_many`) is one write per flush,
+//! which with pipelining across messages is one per message.
+//!
+//! The peer is a small pipelining sink on 127.0.0.1 (the same as
+//! smtp-blocking's `tests/syscalls.rs`) that, like Postfix, answers
+//! everything it has read in one write once its input runs dry. The same
+//! counts are then checked against the real Postfix and smtp-sink.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+
+mod common;
+
+use std::io::{self, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::task::{Context, Poll};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use common::{ServersExt, loopback_builder, servers};
+use smtp_tokio::smtp_proto::{Envelope, ForwardPath, ReversePath};
+use smtp_tokio::{Builder, SmtpClient};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+
+const T: Duration = Duration::from_secs(10);
+/// Messages counted after the warm-up message.
+const N: usize = 50;
+
+/// What the driver did to the stream: completed reads and writes.
+#[derive(Debug, Default)]
+struct Counts {
+    reads: AtomicUsize,
+    writes: AtomicUsize,
+}
+
+/// The counts at one moment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Snapshot {
+    reads: usize,
+    writes: usize,
+}
+
+impl Counts {
+    fn snapshot(&self) -> Snapshot {
+        Snapshot {
+            reads: self.reads.load(Ordering::SeqCst),
+            writes: self.writes.load(Ordering::SeqCst),
+        }
+    }
+}
+
+impl Snapshot {
+    fn since(self, before: Snapshot) -> Snapshot {
+        Snapshot {
+            reads: self.reads - before.reads,
+            writes: self.writes - before.writes,
+        }
+    }
+}
+
+/// A Tokio TCP stream that counts the driver's completed calls on it.
+struct Counted {
+    inner: tokio::net::TcpStream,
+    counts: Arc<Counts>,
+}
+
+impl AsyncRead for Counted {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        let res = Pin::new(&mut this.inner).poll_read(cx, buf);
+        if res.is_ready() {
+            this.counts.reads.fetch_add(1, Ordering::SeqCst);
+        }
+        res
+    }
+}
+
+impl AsyncWrite for Counted {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        let res = Pin::new(&mut this.inner).poll_write(cx, buf);
+        if res.is_ready() {
+            this.counts.writes.fetch_add(1, Ordering::SeqCst);
+        }
+        res
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_shutdown(cx)
+    }
+}
+
+/// A pipelining sink serving one connection: EHLO offers PIPELINING (and
+/// CHUNKING when asked), everything is accepted, and the replies to all
+/// it has read go out in one write when its input runs dry.
+struct Sink {
+    port: u16,
+    handle: JoinHandle<io::Result<()>>,
+}
+
+impl Sink {
+    fn start(chunking: bool) -> Sink {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let handle = std::thread::spawn(move || {
+            let (stream, _) = listener.accept()?;
+            serve(stream, chunking)
+        });
+        Sink { port, handle }
+    }
+
+    fn finish(self) {
+        self.handle.join().unwrap().unwrap();
+    }
+}
+
+/// Where the sink is in the input.
+enum Mode {
+    Command,
+    /// After 354: up to and with the lone ".".
+    Data,
+    /// After `BDAT n`: `n` more bytes.
+    Bdat(usize),
+}
+
+fn serve(mut stream: TcpStream, chunking: bool) -> io::Result<()> {
+    stream.set_nodelay(true)?;
+    stream.set_read_timeout(Some(T))?;
+    stream.write_all(b"220 sink.test ESMTP\r\n")?;
+    let mut input: Vec<u8> = Vec::new();
+    let mut out: Vec<u8> = Vec::new();
+    let mut mode = Mode::Command;
+    let mut buf = [0u8; 64 * 1024];
+    loop {
+        // Everything complete in `input`, answered into `out`.
+        loop {
+            match mode {
+                Mode::Command => {
+                    let Some(end) = input.windows(2).position(|w| w == b"\r\n") else {
+                        break;
+                    };
+                    let line: Vec<u8> = input.drain(..end + 2).collect();
+                    let line = String::from_utf8_lossy(&line[..end]).to_ascii_uppercase();
+                    let verb = line.split(' ').next().unwrap_or_default().to_owned();
+                    match verb.as_str() {
+                        "EHLO" | "LHLO" => {
+                            out.extend_from_slice(b"250-sink.test\r\n250-PIPELINING\r\n");
+                            if chunking {
+                                out.extend_from_slice(b"250-CHUNKING\r\n");
+                            }
+                            out.extend_from_slice(b"250 8BITMIME\r\n");
+                        }
+                        "DATA" => {
+                            out.extend_from_slice(b"354 go ahead\r\n");
+                            mode = Mode::Data;
+                        }
+                        "BDAT" => {
+                            let size = line.split(' ').nth(1).and_then(|n| n.parse().ok());
+                            mode = Mode::Bdat(size.unwrap_or(0));
+                        }
+                        "QUIT" => {
+                            out.extend_from_slice(b"221 bye\r\n");
+                            return stream.write_all(&out);
+                        }
+                        _ => out.extend_from_slice(b"250 ok\r\n"),
+                    }
+                }
+                Mode::Data => {
+                    let end = if input.starts_with(b".\r\n") {
+                        Some(3)
+                    } else {
+                        input
+                            .windows(5)
+                            .position(|w| w == b"\r\n.\r\n")
+                            .map(|i| i + 5)
+                    };
+                    let Some(end) = end else { break };
+                    input.drain(..end);
+                    out.extend_from_slice(b"250 queued\r\n");
+                    mode = Mode::Command;
+                }
+                Mode::Bdat(size) => {
+                    if input.len() < size {
+                        break;
+                    }
+                    input.drain(..size);
+                    out.extend_from_slice(b"250 queued\r\n");
+                    mode = Mode::Command;
+                }
+            }
+        }
+        if !out.is_empty() {
+            stream.write_all(&out)?;
+            out.clear();
+        }
+        let n = stream.read(&mut buf)?;
+        if n == 0 {
+            return Ok(());
+        }
+        input.extend_from_slice(&buf[..n]);
+    }
+}
+
+fn envelope() -> Envelope {
+    Envelope::new(
+        ReversePath::parse("a@example.org").unwrap(),
+        [ForwardPath::parse("b@example.org").unwrap()],
+    )
+}
+
+/// A 1 KB message.
+fn body() -> Vec<u8> {
+    let mut b = b"Subject: count\r\n\r\n".to_vec();
+    while b.len() < 1022 {
+        b.extend_from_slice(b"0123456789abcdef0123456789abcdef0123456789abcdef0123456789ab\r\n");
+    }
+    b.truncate(1022);
+    b.extend_from_slice(b"\r\n");
+    b
+}
+
+/// A client over a counted TCP connection to `port`.
+async fn connect(builder: Builder, port: u16) -> (SmtpClient, Arc<Counts>) {
+    let counts = Arc::new(Counts::default());
+    let inner = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .unwrap();
+    inner.set_nodelay(true).unwrap();
+    let stream = Counted {
+        inner,
+        counts: Arc::clone(&counts),
+    };
+    (builder.connect_stream(stream).await.unwrap(), counts)
+}
+
+/// One message to warm up (the first transaction on a connection may
+/// wait for its envelope's replies before its data), then [`N`] with
+/// `send`: what they cost.
+async fn per_message(c: &mut SmtpClient, counts: &Counts) -> Snapshot {
+    let (env, body) = (envelope(), body());
+    let _ = c.send(&env, &body[..]).await.unwrap();
+    let before = counts.snapshot();
+    for _ in 0..N {
+        let _ = c.send(&env, &body[..]).await.unwrap();
+    }
+    counts.snapshot().since(before)
+}
+
+/// One message to warm up, then a batch of [`N`]: what the batch costs.
+async fn batch(c: &mut SmtpClient, counts: &Counts) -> Snapshot {
+    let (env, body) = (envelope(), body());
+    let _ = c.send(&env, &body[..]).await.unwrap();
+    let messages: Vec<(Envelope, &[u8])> = (0..N).map(|_| (env.clone(), &body[..])).collect();
+    let before = counts.snapshot();
+    for r in c.send_many(&messages).await {
+        let _ = r.unwrap();
+    }
+    counts.snapshot().since(before)
+}
+
+#[tokio::test]
+async fn bdat_with_pipelining_is_one_write_per_message() {
+    let sink = Sink::start(true);
+    let (mut c, counts) = connect(loopback_builder(T), sink.port).await;
+    assert!(c.has_extn("chunking") && c.has_extn("pipelining"));
+    let cost = per_message(&mut c, &counts).await;
+    // Envelope, BDAT and body in one write; the sink answers all three in
+    // one write, read at once.
+    assert_eq!(cost.writes, N, "{cost:?}");
+    assert!(cost.reads <= N, "{cost:?}");
+    c.quit().await.unwrap();
+    sink.finish();
+}
+
+#[tokio::test]
+async fn data_with_pipelining_is_two_writes_per_message() {
+    let sink = Sink::start(false);
+    let (mut c, counts) = connect(loopback_builder(T), sink.port).await;
+    assert!(!c.has_extn("chunking"));
+    let cost = per_message(&mut c, &counts).await;
+    // MAIL, RCPT and DATA; after the 354, the body: two writes and two
+    // reply groups.
+    assert_eq!(cost.writes, 2 * N, "{cost:?}");
+    assert!(cost.reads <= 2 * N, "{cost:?}");
+    c.quit().await.unwrap();
+    sink.finish();
+}
+
+#[tokio::test]
+async fn send_many_is_one_write_per_flush() {
+    for chunking in [true, false] {
+        let sink = Sink::start(chunking);
+        let (mut c, counts) = connect(loopback_builder(T), sink.port).await;
+        let cost = batch(&mut c, &counts).await;
+        // Pipelined across messages: each flush carries the end of one
+        // message and the next envelope, so one write per message (plus
+        // the first envelope with DATA, whose 354 splits it from its body).
+        let most = if chunking { N } else { N + 1 };
+        assert!(cost.writes <= most, "chunking {chunking}: {cost:?}");
+        assert!(cost.reads <= 2 * N, "chunking {chunking}: {cost:?}");
+        c.quit().await.unwrap();
+        sink.finish();
+    }
+}
+
+/// The same budget against the real servers: Postfix (CHUNKING and
+/// PIPELINING) and smtp-sink (PIPELINING, DATA).
+#[tokio::test]
+async fn real_servers_keep_the_budget() {
+    let Some(s) = servers() else { return };
+    let (mut c, counts) = connect(s.builder(), s.port("SMTP_TEST_POSTFIX_PORT")).await;
+    assert!(c.has_extn("chunking") && c.has_extn("pipelining"));
+    let cost = per_message(&mut c, &counts).await;
+    assert_eq!(cost.writes, N, "Postfix: {cost:?}");
+    assert!(cost.reads <= 2 * N, "Postfix: {cost:?}");
+    let cost = batch(&mut c, &counts).await;
+    assert!(cost.writes <= N, "Postfix batch: {cost:?}");
+    c.quit().await.unwrap();
+
+    let (mut c, counts) = connect(s.builder(), s.port("SMTP_TEST_SINK_PORT")).await;
+    assert!(!c.has_extn("chunking") && c.has_extn("pipelining"));
+    let cost = per_message(&mut c, &counts).await;
+    assert_eq!(cost.writes, 2 * N, "smtp-sink: {cost:?}");
+    assert!(cost.reads <= 2 * N, "smtp-sink: {cost:?}");
+    let cost = batch(&mut c, &counts).await;
+    assert!(cost.writes <= N + 1, "smtp-sink batch: {cost:?}");
+    c.quit().await.unwrap();
+}
