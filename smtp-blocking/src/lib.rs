@@ -146,7 +146,9 @@ pub use client::SmtpClient;
 pub use native_tls;
 pub use smtp_native_tls::load_pem_certificates;
 pub use smtp_proto;
-pub use smtp_proto::session::{Error, LMTP_PORT, Options, SMTP_PORT, SMTP_SSL_PORT, TlsPolicy};
+pub use smtp_proto::session::{
+    Error, LMTP_PORT, Options, SMTP_PORT, SMTP_SSL_PORT, TlsPolicy, Window,
+};
 pub use smtp_proto::smtplib::Refused;
 pub use transport::Stream;
 

@@ -46,7 +46,12 @@
 //!    EXPN, HELP, QUIT and raw commands do. EHLO, STARTTLS and AUTH are
 //!    always sent alone. The body blocks the queue until the caller finishes
 //!    it; the next envelope may then follow the end of data in the same
-//!    write.
+//!    write. BDAT data follows unanswered MAIL/RCPT only once a transaction
+//!    on this connection (since the last TLS handshake) has been delivered:
+//!    before that, the body opens when the envelope's replies are in, as in
+//!    lock-step, because a server refusing commands at a gate (530) may
+//!    refuse the BDAT command unread and take its data for commands
+//!    ([`ChunkGate`]).
 //! 8. **421** from any command ends the session with
 //!    [`Error::ServiceClosing`] after the reply has been reported to the
 //!    command it answers.

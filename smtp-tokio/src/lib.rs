@@ -125,7 +125,9 @@ pub use native_tls;
 pub use pool::{HealthCheck, Pool, PoolConfig, PoolStats, PooledClient};
 pub use smtp_native_tls::load_pem_certificates;
 pub use smtp_proto;
-pub use smtp_proto::session::{Error, LMTP_PORT, Options, SMTP_PORT, SMTP_SSL_PORT, TlsPolicy};
+pub use smtp_proto::session::{
+    Error, LMTP_PORT, Options, SMTP_PORT, SMTP_SSL_PORT, TlsPolicy, Window,
+};
 pub use smtp_proto::smtplib::Refused;
 pub use tokio_native_tls;
 pub use transport::Stream;

@@ -381,9 +381,13 @@ impl Session {
         );
     }
 
-    /// A batch pipelined across messages on one connection: each message's
-    /// body is asked for by its index ([`Action::Body`](super::Action)).
-    /// Every message ends with exactly one result. Output:
+    /// A batch pipelined across messages on one connection, up to the
+    /// [`Window`](super::Window) of [`Options::window`](super::Options):
+    /// each message's body is asked for by its index
+    /// ([`Action::Body`](super::Action)). Every message ends with exactly
+    /// one result: its report (delivered, refused, `Aborted` when the
+    /// connection failed before its end of data, `Unknown` when it failed
+    /// after it), or an error when it could not be started. Output:
     /// `Vec<Result<TxnReport, Error>>`.
     pub fn send_many<B: AsRef<[u8]>>(&mut self, now: Instant, messages: &[(Envelope, B)]) {
         let batch = BatchQueue {

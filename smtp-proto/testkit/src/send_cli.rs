@@ -406,7 +406,7 @@ const MEMORY_LIMIT: usize = 16 << 20;
 /// A message body read from standard input and measured before
 /// connecting, so that `SIZE=` is declared (and checked against the
 /// server's limit before MAIL) and `BODY=8BITMIME` only when the body has
-/// 8-bit bytes. Memory stays bounded: past [`MEMORY_LIMIT`] the rest is
+/// 8-bit bytes. Memory stays bounded: past `MEMORY_LIMIT` (16 MiB) the rest is
 /// spooled to a temporary file (removed when this is dropped).
 #[derive(Debug)]
 pub enum Body {
