@@ -63,7 +63,7 @@ impl Extensions {
         if reply.code() != ReplyCode::OK {
             return Self::default();
         }
-        Self::from_lines(reply.lines().iter().skip(1).map(Vec::as_slice))
+        Self::from_lines(reply.lines().skip(1))
     }
 
     /// Parses keyword lines: the text of each line after `250-` or `250 `,

@@ -583,10 +583,7 @@ impl State {
     fn on_auth(&mut self, now: Instant, id: CommandId, reply: Reply) {
         if reply.code() == ReplyCode::AUTH_CONTINUE {
             let max = self.config.max_auth_rounds;
-            let challenge = reply
-                .lines()
-                .first()
-                .map(|l| l.trim_ascii())
+            let challenge = Some(reply.first_line().trim_ascii())
                 .and_then(|l| base64::engine::general_purpose::STANDARD.decode(l).ok());
             let Some(a) = self.auth.as_mut() else {
                 return;

@@ -51,7 +51,7 @@ transcript!(
         };
         assert!(esmtp);
         assert_eq!(r.code().get(), 250);
-        assert_eq!(r.lines().len(), 10);
+        assert_eq!(r.line_count(), 10);
         let ext = extensions.unwrap();
         assert_eq!(t.client.extensions(), Some(&ext));
         assert!(ext.pipelining());

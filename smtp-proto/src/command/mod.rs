@@ -207,41 +207,51 @@ impl Command {
     ///   [`MailParams::extra`] or [`RcptParams::extra`] repeats another
     ///   parameter.
     pub fn encode(&self, out: &mut Vec<u8>) -> Result<(), CommandError> {
-        let line = self.build_line()?;
+        let mut line = String::new();
+        self.build_line(&mut line)?;
         append_checked_line(&line, out)
     }
 
-    /// Builds the line without its CRLF; not yet checked.
-    fn build_line(&self) -> Result<String, CommandError> {
-        let mut line = String::new();
+    /// The command line with its CRLF in a buffer of its own, built in
+    /// place (one allocation when `capacity` is enough).
+    pub(crate) fn encode_owned(&self, capacity: usize) -> Result<Vec<u8>, CommandError> {
+        let mut line = String::with_capacity(capacity);
+        self.build_line(&mut line)?;
+        check_line(&line)?;
+        line.push_str("\r\n");
+        Ok(line.into_bytes())
+    }
+
+    /// Builds the line without its CRLF into `line`; not yet checked.
+    fn build_line(&self, line: &mut String) -> Result<(), CommandError> {
         match self {
-            Self::Ehlo(domain) => push_all(&mut line, &["EHLO ", domain.as_str()]),
-            Self::Helo(domain) => push_all(&mut line, &["HELO ", domain.as_str()]),
-            Self::Lhlo(domain) => push_all(&mut line, &["LHLO ", domain.as_str()]),
+            Self::Ehlo(domain) => push_all(line, &["EHLO ", domain.as_str()]),
+            Self::Helo(domain) => push_all(line, &["HELO ", domain.as_str()]),
+            Self::Lhlo(domain) => push_all(line, &["LHLO ", domain.as_str()]),
             Self::StartTls => line.push_str("STARTTLS"),
             Self::Auth {
                 mechanism,
                 initial_response,
             } => {
-                push_all(&mut line, &["AUTH ", mechanism.as_str()]);
+                push_all(line, &["AUTH ", mechanism.as_str()]);
                 if let Some(response) = initial_response {
                     line.push(' ');
                     if response.expose().is_empty() {
                         line.push('=');
                     } else {
-                        BASE64.encode_string(response.expose(), &mut line);
+                        BASE64.encode_string(response.expose(), line);
                     }
                 }
             }
-            Self::AuthResponse(response) => BASE64.encode_string(response.expose(), &mut line),
+            Self::AuthResponse(response) => BASE64.encode_string(response.expose(), line),
             Self::AuthCancel => line.push('*'),
             Self::Mail { from, params } => {
                 let _ = write!(line, "MAIL FROM:{from}");
-                params.write(&mut params::ParamWriter::new(&mut line))?;
+                params.write(&mut params::ParamWriter::new(line))?;
             }
             Self::Rcpt { to, params } => {
                 let _ = write!(line, "RCPT TO:{to}");
-                params.write(&mut params::ParamWriter::new(&mut line))?;
+                params.write(&mut params::ParamWriter::new(line))?;
             }
             Self::Data => line.push_str("DATA"),
             Self::Bdat { size, last } => {
@@ -252,14 +262,14 @@ impl Command {
             }
             Self::Rset => line.push_str("RSET"),
             Self::Noop => line.push_str("NOOP"),
-            Self::Vrfy(arg) => push_all(&mut line, &["VRFY ", non_empty("VRFY", arg)?]),
-            Self::Expn(arg) => push_all(&mut line, &["EXPN ", non_empty("EXPN", arg)?]),
+            Self::Vrfy(arg) => push_all(line, &["VRFY ", non_empty("VRFY", arg)?]),
+            Self::Expn(arg) => push_all(line, &["EXPN ", non_empty("EXPN", arg)?]),
             Self::Help(None) => line.push_str("HELP"),
-            Self::Help(Some(arg)) => push_all(&mut line, &["HELP ", non_empty("HELP", arg)?]),
+            Self::Help(Some(arg)) => push_all(line, &["HELP ", non_empty("HELP", arg)?]),
             Self::Quit => line.push_str("QUIT"),
             Self::Raw(raw) => line.push_str(non_empty("RAW", raw)?),
         }
-        Ok(line)
+        Ok(())
     }
 
     /// The command verb for errors and logs: `"EHLO"`, `"MAIL"`, … The
@@ -342,6 +352,15 @@ fn non_empty<'a>(verb: &'static str, arg: &'a str) -> Result<&'a str, CommandErr
 /// Checks the final line (without CRLF) and appends it with CRLF, or
 /// appends nothing.
 fn append_checked_line(line: &str, out: &mut Vec<u8>) -> Result<(), CommandError> {
+    check_line(line)?;
+    out.reserve(line.len() + 2);
+    out.extend_from_slice(line.as_bytes());
+    out.extend_from_slice(b"\r\n");
+    Ok(())
+}
+
+/// Refuses a line with a control byte or a forbidden character.
+fn check_line(line: &str) -> Result<(), CommandError> {
     if let Some((offset, &byte)) = line
         .as_bytes()
         .iter()
@@ -356,9 +375,6 @@ fn append_checked_line(line: &str, out: &mut Vec<u8>) -> Result<(), CommandError
     {
         return Err(CommandError::ForbiddenCharacter { ch, offset });
     }
-    out.reserve(line.len() + 2);
-    out.extend_from_slice(line.as_bytes());
-    out.extend_from_slice(b"\r\n");
     Ok(())
 }
 

@@ -78,6 +78,7 @@
 //! and the same as calling [`parse_reply`] repeatedly on the whole input.
 
 use std::fmt;
+use std::sync::Arc;
 
 mod code;
 mod parse;
@@ -235,10 +236,15 @@ pub enum ReplyError {
 /// This is what the session hands out in events. The text is kept as bytes
 /// (see the [module docs](self)); [`Reply::text_lossy`] and `Display` decode
 /// it for people.
+///
+/// The text of all lines is held in one shared buffer (joined with LF,
+/// which no parsed line can contain), so a parsed one-line reply costs one
+/// allocation and cloning a reply (into an event, then a report) costs
+/// none.
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub struct Reply {
     code: ReplyCode,
-    lines: Vec<Vec<u8>>,
+    text: Arc<[u8]>,
 }
 
 impl Reply {
@@ -246,17 +252,40 @@ impl Reply {
     ///
     /// Each element is the text after `250-` or `250 `, without the CRLF. An
     /// empty `lines` means one line with empty text, since a reply always has
-    /// at least one line. The text is not checked: a line containing LF
-    /// comes back from [`Reply::write_to`] and a new parse as two lines (or
-    /// as an error), so callers building replies from untrusted text must
-    /// reject LF themselves.
+    /// at least one line. The text is not checked, except that a line
+    /// containing LF becomes two lines (as it would after
+    /// [`Reply::write_to`] and a new parse), so callers building replies
+    /// from untrusted text must reject LF themselves.
     pub fn new(code: ReplyCode, lines: Vec<Vec<u8>>) -> Reply {
-        let lines = if lines.is_empty() {
-            vec![Vec::new()]
-        } else {
-            lines
+        Reply::from_lines(code, lines.iter().map(Vec::as_slice))
+    }
+
+    /// Builds a reply from the text of each line (see [`Reply::new`]).
+    pub(crate) fn from_lines<'a>(
+        code: ReplyCode,
+        mut lines: impl Iterator<Item = &'a [u8]>,
+    ) -> Reply {
+        let Some(first) = lines.next() else {
+            return Reply {
+                code,
+                text: Arc::from(&[][..]),
+            };
         };
-        Reply { code, lines }
+        let Some(second) = lines.next() else {
+            return Reply {
+                code,
+                text: Arc::from(first),
+            };
+        };
+        let mut joined = first.to_vec();
+        for line in std::iter::once(second).chain(lines) {
+            joined.push(b'\n');
+            joined.extend_from_slice(line);
+        }
+        Reply {
+            code,
+            text: Arc::from(joined),
+        }
     }
 
     /// Returns the reply code, shared by all lines.
@@ -264,9 +293,19 @@ impl Reply {
         self.code
     }
 
-    /// Returns the text of every line, in order; never empty.
-    pub fn lines(&self) -> &[Vec<u8>] {
-        &self.lines
+    /// Returns the text of every line, in order; at least one.
+    pub fn lines(&self) -> impl DoubleEndedIterator<Item = &[u8]> + Clone + '_ {
+        self.text.split(|b| *b == b'\n')
+    }
+
+    /// Returns the text of the first line.
+    pub fn first_line(&self) -> &[u8] {
+        self.lines().next().unwrap_or_default()
+    }
+
+    /// Returns the number of lines (at least 1).
+    pub fn line_count(&self) -> usize {
+        self.lines().count()
     }
 
     /// Returns the enhanced status code at the start of the first line.
@@ -275,14 +314,14 @@ impl Reply {
     /// (RFC 3463 §2, RFC 2034 §4): a `250 5.1.1` reply carries no enhanced
     /// code, because a success cannot have a failure's detail.
     pub fn enhanced_code(&self) -> Option<EnhancedStatusCode> {
-        enhanced_code(self.code, self.lines.first().map(Vec::as_slice))
+        enhanced_code(self.code, self.lines().next())
     }
 
     /// Returns the lines' text joined with `'\n'`, decoded as lossy UTF-8.
     ///
     /// This is the `smtp_error` that Python's smtplib reports.
     pub fn text_lossy(&self) -> String {
-        join_lossy(self.lines.iter().map(Vec::as_slice))
+        String::from_utf8_lossy(&self.text).into_owned()
     }
 
     /// Appends the reply in its wire form, e.g. `250-a\r\n250 b\r\n`.
@@ -291,10 +330,10 @@ impl Reply {
     /// following the grammar, where SP only introduces text.
     pub fn write_to(&self, out: &mut Vec<u8>) {
         let digits = self.code.to_ascii();
-        let last = self.lines.len().saturating_sub(1);
-        for (index, text) in self.lines.iter().enumerate() {
+        let mut lines = self.lines().peekable();
+        while let Some(text) = lines.next() {
             out.extend_from_slice(&digits);
-            if index < last {
+            if lines.peek().is_some() {
                 out.push(b'-');
             } else if !text.is_empty() {
                 out.push(b' ');
@@ -317,7 +356,7 @@ impl fmt::Debug for Reply {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Reply")
             .field("code", &self.code.get())
-            .field("lines", &DebugLines(self.lines.iter().map(Vec::as_slice)))
+            .field("lines", &DebugLines(self.lines()))
             .finish()
     }
 }
@@ -368,10 +407,7 @@ impl<'a> ReplyRef<'a> {
 
     /// Copies the reply into an owned [`Reply`].
     pub fn to_owned(&self) -> Reply {
-        Reply {
-            code: self.code,
-            lines: self.lines().map(<[u8]>::to_vec).collect(),
-        }
+        Reply::from_lines(self.code, self.lines())
     }
 
     /// Copies the reply into an owned [`Reply`], consuming the view.

@@ -111,14 +111,11 @@ impl ReplyReader {
                         let lines = self
                             .lines
                             .iter()
-                            .map(|text| pending.get(text.clone()).unwrap_or_default().to_vec())
-                            .collect();
+                            .map(|text| pending.get(text.clone()).unwrap_or_default());
+                        let reply = Reply::from_lines(line.code, lines);
                         self.start += line.end;
                         self.reset_reply();
-                        return Ok(Some(Reply {
-                            code: line.code,
-                            lines,
-                        }));
+                        return Ok(Some(reply));
                     }
                 }
                 Step::Failed { error, resume } => {
@@ -423,7 +420,7 @@ mod tests {
                 } else {
                     "m".to_owned()
                 };
-                assert_eq!(r.lines(), &[expected.into_bytes()]);
+                assert_eq!(r.lines().collect::<Vec<_>>(), [expected.as_bytes()]);
                 seen += 1;
             }
         }

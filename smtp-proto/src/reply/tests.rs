@@ -54,7 +54,7 @@ fn check(input: &[u8], config: &ParserConfig, expect: Expect) {
         (None, Partial) => {}
         (Some(Ok(Some(reply))), Done(code, lines, _)) => {
             assert_eq!(reply.code().get(), *code);
-            assert_eq!(reply.lines(), *lines);
+            assert_eq!(reply.lines().collect::<Vec<_>>(), *lines);
         }
         (Some(Err(e)), Fail(expected)) => assert_eq!(e, *expected),
         (other, _) => panic!("reader: expected {expect:?}, got {other:?}"),
@@ -225,7 +225,7 @@ fn default_line_limit() {
         panic!("a line of exactly max_line_len bytes is valid");
     };
     assert_eq!(n, 8192);
-    assert_eq!(reply.lines()[0].len(), 8192 - 6);
+    assert_eq!(reply.first_line().len(), 8192 - 6);
 
     let mut unterminated = line.clone();
     unterminated.extend_from_slice(b"aa");
@@ -249,7 +249,7 @@ fn default_lines_limit_endless_continuation() {
     let Ok(Status::Complete((reply, _))) = first_result(&finished, &d()) else {
         panic!("{max} lines are allowed");
     };
-    assert_eq!(reply.lines().len(), max);
+    assert_eq!(reply.line_count(), max);
     let mut over = endless;
     over.extend_from_slice(b"250-x\r\n");
     check(&over, &d(), Fail(ReplyError::TooManyLines));
@@ -269,7 +269,7 @@ fn default_reply_limit() {
     let Ok(Status::Complete((parsed, n))) = first_result(&reply, &d()) else {
         panic!("a reply of exactly max_reply_len bytes is valid");
     };
-    assert_eq!((parsed.lines().len(), n), (64, 65536));
+    assert_eq!((parsed.line_count(), n), (64, 65536));
     let mut over = line.repeat(64);
     check(&over, &d(), Partial);
     over.push(b'2');
@@ -310,7 +310,7 @@ fn reply_accessors() {
     assert_eq!(owned.enhanced_code(), Some(esc));
     assert_eq!(owned.text_lossy(), text);
     assert_eq!(owned.to_string(), format!("550 {text}"));
-    assert_eq!(owned.lines().len(), 2);
+    assert_eq!(owned.line_count(), 2);
     let mut wire = Vec::new();
     owned.write_to(&mut wire);
     assert_eq!(wire, input);
@@ -340,7 +340,7 @@ fn enhanced_code_needs_matching_class() {
 #[test]
 fn new_and_write_to() {
     let empty = Reply::new(ReplyCode::SERVICE_READY, Vec::new());
-    assert_eq!(empty.lines(), &[Vec::<u8>::new()]);
+    assert_eq!(empty.lines().collect::<Vec<_>>(), [b""]);
     assert_eq!(empty.to_string(), "220");
     let mut wire = Vec::new();
     empty.write_to(&mut wire);

@@ -193,7 +193,7 @@ impl Session {
     /// got it; anything less is [`Error::NotDelivered`], which carries the
     /// full report. Output: [`TxnReport`](crate::TxnReport).
     pub fn send(&mut self, now: Instant, envelope: &Envelope, options: BodyOptions) {
-        self.start_txn(TxnMode::AllOrError, envelope.clone(), options, now);
+        self.start_txn_ref(TxnMode::AllOrError, envelope, options, now);
     }
 
     /// [`send`](Self::send) with the report whatever it says: every
@@ -202,7 +202,7 @@ impl Session {
     /// partial delivery themselves (queue runners). Output:
     /// [`TxnReport`](crate::TxnReport).
     pub fn send_report(&mut self, now: Instant, envelope: &Envelope, options: BodyOptions) {
-        self.start_txn(TxnMode::Report, envelope.clone(), options, now);
+        self.start_txn_ref(TxnMode::Report, envelope, options, now);
     }
 
     /// smtplib's `sendmail(from_addr, to_addrs, msg, mail_options,
@@ -404,6 +404,42 @@ impl Session {
         };
         let batch = Box::new(batch);
         self.start(Task::Batch { batch, body: None }, now);
+    }
+
+    /// [`start_txn`](Self::start_txn) for a borrowed envelope: on a
+    /// usable connection that needs no EHLO first (every message after the
+    /// first), the transaction is queued from the borrow at once, so the
+    /// envelope is not copied for each message.
+    fn start_txn_ref(
+        &mut self,
+        mode: TxnMode,
+        envelope: &Envelope,
+        options: BodyOptions,
+        now: Instant,
+    ) {
+        let ready = self.task.is_none()
+            && self.hello_first.is_none()
+            && self.check_usable().is_ok()
+            && !self.needs_hello();
+        if !ready {
+            return self.start_txn(mode, envelope.clone(), options, now);
+        }
+        self.take_over();
+        match self.client.send_mail(envelope, options) {
+            Ok(txn) => {
+                // The engine closed any envelope `mail` left open.
+                self.envelope = None;
+                self.transactions = self.transactions.saturating_add(1);
+                let task = Task::Txn {
+                    mode: Box::new(mode),
+                    message: None,
+                    txn: Some(txn),
+                    streaming: false,
+                };
+                self.launch(task, now);
+            }
+            Err(e) => self.refuse(e.into()),
+        }
     }
 
     fn start_txn(&mut self, mode: TxnMode, envelope: Envelope, options: BodyOptions, now: Instant) {

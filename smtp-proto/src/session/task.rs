@@ -315,6 +315,11 @@ impl Task {
                 }
             }
             Task::Txn {
+                txn: Some(_),
+                message: None,
+                ..
+            } => Step::Continue,
+            Task::Txn {
                 mode, message, txn, ..
             } => {
                 let queued = match (&**mode, message.take().map(|m| *m)) {
@@ -475,7 +480,7 @@ impl Task {
                 }
                 Event::TransactionFinished { txn: t, report } if Some(t) == *txn => {
                     *streaming = false;
-                    Step::Finish(txn_output(s, mode, *report))
+                    Step::Finish(txn_output(s, mode, report))
                 }
                 _ => Step::Continue,
             },
@@ -728,11 +733,13 @@ fn next_mechanism(
 }
 
 /// The transaction's report as its operation returns it.
-fn txn_output(s: &Session, mode: &TxnMode, report: TxnReport) -> Result<Output, Error> {
+/// (`report` arrives boxed from the engine's event and leaves in the same
+/// box.)
+fn txn_output(s: &Session, mode: &TxnMode, report: Box<TxnReport>) -> Result<Output, Error> {
     let lmtp = s.is_lmtp();
     match mode {
-        TxnMode::Report => Ok(Output::Report(Box::new(report))),
-        TxnMode::AllOrError if report.all_delivered() => Ok(Output::Report(Box::new(report))),
+        TxnMode::Report => Ok(Output::Report(report)),
+        TxnMode::AllOrError if report.all_delivered() => Ok(Output::Report(report)),
         TxnMode::AllOrError if report.outcome == crate::TxnOutcome::Unknown => {
             Err(Error::OutcomeUnknown {
                 cause: Box::new(Error::ServerDisconnected {
@@ -740,9 +747,7 @@ fn txn_output(s: &Session, mode: &TxnMode, report: TxnReport) -> Result<Output, 
                 }),
             })
         }
-        TxnMode::AllOrError => Err(Error::NotDelivered {
-            report: Box::new(report),
-        }),
+        TxnMode::AllOrError => Err(Error::NotDelivered { report }),
         TxnMode::Smtplib { sender, to } => {
             let to: Vec<&str> = to.iter().map(String::as_str).collect();
             Ok(Output::Refused(report.smtplib_outcome(sender, &to, lmtp)?))
@@ -755,7 +760,7 @@ fn txn_output(s: &Session, mode: &TxnMode, report: TxnReport) -> Result<Output, 
                 lmtp,
             )?))
         }
-        TxnMode::WithEnvelope(envelope) => Ok(Output::Sent(Box::new((envelope.clone(), report)))),
+        TxnMode::WithEnvelope(envelope) => Ok(Output::Sent(Box::new((envelope.clone(), *report)))),
     }
 }
 

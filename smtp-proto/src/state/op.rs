@@ -155,10 +155,18 @@ impl std::fmt::Debug for Op {
     }
 }
 
+/// Room for a typical command line (MAIL with a few parameters), so that
+/// encoding one allocates once.
+const LINE_CAPACITY: usize = 128;
+
 impl Op {
     pub(crate) fn encode(kind: OpKind, command: &Command) -> Result<Op, UsageError> {
-        let mut bytes = Vec::new();
-        command.encode(&mut bytes)?;
+        Op::encode_with(kind, command, 0)
+    }
+
+    /// Encodes `command` into a buffer with room for `extra` more bytes.
+    fn encode_with(kind: OpKind, command: &Command, extra: usize) -> Result<Op, UsageError> {
+        let bytes = command.encode_owned(LINE_CAPACITY.saturating_add(extra))?;
         Ok(Op { kind, bytes })
     }
 
@@ -176,7 +184,8 @@ impl Op {
     /// `BDAT n [LAST]` followed by the chunk's bytes, verbatim.
     pub(crate) fn bdat(txn: TxnId, data: Vec<u8>, last: bool) -> Result<Op, UsageError> {
         let size = u64::try_from(data.len()).unwrap_or(u64::MAX);
-        let mut op = Op::encode(OpKind::Bdat { txn, last }, &Command::Bdat { size, last })?;
+        let command = Command::Bdat { size, last };
+        let mut op = Op::encode_with(OpKind::Bdat { txn, last }, &command, data.len())?;
         op.bytes.extend_from_slice(&data);
         Ok(op)
     }

@@ -349,7 +349,6 @@ pub fn print_report(report: &TxnReport) -> Result<u8, Error> {
 fn line(reply: &Reply) -> String {
     let text: Vec<String> = reply
         .lines()
-        .iter()
         .map(|l| String::from_utf8_lossy(l).trim().to_owned())
         .collect();
     let text = text.join(" ");
