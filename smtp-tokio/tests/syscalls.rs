@@ -23,17 +23,16 @@
 
 mod common;
 
-use std::io::{self, Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::{Context, Poll};
-use std::thread::JoinHandle;
 use std::time::Duration;
 
 use common::{ServersExt, loopback_builder, servers};
-use smtp_tokio::smtp_proto::{Envelope, ForwardPath, ReversePath};
+use smtp_testkit::pipelining_sink::{Sink, body, envelope};
+use smtp_tokio::smtp_proto::Envelope;
 use smtp_tokio::{Builder, SmtpClient};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
@@ -115,135 +114,6 @@ impl AsyncWrite for Counted {
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Pin::new(&mut self.get_mut().inner).poll_shutdown(cx)
     }
-}
-
-/// A pipelining sink serving one connection: EHLO offers PIPELINING (and
-/// CHUNKING when asked), everything is accepted, and the replies to all
-/// it has read go out in one write when its input runs dry.
-struct Sink {
-    port: u16,
-    handle: JoinHandle<io::Result<()>>,
-}
-
-impl Sink {
-    fn start(chunking: bool) -> Sink {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let handle = std::thread::spawn(move || {
-            let (stream, _) = listener.accept()?;
-            serve(stream, chunking)
-        });
-        Sink { port, handle }
-    }
-
-    fn finish(self) {
-        self.handle.join().unwrap().unwrap();
-    }
-}
-
-/// Where the sink is in the input.
-enum Mode {
-    Command,
-    /// After 354: up to and with the lone ".".
-    Data,
-    /// After `BDAT n`: `n` more bytes.
-    Bdat(usize),
-}
-
-fn serve(mut stream: TcpStream, chunking: bool) -> io::Result<()> {
-    stream.set_nodelay(true)?;
-    stream.set_read_timeout(Some(T))?;
-    stream.write_all(b"220 sink.test ESMTP\r\n")?;
-    let mut input: Vec<u8> = Vec::new();
-    let mut out: Vec<u8> = Vec::new();
-    let mut mode = Mode::Command;
-    let mut buf = [0u8; 64 * 1024];
-    loop {
-        // Everything complete in `input`, answered into `out`.
-        loop {
-            match mode {
-                Mode::Command => {
-                    let Some(end) = input.windows(2).position(|w| w == b"\r\n") else {
-                        break;
-                    };
-                    let line: Vec<u8> = input.drain(..end + 2).collect();
-                    let line = String::from_utf8_lossy(&line[..end]).to_ascii_uppercase();
-                    let verb = line.split(' ').next().unwrap_or_default().to_owned();
-                    match verb.as_str() {
-                        "EHLO" | "LHLO" => {
-                            out.extend_from_slice(b"250-sink.test\r\n250-PIPELINING\r\n");
-                            if chunking {
-                                out.extend_from_slice(b"250-CHUNKING\r\n");
-                            }
-                            out.extend_from_slice(b"250 8BITMIME\r\n");
-                        }
-                        "DATA" => {
-                            out.extend_from_slice(b"354 go ahead\r\n");
-                            mode = Mode::Data;
-                        }
-                        "BDAT" => {
-                            let size = line.split(' ').nth(1).and_then(|n| n.parse().ok());
-                            mode = Mode::Bdat(size.unwrap_or(0));
-                        }
-                        "QUIT" => {
-                            out.extend_from_slice(b"221 bye\r\n");
-                            return stream.write_all(&out);
-                        }
-                        _ => out.extend_from_slice(b"250 ok\r\n"),
-                    }
-                }
-                Mode::Data => {
-                    let end = if input.starts_with(b".\r\n") {
-                        Some(3)
-                    } else {
-                        input
-                            .windows(5)
-                            .position(|w| w == b"\r\n.\r\n")
-                            .map(|i| i + 5)
-                    };
-                    let Some(end) = end else { break };
-                    input.drain(..end);
-                    out.extend_from_slice(b"250 queued\r\n");
-                    mode = Mode::Command;
-                }
-                Mode::Bdat(size) => {
-                    if input.len() < size {
-                        break;
-                    }
-                    input.drain(..size);
-                    out.extend_from_slice(b"250 queued\r\n");
-                    mode = Mode::Command;
-                }
-            }
-        }
-        if !out.is_empty() {
-            stream.write_all(&out)?;
-            out.clear();
-        }
-        let n = stream.read(&mut buf)?;
-        if n == 0 {
-            return Ok(());
-        }
-        input.extend_from_slice(&buf[..n]);
-    }
-}
-
-fn envelope() -> Envelope {
-    Envelope::new(
-        ReversePath::parse("a@example.org").unwrap(),
-        [ForwardPath::parse("b@example.org").unwrap()],
-    )
-}
-
-/// A 1 KB message.
-fn body() -> Vec<u8> {
-    let mut b = b"Subject: count\r\n\r\n".to_vec();
-    while b.len() < 1022 {
-        b.extend_from_slice(b"0123456789abcdef0123456789abcdef0123456789abcdef0123456789ab\r\n");
-    }
-    b.truncate(1022);
-    b.extend_from_slice(b"\r\n");
-    b
 }
 
 /// A client over a counted TCP connection to `port`.

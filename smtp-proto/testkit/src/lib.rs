@@ -10,7 +10,8 @@
 //! - [`real_servers`]: the real servers of `scripts/test-servers.sh`;
 //! - [`cli_cases`](mod@cli_cases): the `send` examples' end-to-end cases (run by each
 //!   adapter through [`cli_cases!`]);
-//! - [`send_cli`]: the IO-free half of both `send` examples.
+//! - [`send_cli`]: the IO-free half of both `send` examples;
+//! - [`pipelining_sink`]: a pipelining sink for the system-call counts.
 #![allow(
     missing_docs,
     clippy::unwrap_used,
@@ -22,6 +23,7 @@
 pub mod cli_cases;
 pub mod hostile;
 pub mod hostile_cases;
+pub mod pipelining_sink;
 pub mod real_servers;
 pub mod secrets_cases;
 pub mod send_cli;
