@@ -315,6 +315,7 @@ impl Driver {
                         assert!(r.0 < RCPTS.len());
                         RCPTS.len()
                     }
+                    other => panic!("a delivery scope this target does not know: {other:?}"),
                 };
                 assert!(self.deliveries[i] <= max, "too many delivery replies");
             }

@@ -9,6 +9,7 @@ use crate::address::Domain;
 use crate::reply::ParserConfig;
 
 /// Which protocol the client speaks.
+#[non_exhaustive]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub enum Dialect {
     /// SMTP (RFC 5321): EHLO/HELO, one final reply per message.

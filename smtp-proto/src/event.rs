@@ -26,6 +26,7 @@ pub struct TxnId(pub(crate) u64);
 pub struct RcptId(pub usize);
 
 /// What a [`DeliveryReply`](Event::DeliveryReply) speaks for.
+#[non_exhaustive]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum DeliveryScope {
     /// SMTP: the one reply after the end of data covers every recipient that

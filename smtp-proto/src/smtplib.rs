@@ -241,6 +241,7 @@ mod tests {
 
 /// Where smtplib's `connect(host, port)` goes: a TCP host and port, or (for
 /// LMTP) a Unix socket path.
+#[non_exhaustive]
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Target {
     /// A host name or address literal and a port.

@@ -31,6 +31,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 /// What one client write carries; the adapter knows it (it made the call
 /// that produced the bytes), the trace decides what that means for display.
+#[non_exhaustive]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Sent {
     /// Command lines: printed, with `AUTH` initial responses redacted.

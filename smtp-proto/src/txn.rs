@@ -49,6 +49,7 @@ impl Envelope {
 }
 
 /// What the caller knows about the body before sending it.
+#[non_exhaustive]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum BodyContent {
     /// Not known in advance (a streamed body). The client declares

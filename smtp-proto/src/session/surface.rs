@@ -571,6 +571,9 @@ macro_rules! builder {
                     let base = crate::transport::Base::Tcp(tcp);
                     self.start_with(base, &host, implicit) $($await)*
                 }
+                other => Err($crate::session::Error::NotSupported(format!(
+                    "no transport for {other:?}"
+                ))),
             }
         }
 
