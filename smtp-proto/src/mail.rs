@@ -102,15 +102,23 @@ impl Client {
             return Err(UsageError::ExtensionNotAdvertised("CHUNKING"));
         }
 
-        // SMTPUTF8 (RFC 6531): needed by any non-ASCII address.
+        // SMTPUTF8 (RFC 6531): declared for any non-ASCII address when the
+        // server offers it. Without it, an address whose only non-ASCII
+        // part is its domain goes with the domain in A-labels (IDNA); a
+        // non-ASCII local part, or the caller's own `smtputf8`, cannot go.
         let needs_utf8 = envelope.from.needs_smtputf8()
             || envelope.recipients.iter().any(|r| r.to.needs_smtputf8());
-        if needs_utf8 || params.smtputf8 {
+        let a_labels = needs_utf8 && !ext.smtputf8() && !params.smtputf8;
+        if (needs_utf8 && !a_labels) || params.smtputf8 {
             if !ext.smtputf8() {
                 return Err(UsageError::ExtensionNotAdvertised("SMTPUTF8"));
             }
             params.smtputf8 = true;
         }
+        let from = match a_labels && envelope.from.needs_smtputf8() {
+            true => ascii_path(envelope.from.to_ascii())?,
+            false => envelope.from.clone(),
+        };
 
         // REQUIRETLS (RFC 8689) only over TLS and only when offered.
         if params.requiretls && !(ext.requiretls() && self.state.is_tls()) {
@@ -135,19 +143,20 @@ impl Client {
         let mut ops = Vec::with_capacity(envelope.recipients.len() + 3);
         ops.push(Op::encode(
             OpKind::Mail { txn: txn_id },
-            &Command::Mail {
-                from: envelope.from.clone(),
-                params,
-            },
+            &Command::Mail { from, params },
         )?);
         for (i, r) in envelope.recipients.iter().enumerate() {
+            let to = match a_labels && r.to.needs_smtputf8() {
+                true => ascii_path(r.to.to_ascii())?,
+                false => r.to.clone(),
+            };
             ops.push(Op::encode(
                 OpKind::Rcpt {
                     txn: txn_id,
                     rcpt: i,
                 },
                 &Command::Rcpt {
-                    to: r.to.clone(),
+                    to,
                     params: r.params.clone(),
                 },
             )?);
@@ -194,6 +203,13 @@ impl Client {
         self.state.check_open("MAIL")?;
         self.state.check_ready("MAIL")?;
         let ext = self.state.extensions().cloned().unwrap_or_default();
+        // As in `send_mail`: an internationalized domain alone goes in
+        // A-labels to a server without SMTPUTF8.
+        let from = if from.needs_smtputf8() && !ext.smtputf8() && !params.smtputf8 {
+            ascii_path(from.to_ascii())?
+        } else {
+            from
+        };
         if from.needs_smtputf8() || params.needs_smtputf8() || params.smtputf8 {
             if !ext.smtputf8() {
                 return Err(UsageError::ExtensionNotAdvertised("SMTPUTF8"));
@@ -268,7 +284,13 @@ impl Client {
         let Some(t) = self.state.open_envelope(txn) else {
             return Err(UsageError::NoOpenEnvelope);
         };
-        if (to.needs_smtputf8() || params.needs_smtputf8()) && !t.smtputf8() {
+        let to = if to.needs_smtputf8() && !t.smtputf8() {
+            // An internationalized domain alone still goes, in A-labels.
+            to.to_ascii().ok_or(UsageError::SmtpUtf8NotDeclared)?
+        } else {
+            to
+        };
+        if params.needs_smtputf8() && !t.smtputf8() {
             return Err(UsageError::SmtpUtf8NotDeclared);
         }
         if (params.notify.is_some() || params.orcpt.is_some()) && !dsn {
@@ -334,4 +356,10 @@ impl Client {
     pub fn finish_body(&mut self) -> Result<(), UsageError> {
         self.state.finish_body()
     }
+}
+
+/// An address converted for a server without SMTPUTF8, or the refusal:
+/// its local part is not ASCII (or its domain has no A-label form).
+fn ascii_path<P>(converted: Option<P>) -> Result<P, UsageError> {
+    converted.ok_or(UsageError::ExtensionNotAdvertised("SMTPUTF8"))
 }

@@ -126,6 +126,24 @@ impl Domain {
         self.0.is_ascii()
     }
 
+    /// The domain with every U-label converted to its A-label (IDNA,
+    /// UTS #46 processing as browsers and mail clients apply it):
+    /// `bücher.example` becomes `xn--bcher-kva.example`. An ASCII domain
+    /// comes back unchanged. This is how an internationalized domain
+    /// reaches a server without SMTPUTF8 (RFC 6531 §3.2).
+    ///
+    /// # Errors
+    /// [`AddressError::InvalidIdna`] when IDNA rejects the name (for
+    /// example a label with disallowed characters), or the A-label form is
+    /// not a valid domain.
+    pub fn to_ascii(&self) -> Result<Domain, AddressError> {
+        if self.is_ascii() {
+            return Ok(self.clone());
+        }
+        let ascii = idna::domain_to_ascii(&self.0).map_err(|_| AddressError::InvalidIdna)?;
+        Domain::parse(&ascii).map_err(|_| AddressError::InvalidIdna)
+    }
+
     /// `true` for an address literal such as `[192.0.2.1]` or
     /// `[IPv6:2001:db8::1]`.
     pub fn is_address_literal(&self) -> bool {

@@ -130,6 +130,20 @@ impl Mailbox {
     pub fn needs_smtputf8(&self) -> bool {
         !self.local.is_ascii() || !self.domain.is_ascii()
     }
+
+    /// The mailbox as a server without SMTPUTF8 can take it: the domain
+    /// in A-labels, when only the domain is internationalized. `None`
+    /// when the local part is not ASCII (only SMTPUTF8 can carry it) or
+    /// the domain has no valid A-label form.
+    pub fn to_ascii(&self) -> Option<Mailbox> {
+        if !self.local.is_ascii() {
+            return None;
+        }
+        Some(Mailbox {
+            local: self.local.clone(),
+            domain: self.domain.to_ascii().ok()?,
+        })
+    }
 }
 
 impl fmt::Display for Mailbox {
@@ -336,6 +350,15 @@ impl ReversePath {
     pub fn needs_smtputf8(&self) -> bool {
         self.0.as_ref().is_some_and(Mailbox::needs_smtputf8)
     }
+
+    /// The path with its domain in A-labels (see [`Mailbox::to_ascii`]);
+    /// `None` when it cannot be written in ASCII.
+    pub fn to_ascii(&self) -> Option<ReversePath> {
+        match &self.0 {
+            None => Some(ReversePath(None)),
+            Some(m) => m.to_ascii().map(|m| ReversePath(Some(m))),
+        }
+    }
 }
 
 impl Default for ReversePath {
@@ -462,6 +485,15 @@ impl ForwardPath {
     /// `true` if the mailbox has a non-ASCII character (RFC 6531).
     pub fn needs_smtputf8(&self) -> bool {
         self.mailbox().is_some_and(Mailbox::needs_smtputf8)
+    }
+
+    /// The path with its domain in A-labels (see [`Mailbox::to_ascii`]);
+    /// `None` when it cannot be written in ASCII.
+    pub fn to_ascii(&self) -> Option<ForwardPath> {
+        match &self.0 {
+            Recipient::Postmaster => Some(self.clone()),
+            Recipient::Mailbox(m) => m.to_ascii().map(|m| ForwardPath(Recipient::Mailbox(m))),
+        }
     }
 }
 

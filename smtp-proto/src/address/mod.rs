@@ -65,6 +65,10 @@ pub enum AddressError {
     /// The input is empty where an address is required.
     #[error("the address is empty")]
     Empty,
+    /// An internationalized domain has no valid A-label form (IDNA
+    /// refused it), so it cannot be sent to a server without SMTPUTF8.
+    #[error("the domain has no valid IDNA (A-label) form")]
+    InvalidIdna,
     /// A mailbox has no `@` between its local part and its domain.
     #[error("the mailbox has no '@' between local part and domain")]
     MissingAt,
