@@ -71,35 +71,51 @@ impl Stream for UnixStream {
     }
 }
 
-/// `recv` flags for a look at waiting input that neither waits nor takes
-/// it: `MSG_PEEK | MSG_DONTWAIT`. std names neither and `libc` is not a
-/// dependency, so these are the platforms' ABI values (`MSG_PEEK` is 0x2
-/// everywhere; `MSG_DONTWAIT` is 0x40 on Linux and 0x80 on the BSDs).
-#[cfg(any(target_os = "linux", target_os = "android"))]
-const PEEK_NOWAIT: std::ffi::c_int = 0x02 | 0x40;
+/// A look at waiting input that neither waits nor takes it: one
+/// `recv(MSG_PEEK | MSG_DONTWAIT)`, where the platform has those flags.
+/// std names neither and `libc` is not a dependency, so the flags are the
+/// platforms' ABI values (`MSG_PEEK` is 0x2 everywhere; `MSG_DONTWAIT` is
+/// 0x40 on Linux and 0x80 on the BSDs).
 #[cfg(any(
+    target_os = "linux",
+    target_os = "android",
     target_vendor = "apple",
     target_os = "freebsd",
     target_os = "dragonfly",
     target_os = "netbsd",
     target_os = "openbsd"
 ))]
-const PEEK_NOWAIT: std::ffi::c_int = 0x02 | 0x80;
+mod nowait {
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    const PEEK_NOWAIT: std::ffi::c_int = 0x02 | 0x40;
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    const PEEK_NOWAIT: std::ffi::c_int = 0x02 | 0x80;
+
+    /// Whether at least one byte waits; `None` if the platform cannot say.
+    pub(super) fn peek(socket: socket2::SockRef<'_>) -> Option<bool> {
+        let mut byte = [std::mem::MaybeUninit::<u8>::uninit()];
+        Some(matches!(socket.recv_with_flags(&mut byte, PEEK_NOWAIT), Ok(n) if n > 0))
+    }
+}
+
+/// Without `MSG_DONTWAIT` the socket cannot be looked at this way.
+#[cfg(not(any(
+    target_os = "linux",
+    target_os = "android",
+    target_vendor = "apple",
+    target_os = "freebsd",
+    target_os = "dragonfly",
+    target_os = "netbsd",
+    target_os = "openbsd"
+)))]
+mod nowait {
+    pub(super) fn peek(_socket: socket2::SockRef<'_>) -> Option<bool> {
+        None
+    }
+}
 
 /// What [`Base::input_waiting`] found.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[cfg_attr(
-    not(any(
-        target_os = "linux",
-        target_os = "android",
-        target_vendor = "apple",
-        target_os = "freebsd",
-        target_os = "dragonfly",
-        target_os = "netbsd",
-        target_os = "openbsd"
-    )),
-    allow(dead_code, reason = "only `Unknown` without MSG_DONTWAIT")
-)]
 pub(crate) enum Waiting {
     /// Nothing to read now (or the end of file, or an error: the next
     /// read or write reports those).
@@ -152,45 +168,23 @@ impl Base {
     }
 
     /// Whether input is waiting on the socket, found out without waiting
-    /// and without taking it: one `recv(MSG_PEEK | MSG_DONTWAIT)` of a
-    /// single byte. Switching the socket to non-blocking and back instead
-    /// costs two more system calls on every look, and the driver looks
-    /// before each operation. A socket at its end of file, or failing,
-    /// counts as nothing waiting: the next read or write meets it.
-    #[cfg(any(
-        target_os = "linux",
-        target_os = "android",
-        target_vendor = "apple",
-        target_os = "freebsd",
-        target_os = "dragonfly",
-        target_os = "netbsd",
-        target_os = "openbsd"
-    ))]
+    /// and without taking it (see [`nowait`]). Switching the socket to
+    /// non-blocking and back instead costs two more system calls on every
+    /// look, and the driver looks before each operation. A socket at its
+    /// end of file, or failing, counts as nothing waiting: the next read or
+    /// write meets it.
     pub(crate) fn input_waiting(&self) -> Waiting {
         let socket = match self {
             Base::Tcp(s) => socket2::SockRef::from(s),
+            #[cfg(unix)]
             Base::Unix(s) => socket2::SockRef::from(s),
             Base::Custom(_) => return Waiting::Unknown,
         };
-        let mut byte = [std::mem::MaybeUninit::<u8>::uninit()];
-        match socket.recv_with_flags(&mut byte, PEEK_NOWAIT) {
-            Ok(n) if n > 0 => Waiting::Yes,
-            _ => Waiting::No,
+        match nowait::peek(socket) {
+            Some(true) => Waiting::Yes,
+            Some(false) => Waiting::No,
+            None => Waiting::Unknown,
         }
-    }
-
-    /// Without `MSG_DONTWAIT` the socket cannot be looked at this way.
-    #[cfg(not(any(
-        target_os = "linux",
-        target_os = "android",
-        target_vendor = "apple",
-        target_os = "freebsd",
-        target_os = "dragonfly",
-        target_os = "netbsd",
-        target_os = "openbsd"
-    )))]
-    pub(crate) fn input_waiting(&self) -> Waiting {
-        Waiting::Unknown
     }
 
     fn shutdown(&self) {
