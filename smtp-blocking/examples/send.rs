@@ -11,6 +11,7 @@
 //!   --auth MECH          force one mechanism
 //!   --allow-plaintext-auth   permit AUTH (any mechanism) without TLS
 //!   --helo NAME   --timeout SECS   --no-pipelining   --no-chunking   --debug (wire trace on stderr)
+//!   --no-prdr            do not ask for per-recipient replies (PRDR) when the server offers them
 //! ```
 //!
 //! Without `--from`/`--to` the envelope comes from the message headers
@@ -19,7 +20,7 @@
 //!
 //! Standard output: one line per recipient, `ADDRESS CODE [ENHANCED] TEXT`:
 //! refused recipients with their RCPT reply, accepted ones with the final
-//! reply (LMTP: that recipient's own). Exit status: 0 every recipient
+//! reply (LMTP, and SMTP with PRDR: that recipient's own). Exit status: 0 every recipient
 //! accepted, 1 some refused, 2 any error or none accepted (`error: ...` on
 //! stderr), 3 outcome unknown (connection lost after the final dot).
 //!

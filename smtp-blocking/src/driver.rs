@@ -332,7 +332,8 @@ impl Driver {
         let note = format!("TLS handshake, verifying {:?}", self.tls.name);
         self.session.trace_note(&note, now());
         self.read_timeout = None;
-        let transport = match crate::tls::handshake(&self.tls, base, timeouts.command) {
+        let limit = self.session.handshake_timeout(Instant::now());
+        let transport = match crate::tls::handshake(&self.tls, base, limit) {
             Ok(t) => t,
             Err(e) => return self.session.tls_failed(e),
         };

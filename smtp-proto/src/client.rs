@@ -144,6 +144,18 @@ impl Client {
         self.state.handle_timeout(now)
     }
 
+    /// Reports that an overall deadline the caller keeps (one call's, see
+    /// [`Deadline::Call`](crate::Deadline::Call)) passed: the session fails
+    /// as on a timeout, with [`Error::DeadlineExceeded`] naming the
+    /// deadline and the stage; transactions are reported as on any fatal
+    /// error. A closed session stays closed (`Ok`).
+    ///
+    /// # Errors
+    /// The error it failed with; sticky.
+    pub fn handle_deadline(&mut self, deadline: crate::Deadline) -> Result<(), Error> {
+        self.state.deadline_passed(deadline)
+    }
+
     /// Reports that the TLS handshake after [`Event::StartTlsReady`]
     /// succeeded. Everything learned before is forgotten (RFC 3207 §4.2);
     /// with `auto_ehlo` a fresh EHLO/LHLO is queued.
@@ -191,6 +203,13 @@ impl Client {
     #[must_use]
     pub fn poll_timeout(&self) -> Option<Instant> {
         self.state.poll_timeout()
+    }
+
+    /// Whether a reply is awaited: its deadline is armed. (With a
+    /// [`Config::transaction_deadline`] [`poll_timeout`](Self::poll_timeout)
+    /// may also be set while the body is the caller's to send.)
+    pub fn is_awaiting_reply(&self) -> bool {
+        self.state.is_awaiting_reply()
     }
 
     // ----- commands ------------------------------------------------------

@@ -133,6 +133,13 @@ pub struct Config {
     /// Send message bodies with BDAT when the server advertises CHUNKING
     /// (RFC 3030). Default on.
     pub chunking: bool,
+    /// Ask for per-recipient replies after the end of data (PRDR,
+    /// draft-hall-prdr-00) when the server offers PRDR and a message has
+    /// more than one recipient. Default on: a recipient the server refuses
+    /// after reading the message (a mailbox over quota, a per-user content
+    /// rule) is then reported as refused while the others are delivered,
+    /// instead of the whole message being refused or bounced later.
+    pub prdr: bool,
     /// Largest BDAT chunk the client cuts from a streamed body. Default 256 KiB.
     pub bdat_chunk_size: usize,
     /// Permit mechanisms that reveal the password or token (PLAIN, LOGIN,
@@ -142,6 +149,13 @@ pub struct Config {
     /// Permit `auth` with a mechanism the server did not advertise (or when it
     /// advertised no AUTH at all). Default off.
     pub allow_unadvertised_auth: bool,
+    /// The longest one mail transaction may take, from its MAIL going on
+    /// the wire to its last reply, body included. `None` (the default):
+    /// only the per-reply [`timeouts`](Self::timeouts) apply. When it
+    /// passes the session fails with
+    /// [`Error::DeadlineExceeded`](crate::Error::DeadlineExceeded); after
+    /// the end of data the outcome is unknown, as with any timeout.
+    pub transaction_deadline: Option<Duration>,
     /// Largest number of 334 challenges answered in one AUTH exchange before
     /// the client cancels it with `*` (smtplib stops after 5).
     pub max_auth_rounds: u32,
@@ -157,10 +171,12 @@ impl Default for Config {
             auto_ehlo: true,
             pipelining: true,
             chunking: true,
+            prdr: true,
             bdat_chunk_size: 256 * 1024,
             allow_plaintext_auth: false,
             allow_unadvertised_auth: false,
             max_auth_rounds: 5,
+            transaction_deadline: None,
         }
     }
 }
@@ -216,6 +232,13 @@ impl Config {
         self
     }
 
+    /// Sets [`Config::prdr`].
+    #[must_use]
+    pub fn with_prdr(mut self, on: bool) -> Self {
+        self.prdr = on;
+        self
+    }
+
     /// Sets [`Config::bdat_chunk_size`] (at least 1).
     #[must_use]
     pub fn with_bdat_chunk_size(mut self, size: usize) -> Self {
@@ -234,6 +257,13 @@ impl Config {
     #[must_use]
     pub fn with_allow_unadvertised_auth(mut self, on: bool) -> Self {
         self.allow_unadvertised_auth = on;
+        self
+    }
+
+    /// Sets [`Config::transaction_deadline`].
+    #[must_use]
+    pub fn with_transaction_deadline(mut self, limit: Option<Duration>) -> Self {
+        self.transaction_deadline = limit;
         self
     }
 

@@ -11,6 +11,8 @@
 //! [`Event`](crate::Event)s and results, because a refused recipient is a
 //! normal outcome of mail delivery, not a broken conversation.
 
+use std::time::Duration;
+
 use crate::command::{CommandError, Mechanism};
 use crate::reply::{Reply, ReplyError};
 use crate::state::phase::Phase;
@@ -65,6 +67,15 @@ pub enum Error {
         /// What the client was waiting for.
         stage: Stage,
     },
+    /// An overall deadline passed (see [`Deadline`]): the server kept
+    /// answering, but too slowly for the whole to finish in time.
+    #[error("{deadline} passed at {stage:?}")]
+    DeadlineExceeded {
+        /// Which deadline, and its length.
+        deadline: Deadline,
+        /// What the client was waiting for.
+        stage: Stage,
+    },
     /// The server closed the connection while the client still expected
     /// replies.
     #[error("connection closed by the server at {stage:?}")]
@@ -95,6 +106,7 @@ impl Error {
     pub fn stage(&self) -> Option<Stage> {
         match self {
             Error::Timeout { stage }
+            | Error::DeadlineExceeded { stage, .. }
             | Error::PeerClosed { stage }
             | Error::ServiceClosing { stage, .. } => Some(*stage),
             _ => None,
@@ -108,10 +120,38 @@ impl Error {
             self,
             Error::Timeout {
                 stage: Stage::DataEnd
+            } | Error::DeadlineExceeded {
+                stage: Stage::DataEnd,
+                ..
             } | Error::PeerClosed {
                 stage: Stage::DataEnd
             }
         )
+    }
+}
+
+/// An overall deadline: it bounds many replies together, where each
+/// [`Timeouts`](crate::Timeouts) entry bounds one. A server that answers
+/// every command just inside its own timeout, or drips one byte a second,
+/// still cannot stretch the whole past it.
+#[non_exhaustive]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Deadline {
+    /// One call of a session (connect, login, send, a whole batch…), from
+    /// its start to its result.
+    Call(Duration),
+    /// One mail transaction, from its MAIL going on the wire to its last
+    /// reply ([`Config::transaction_deadline`](crate::Config::transaction_deadline)).
+    Transaction(Duration),
+}
+
+impl std::fmt::Display for Deadline {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (what, d) = match self {
+            Deadline::Call(d) => ("the call's deadline", d),
+            Deadline::Transaction(d) => ("the transaction's deadline", d),
+        };
+        write!(f, "{what} of {:.3} s", d.as_secs_f64())
     }
 }
 

@@ -32,9 +32,13 @@ pub enum DeliveryScope {
     /// SMTP: the one reply after the end of data covers every recipient that
     /// was accepted at RCPT.
     AllAccepted,
-    /// LMTP (RFC 2033 §4.2): the reply for this one accepted recipient; the
-    /// replies come in RCPT order.
+    /// LMTP (RFC 2033 §4.2) and SMTP with PRDR: the reply for this one
+    /// accepted recipient; the replies come in RCPT order.
     Recipient(RcptId),
+    /// PRDR: the message's own reply, after the per-recipient ones. When
+    /// it is negative it also speaks for every recipient whose own reply
+    /// was positive: the server did not keep the message.
+    Message,
 }
 
 /// Something the caller learns from the session. Events are edge-triggered
@@ -252,6 +256,10 @@ pub struct TxnReport {
     /// The negative reply to DATA or to a BDAT chunk, when that ended the
     /// transaction.
     pub data_reply: Option<Reply>,
+    /// PRDR: the message's own reply after the per-recipient ones (each
+    /// recipient's reply is its `delivery_reply`). `None` without PRDR, or
+    /// when the server answered the end of data with one reply for all.
+    pub message_reply: Option<Reply>,
 }
 
 impl TxnReport {

@@ -97,7 +97,7 @@ pub use client::Client;
 pub use command::{BodyType, Command, MailParams, Mechanism, RcptParams};
 pub use config::{Config, Dialect, Timeouts};
 pub use ehlo::Extensions;
-pub use error::{Error, ProtocolError, Stage, UsageError};
+pub use error::{Deadline, Error, ProtocolError, Stage, UsageError};
 pub use event::{
     CommandId, DeliveryScope, Event, RcptId, RecipientReport, TxnId, TxnOutcome, TxnReport,
 };

@@ -9,12 +9,13 @@ use crate::address::{ForwardPath, ReversePath};
 use crate::body::BodyEncoder;
 use crate::client::Client;
 use crate::command::{BodyType, Command, CommandError, MailParams, RcptParams};
+use crate::config::Dialect;
 use crate::error::UsageError;
 #[cfg(doc)]
 use crate::event::Event;
 use crate::event::{RcptId, TxnId};
 use crate::state::{Op, OpKind};
-use crate::txn::{BodyContent, BodyMode, BodyOptions, Envelope, Txn};
+use crate::txn::{BodyContent, BodyMode, BodyOptions, Envelope, Finals, PrdrStep, Txn};
 
 impl Client {
     /// Starts a mail transaction: queues MAIL, one RCPT per recipient and,
@@ -137,6 +138,7 @@ impl Client {
         if params.auth.is_some() && !ext.has("AUTH") {
             return Err(UsageError::ExtensionNotAdvertised("AUTH"));
         }
+        let finals = self.finals(&mut params, ext, envelope.recipients.len())?;
 
         // Encode every line before queueing any: all or nothing.
         let txn_id = self.state.next_txn_id();
@@ -166,7 +168,7 @@ impl Client {
         }
         ops.push(Op::placeholder(OpKind::Body { txn: txn_id }));
 
-        let txn = Txn::new(txn_id, envelope, mode, encoder, eight_bit_ok);
+        let txn = Txn::new(txn_id, envelope, mode, finals, encoder, eight_bit_ok);
         self.state.open_txn(txn, ops);
         Ok(txn_id)
     }
@@ -247,6 +249,8 @@ impl Client {
         if params.auth.is_some() && !ext.has("AUTH") {
             return Err(UsageError::ExtensionNotAdvertised("AUTH"));
         }
+        // The recipients are not known yet: PRDR only when the caller asks.
+        let finals = self.finals(&mut params, &ext, 0)?;
 
         let txn_id = self.state.next_txn_id();
         let smtputf8 = params.smtputf8;
@@ -255,7 +259,7 @@ impl Client {
             OpKind::Mail { txn: txn_id },
             &Command::Mail { from, params },
         )?;
-        let txn = Txn::incremental(txn_id, smtputf8, eight_bit_ok);
+        let txn = Txn::incremental(txn_id, finals, smtputf8, eight_bit_ok);
         self.state.open_txn(txn, [op]);
         Ok(txn_id)
     }
@@ -355,6 +359,36 @@ impl Client {
     /// `NoBodyExpected` when no body is open; `Closed`.
     pub fn finish_body(&mut self) -> Result<(), UsageError> {
         self.state.finish_body()
+    }
+
+    /// How the replies after the end of data will speak for the
+    /// recipients, and `PRDR` on MAIL when they are to be per recipient.
+    /// LMTP always answers per recipient. In SMTP the client asks for PRDR
+    /// itself when the server offers it, [`Config::prdr`](crate::Config::prdr)
+    /// is on and there is more than one recipient (with one, the message's
+    /// reply already is the recipient's); the caller may also set
+    /// [`MailParams::prdr`], which needs the extension.
+    fn finals(
+        &self,
+        params: &mut MailParams,
+        ext: &crate::Extensions,
+        recipients: usize,
+    ) -> Result<Finals, UsageError> {
+        let offered = ext.has("PRDR");
+        if params.prdr && !offered {
+            return Err(UsageError::ExtensionNotAdvertised("PRDR"));
+        }
+        let config = self.state.config();
+        if config.dialect == Dialect::Lmtp {
+            return Ok(Finals::PerRecipient);
+        }
+        if config.prdr && offered && recipients > 1 {
+            params.prdr = true;
+        }
+        Ok(match params.prdr {
+            true => Finals::Prdr(PrdrStep::Start),
+            false => Finals::Shared,
+        })
     }
 }
 

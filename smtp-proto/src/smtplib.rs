@@ -55,7 +55,8 @@ impl TxnReport {
     /// otherwise. `recipients` holds the caller's spelling of each
     /// address, in envelope order; `lmtp` makes a message refused by every
     /// recipient's final reply a [`TxnFailure::RecipientsRefused`], since
-    /// LMTP refuses per recipient.
+    /// LMTP refuses per recipient. So does PRDR (the report then has a
+    /// [`message_reply`](TxnReport::message_reply)), in either dialect.
     ///
     /// # Errors
     /// The [`TxnFailure`] smtplib would raise.
@@ -89,9 +90,11 @@ impl TxnReport {
             TxnOutcome::AllRecipientsRefused => Err(TxnFailure::RecipientsRefused {
                 recipients: refused(),
             }),
-            TxnOutcome::MessageRefused if lmtp => Err(TxnFailure::RecipientsRefused {
-                recipients: refused(),
-            }),
+            TxnOutcome::MessageRefused if lmtp || self.message_reply.is_some() => {
+                Err(TxnFailure::RecipientsRefused {
+                    recipients: refused(),
+                })
+            }
             TxnOutcome::DataRefused | TxnOutcome::MessageRefused => {
                 let reply = self.data_reply.clone().or_else(|| {
                     self.recipients
@@ -109,7 +112,8 @@ impl TxnReport {
     }
 
     /// smtplib's `data` result for an incremental transaction: the final
-    /// reply (in LMTP, the first accepted recipient's), or the exception.
+    /// reply (in LMTP, the first accepted recipient's; with PRDR, the
+    /// message's own), or the exception.
     /// A refused DATA or chunk is a [`TxnFailure::DataError`] even when
     /// recipients were accepted; otherwise it fails as
     /// [`smtplib_outcome`](Self::smtplib_outcome) does.
@@ -130,12 +134,12 @@ impl TxnReport {
         if matches!(
             self.outcome,
             TxnOutcome::Delivered | TxnOutcome::MessageRefused
-        ) && let Some(reply) = self
-            .recipients
-            .iter()
-            .find(|r| r.accepted())
-            .and_then(|r| r.delivery_reply.clone())
-        {
+        ) && let Some(reply) = self.message_reply.clone().or_else(|| {
+            self.recipients
+                .iter()
+                .find(|r| r.accepted())
+                .and_then(|r| r.delivery_reply.clone())
+        }) {
             return Ok(reply);
         }
         self.smtplib_outcome(sender, recipients, lmtp)
@@ -170,6 +174,7 @@ mod tests {
             mail_reply: Some(reply(250)),
             recipients,
             data_reply: None,
+            message_reply: None,
         }
     }
 

@@ -36,8 +36,14 @@
 //!    new MAIL) ends once its last MAIL/RCPT reply is in.
 //! 6. **End of data.** SMTP: one reply speaks for every accepted recipient.
 //!    LMTP: one reply per accepted recipient, in RCPT order (RFC 2033 §4.2).
+//!    PRDR (MAIL carried `PRDR`): a 353, then one reply per accepted
+//!    recipient in RCPT order, then the message's own reply, which, when
+//!    negative, overrides every positive recipient reply; a reply other
+//!    than 353 first speaks for every accepted recipient, as in SMTP. One
+//!    data-end deadline, from the end of data, covers all the replies.
 //!    Losing the connection or a deadline after the end of data leaves the
-//!    outcome unknown.
+//!    outcome unknown: for the recipients whose own reply had not arrived,
+//!    and for the transaction as a whole.
 //! 7. **Pipelining** (RFC 2920 §3.1), only when advertised and configured: a
 //!    command may join the commands in flight when none of those ends a group.
 //!    MAIL, RCPT, RSET, the end of data and BDAT chunks (the last one too:
@@ -82,11 +88,11 @@ use base64::Engine as _;
 use crate::command::Command;
 use crate::config::{Config, Dialect};
 use crate::ehlo::Extensions;
-use crate::error::{Error, ProtocolError, Stage, UsageError};
+use crate::error::{Deadline, Error, ProtocolError, Stage, UsageError};
 use crate::event::{CommandId, DeliveryScope, Event, RcptId, TxnId, TxnOutcome};
 use crate::reply::{Reply, ReplyCode, ReplyReader};
 use crate::secret::Secret;
-use crate::txn::{BodyMode, DataEnd, Txn, TxnStage};
+use crate::txn::{BodyMode, DataEnd, Finals, PrdrStep, Txn, TxnStage};
 
 pub(crate) use op::{HelloVerb, Op, OpKind};
 pub use phase::Phase;
@@ -251,13 +257,29 @@ impl State {
 
     pub(crate) fn handle_timeout(&mut self, now: Instant) -> Result<(), Error> {
         self.check_failed()?;
-        match self.deadline {
-            Some(d) if now >= d => {
-                let stage = self.stage();
-                self.fail(Error::Timeout { stage })
-            }
+        if self.deadline.is_some_and(|d| now >= d) {
+            let stage = self.stage();
+            return self.fail(Error::Timeout { stage });
+        }
+        let overdue = self
+            .txns
+            .iter()
+            .any(|t| t.deadline.is_some_and(|d| now >= d));
+        match self.config.transaction_deadline {
+            Some(limit) if overdue => self.deadline_passed(Deadline::Transaction(limit)),
             _ => Ok(()),
         }
+    }
+
+    /// An overall deadline passed: the session fails, naming it and what
+    /// the client was waiting for (rule 10).
+    pub(crate) fn deadline_passed(&mut self, deadline: Deadline) -> Result<(), Error> {
+        self.check_failed()?;
+        if self.phase == Phase::Closed {
+            return Ok(());
+        }
+        let stage = self.stage();
+        self.fail(Error::DeadlineExceeded { deadline, stage })
     }
 
     /// The TLS handshake succeeded: everything learned before is forgotten
@@ -330,6 +352,12 @@ impl State {
             };
             if self.inflight.is_empty() {
                 self.deadline = now.checked_add(kind.timeout(&self.config.timeouts));
+            }
+            if let OpKind::Mail { txn } = kind
+                && let Some(limit) = self.config.transaction_deadline
+                && let Some(t) = self.txn_mut(txn)
+            {
+                t.deadline = now.checked_add(limit);
             }
             if matches!(
                 kind,
@@ -639,9 +667,11 @@ impl State {
         self.finish_early(id, rset);
     }
 
-    /// A reply after the end of data (rule 6).
+    /// A reply after the end of data (rule 6). The command stays at the
+    /// head of `inflight` until its last reply, so its one deadline bounds
+    /// all of them: a server cannot stretch the wait by answering one
+    /// recipient at a time.
     fn on_final(&mut self, now: Instant, id: TxnId, reply: Reply) {
-        let lmtp = self.config.dialect == Dialect::Lmtp;
         let Some(t) = self.txn_mut(id) else {
             // The transaction already ended (a refused chunk); this is the
             // reply to its last chunk, still in flight.
@@ -657,20 +687,70 @@ impl State {
             self.finish_txn(id, outcome);
             return;
         }
-        if !lmtp {
+        match t.finals {
+            Finals::Shared => self.shared_final(now, id, reply),
+            Finals::PerRecipient => {
+                if self.recipient_final(id, reply) {
+                    self.complete_final(now, id);
+                }
+            }
+            Finals::Prdr(PrdrStep::Start) => {
+                if reply.code() == ReplyCode::PRDR_START {
+                    t.finals = Finals::Prdr(PrdrStep::Recipients);
+                } else {
+                    // No per-recipient replies: this one speaks for all.
+                    self.shared_final(now, id, reply);
+                }
+            }
+            Finals::Prdr(PrdrStep::Recipients) => {
+                if self.recipient_final(id, reply)
+                    && let Some(t) = self.txn_mut(id)
+                {
+                    t.finals = Finals::Prdr(PrdrStep::Message);
+                }
+            }
+            Finals::Prdr(PrdrStep::Message) => {
+                if !reply.code().is_positive_completion() {
+                    // The server did not keep the message: its refusal
+                    // overrides every recipient's own acceptance.
+                    for r in t.recipients.iter_mut().filter(|r| r.delivered()) {
+                        r.delivery_reply = Some(reply.clone());
+                    }
+                }
+                t.message_reply = Some(reply.clone());
+                self.events.push_back(Event::DeliveryReply {
+                    txn: id,
+                    scope: DeliveryScope::Message,
+                    reply,
+                });
+                self.complete_final(now, id);
+            }
+        }
+    }
+
+    /// One reply for every accepted recipient: SMTP's final reply, or
+    /// PRDR's when the server did not start per-recipient replies.
+    fn shared_final(&mut self, now: Instant, id: TxnId, reply: Reply) {
+        if let Some(t) = self.txn_mut(id) {
             for r in t.recipients.iter_mut().filter(|r| r.accepted()) {
                 r.delivery_reply = Some(reply.clone());
             }
-            self.events.push_back(Event::DeliveryReply {
-                txn: id,
-                scope: DeliveryScope::AllAccepted,
-                reply,
-            });
-            self.complete_head(now);
-            let outcome = self.txn(id).map_or(TxnOutcome::Unknown, Txn::final_outcome);
-            self.finish_txn(id, outcome);
-            return;
         }
+        self.events.push_back(Event::DeliveryReply {
+            txn: id,
+            scope: DeliveryScope::AllAccepted,
+            reply,
+        });
+        self.complete_final(now, id);
+    }
+
+    /// The reply for the next accepted recipient, in RCPT order (LMTP, and
+    /// PRDR after its 353). Returns true once every accepted recipient has
+    /// had its reply.
+    fn recipient_final(&mut self, id: TxnId, reply: Reply) -> bool {
+        let Some(t) = self.txn_mut(id) else {
+            return true;
+        };
         let accepted = t.accepted_count();
         let left = t.final_left.get_or_insert(accepted);
         *left = left.saturating_sub(1);
@@ -691,11 +771,15 @@ impl State {
                 reply,
             });
         }
-        if done {
-            self.complete_head(now);
-            let outcome = self.txn(id).map_or(TxnOutcome::Unknown, Txn::final_outcome);
-            self.finish_txn(id, outcome);
-        }
+        done
+    }
+
+    /// The last reply after the end of data is in: the command is done and
+    /// the transaction reported.
+    fn complete_final(&mut self, now: Instant, id: TxnId) {
+        self.complete_head(now);
+        let outcome = self.txn(id).map_or(TxnOutcome::Unknown, Txn::final_outcome);
+        self.finish_txn(id, outcome);
     }
 
     // ----- transactions and endings ---------------------------------------

@@ -1,6 +1,8 @@
 //! Mail transactions: the caller's [`Envelope`] and [`BodyOptions`], and the
 //! client's per-transaction bookkeeping that becomes a [`TxnReport`].
 
+use std::time::Instant;
+
 use crate::address::{ForwardPath, ReversePath};
 use crate::body::BodyEncoder;
 use crate::command::{MailParams, RcptParams};
@@ -150,6 +152,33 @@ pub(crate) enum DataEnd {
     LoneDot,
 }
 
+/// How the replies after the end of data speak for the recipients
+/// (rule 6 in `state.rs`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Finals {
+    /// SMTP: one reply for every accepted recipient.
+    Shared,
+    /// LMTP (RFC 2033 §4.2): one reply per accepted recipient, in RCPT
+    /// order.
+    PerRecipient,
+    /// SMTP with `MAIL FROM:<..> PRDR` (draft-hall-prdr-00): 353, then one
+    /// reply per accepted recipient in RCPT order, then the message's own
+    /// reply; or a single reply instead of the 353, which then speaks for
+    /// every accepted recipient.
+    Prdr(PrdrStep),
+}
+
+/// Which PRDR reply comes next.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum PrdrStep {
+    /// The first reply: 353, or a single reply for the whole message.
+    Start,
+    /// After the 353: the per-recipient replies.
+    Recipients,
+    /// After the last per-recipient reply: the message's reply.
+    Message,
+}
+
 /// Where a transaction is. One value rather than a set of flags, so that
 /// no combination can say two things at once.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -184,20 +213,28 @@ pub(crate) struct Txn {
     pub(crate) id: TxnId,
     pub(crate) mode: BodyMode,
     pub(crate) stage: TxnStage,
+    /// How the replies after the end of data are read.
+    pub(crate) finals: Finals,
     pub(crate) encoder: BodyEncoder,
     /// 8-bit bytes may be sent (BODY=8BITMIME or BINARYMIME declared).
     pub(crate) eight_bit_ok: bool,
     pub(crate) mail_reply: Option<Reply>,
     pub(crate) recipients: Vec<RecipientReport>,
     pub(crate) data_reply: Option<Reply>,
-    /// Final replies still expected after the end of data (LMTP counts one
-    /// per accepted recipient); computed when the first one arrives.
+    /// Per-recipient replies still expected after the end of data (LMTP
+    /// and PRDR count one per accepted recipient); computed when the first
+    /// one arrives.
     pub(crate) final_left: Option<usize>,
-    /// Next accepted recipient (index into `recipients`) an LMTP final
+    /// Next accepted recipient (index into `recipients`) a per-recipient
     /// reply speaks for.
     pub(crate) next_final: usize,
+    /// PRDR: the message's own reply after the per-recipient ones.
+    pub(crate) message_reply: Option<Reply>,
     /// BDAT: encoded bytes not yet cut into a chunk.
     pub(crate) hold: Vec<u8>,
+    /// When [`Config::transaction_deadline`](crate::Config::transaction_deadline)
+    /// runs out for it: set when its MAIL goes on the wire.
+    pub(crate) deadline: Option<Instant>,
 }
 
 impl Txn {
@@ -207,6 +244,7 @@ impl Txn {
         id: TxnId,
         envelope: &Envelope,
         mode: BodyMode,
+        finals: Finals,
         encoder: BodyEncoder,
         eight_bit_ok: bool,
     ) -> Self {
@@ -214,6 +252,7 @@ impl Txn {
             id,
             mode,
             stage: TxnStage::Envelope,
+            finals,
             encoder,
             eight_bit_ok,
             mail_reply: None,
@@ -231,18 +270,26 @@ impl Txn {
             data_reply: None,
             final_left: None,
             next_final: 0,
+            message_reply: None,
             hold: Vec::new(),
+            deadline: None,
         }
     }
 
     /// An open envelope from [`Client::mail`](crate::Client::mail): no
     /// recipient yet, and the body always goes with DATA.
-    pub(crate) fn incremental(id: TxnId, smtputf8: bool, eight_bit_ok: bool) -> Self {
+    pub(crate) fn incremental(
+        id: TxnId,
+        finals: Finals,
+        smtputf8: bool,
+        eight_bit_ok: bool,
+    ) -> Self {
         let empty = Envelope::new(ReversePath::null(), std::iter::empty());
         let mut txn = Self::new(
             id,
             &empty,
             BodyMode::Data,
+            finals,
             BodyEncoder::data(),
             eight_bit_ok,
         );
@@ -350,6 +397,7 @@ impl Txn {
             mail_reply: self.mail_reply,
             recipients: self.recipients,
             data_reply: self.data_reply,
+            message_reply: self.message_reply,
         }
     }
 }

@@ -724,3 +724,125 @@ fn a_deadline_with_messages_in_flight() {
         [Delivered, Delivered, Delivered, Unknown, Unknown]
     );
 }
+
+/// Advances the clock to the session's next deadline and reports it.
+fn expire(run: &mut Run) {
+    let deadline = run.session.poll_timeout().expect("a deadline is armed");
+    run.now = run.now.max(deadline);
+    run.session.handle_timeout(run.now);
+}
+
+#[test]
+fn a_call_deadline_bounds_a_server_that_answers_just_in_time() {
+    let mut options = plain();
+    options.call_deadline = Some(Duration::from_secs(90));
+    let mut run = Run::new(&options);
+    let open = [
+        S("220 peer.test ESMTP\r\n"),
+        C("EHLO client.test\r\n"),
+        S("250 peer.test\r\n"),
+    ];
+    run.script::<()>(&open, b"", false).unwrap();
+    let msg = b"Subject: x\r\n\r\nhi\r\n";
+    run.session
+        .sendmail(run.now, "a@x.test", &["b@x.test"], msg, &[], &[]);
+    let mut body: &[u8] = msg;
+    let start = run.now;
+    // Each reply comes 50 s after its command: inside the 60 s reply
+    // timeout, but MAIL and RCPT together pass the call's 90 s.
+    assert_eq!(run.drive(&mut body), Action::Read);
+    assert_eq!(run.wire, b"MAIL FROM:<a@x.test>\r\n");
+    run.wire.clear();
+    run.now += Duration::from_secs(50);
+    run.session.handle_input(run.now, b"250 ok\r\n");
+    assert_eq!(run.drive(&mut body), Action::Read);
+    assert_eq!(run.wire, b"RCPT TO:<b@x.test>\r\n");
+    assert_eq!(
+        run.session.poll_timeout(),
+        Some(start + Duration::from_secs(90))
+    );
+    expire(&mut run);
+    assert_eq!(run.drive(&mut body), Action::Done);
+    let e = run.session.take_output::<Refused>().unwrap_err();
+    assert!(
+        matches!(
+            e,
+            Error::DeadlineExceeded {
+                deadline: smtp_proto::Deadline::Call(d),
+                stage: Some(smtp_proto::Stage::Rcpt),
+            } if d == Duration::from_secs(90)
+        ),
+        "{e:?}"
+    );
+    assert!(e.to_string().contains("call's deadline"), "{e}");
+    assert!(!run.session.is_connected());
+}
+
+#[test]
+fn a_call_deadline_after_the_end_of_data_leaves_the_outcome_unknown() {
+    let mut options = plain();
+    options.call_deadline = Some(Duration::from_secs(30));
+    let mut run = opened(&options, false);
+    run.session.send_report(
+        run.now,
+        &smtp_proto::Envelope::new(
+            smtp_proto::ReversePath::parse("a@x.test").unwrap(),
+            [smtp_proto::ForwardPath::parse("b@x.test").unwrap()],
+        ),
+        smtp_proto::BodyOptions::default().with_chunking(false),
+    );
+    let mut body: &[u8] = b"hi\r\n";
+    let _ = run.drive(&mut body);
+    run.session
+        .handle_input(run.now, b"250 ok\r\n250 ok\r\n354 go\r\n");
+    assert_eq!(run.drive(&mut body), Action::Read);
+    assert!(run.wire.ends_with(b"hi\r\n.\r\n"));
+    expire(&mut run);
+    assert_eq!(run.drive(&mut body), Action::Done);
+    let e = run
+        .session
+        .take_output::<smtp_proto::TxnReport>()
+        .unwrap_err();
+    assert!(e.is_outcome_unknown(), "{e:?}");
+    assert!(e.to_string().contains("call's deadline"), "{e}");
+}
+
+#[test]
+fn each_call_gets_its_own_deadline() {
+    let mut options = plain();
+    options.call_deadline = Some(Duration::from_secs(30));
+    let mut run = opened(&options, false);
+    for _ in 0..3 {
+        // 20 s per NOOP: three of them pass 30 s, none of them alone.
+        run.session.noop(run.now);
+        let mut body: &[u8] = b"";
+        assert_eq!(run.drive(&mut body), Action::Read);
+        run.now += Duration::from_secs(20);
+        run.session.handle_input(run.now, b"250 ok\r\n");
+        assert_eq!(run.drive(&mut body), Action::Done);
+        run.session.take_output::<Reply>().unwrap();
+        assert_eq!(run.session.poll_timeout(), None, "idle between calls");
+    }
+}
+
+#[test]
+fn the_handshake_gets_what_is_left_of_the_call() {
+    let mut options = plain();
+    options.call_deadline = Some(Duration::from_secs(40));
+    let run = Run::new(&options);
+    let left = run
+        .session
+        .handshake_timeout(run.now + Duration::from_secs(15));
+    assert_eq!(left, Duration::from_secs(25));
+    let left = run
+        .session
+        .handshake_timeout(run.now + Duration::from_secs(99));
+    assert_eq!(left, Duration::from_millis(1));
+    let mut endless = plain();
+    endless.call_deadline = Some(Duration::MAX);
+    let run = Run::new(&endless);
+    assert_eq!(
+        run.session.handshake_timeout(run.now),
+        endless.config.timeouts.command
+    );
+}

@@ -437,3 +437,126 @@ fn default_timeouts_are_the_rfc_minimums() {
     assert_eq!(t.command, mins(5));
     assert_eq!(Config::default().timeouts, t);
 }
+
+// ----- overall deadlines ------------------------------------------------
+
+fn with_txn_deadline(limit: Duration) -> Config {
+    Config::default().with_transaction_deadline(Some(limit))
+}
+
+// A server that answers each command just inside its own five minutes:
+// the transaction deadline (6 minutes from MAIL) still ends the wait, and
+// names the deadline and what the client was waiting for. Nothing was
+// delivered: the report says Aborted.
+transcript!(
+    transaction_deadline_bounds_a_slow_server,
+    with_txn_deadline(mins(6)),
+    |t| {
+        ready_later(t, &[], mins(1));
+        let _ = t.cmd(|c| c.send_mail(&envelope(), lockstep())).unwrap();
+        t.expect_sent("MAIL FROM:<a@b.example>\r\n");
+        assert_eq!(t.deadline_in(), Some(mins(5)));
+        assert_eq!(t.advance(mins(4)), Ok(()));
+        t.server_ok("250 OK\r\n");
+        t.expect_sent("RCPT TO:<c@d.example>\r\n");
+        // The RCPT's own deadline is 5 minutes away; the transaction's 2.
+        assert_eq!(t.deadline_in(), Some(mins(2)));
+        assert_eq!(t.advance(mins(2) - MS), Ok(()));
+        // A dripping server: bytes arrive, no reply completes.
+        t.server_ok("25");
+        let expected = Error::DeadlineExceeded {
+            deadline: smtp_proto::Deadline::Transaction(mins(6)),
+            stage: Stage::Rcpt,
+        };
+        assert_eq!(t.advance(MS), Err(expected.clone()));
+        assert!(!expected.is_outcome_unknown());
+        let report = match t.events().last() {
+            Some(Event::TransactionFinished { report, .. }) => report.clone(),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(report.outcome, TxnOutcome::Aborted);
+        assert_eq!(t.client.poll_timeout(), None);
+        t.expect_sent("");
+    }
+);
+
+// The transaction deadline also runs while the caller streams the body (no
+// reply is awaited then, but the transaction is not done), and after the
+// end of data it leaves the outcome unknown.
+transcript!(
+    transaction_deadline_spans_the_body_and_the_end_of_data,
+    with_txn_deadline(mins(3)),
+    |t| {
+        ready_later(t, &[], mins(1));
+        let _ = t.cmd(|c| c.send_mail(&envelope(), lockstep())).unwrap();
+        let _ = t.sent();
+        t.server_ok("250 OK\r\n");
+        let _ = t.sent();
+        t.server_ok("250 OK\r\n");
+        t.expect_sent("DATA\r\n");
+        t.server_ok("354 go\r\n");
+        let _ = t.events();
+        assert!(!t.client.is_awaiting_reply());
+        assert_eq!(t.deadline_in(), Some(mins(3)));
+        assert_eq!(t.advance(mins(2)), Ok(()));
+        t.cmd(|c| c.send_body(b"x\r\n")).unwrap();
+        t.cmd(|c| c.finish_body()).unwrap();
+        t.expect_sent("x\r\n.\r\n");
+        assert!(t.client.is_awaiting_reply());
+        assert_eq!(t.deadline_in(), Some(mins(1)));
+        let err = t.advance(mins(1)).unwrap_err();
+        assert_eq!(
+            err,
+            Error::DeadlineExceeded {
+                deadline: smtp_proto::Deadline::Transaction(mins(3)),
+                stage: Stage::DataEnd,
+            }
+        );
+        assert!(err.is_outcome_unknown());
+        match t.events().last() {
+            Some(Event::TransactionFinished { report, .. }) => {
+                assert_eq!(report.outcome, TxnOutcome::Unknown)
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+);
+
+// Each transaction has its own: the second message's clock starts at its
+// own MAIL, and a delivered message's deadline is gone.
+transcript!(
+    transaction_deadline_is_per_transaction,
+    with_txn_deadline(mins(3)),
+    |t| {
+        ready_later(t, &["PIPELINING"], mins(1));
+        let _ = t.cmd(|c| c.send_mail(&envelope(), lockstep())).unwrap();
+        let _ = t.sent();
+        t.server_ok("250 OK\r\n250 OK\r\n354 go\r\n");
+        let _ = t.events();
+        t.cmd(|c| c.finish_body()).unwrap();
+        let _ = t.sent();
+        assert_eq!(t.advance(mins(2)), Ok(()));
+        t.server_ok("250 queued\r\n");
+        assert!(matches!(
+            t.events().last(),
+            Some(Event::TransactionFinished { .. })
+        ));
+        assert_eq!(t.client.poll_timeout(), None, "nothing left to bound");
+        assert_eq!(t.advance(mins(2)), Ok(()));
+        let _ = t.cmd(|c| c.send_mail(&envelope(), lockstep())).unwrap();
+        let _ = t.sent();
+        assert_eq!(t.deadline_in(), Some(mins(3)));
+    }
+);
+
+// No deadline length can overflow the clock: `Duration::MAX` means none.
+transcript!(
+    an_endless_transaction_deadline_is_none,
+    with_txn_deadline(Duration::MAX),
+    |t| {
+        ready_later(t, &[], mins(1));
+        let _ = t.cmd(|c| c.send_mail(&envelope(), lockstep())).unwrap();
+        let _ = t.sent();
+        assert_eq!(t.deadline_in(), Some(mins(5)));
+    }
+);

@@ -410,7 +410,7 @@ impl Driver {
         self.unflushed = false;
         let note = format!("TLS handshake, verifying {:?}", self.tls.name);
         self.session.trace_note(&note, now());
-        let timeout = self.session.engine().config().timeouts.command;
+        let timeout = self.session.handshake_timeout(now());
         match crate::tls::handshake(&self.tls, base, timeout).await {
             Ok(t) => self.transport = Some(t),
             Err(e) => return self.session.tls_failed(e),

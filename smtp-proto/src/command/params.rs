@@ -488,6 +488,11 @@ pub struct MailParams {
     pub envid: Option<String>,
     /// `REQUIRETLS` (RFC 8689 §4).
     pub requiretls: bool,
+    /// `PRDR`: ask for one reply per recipient after the end of data
+    /// (draft-hall-prdr-00). The client sets it itself when the server
+    /// offers PRDR and the message has more than one recipient (see
+    /// [`Config::prdr`](crate::Config::prdr)).
+    pub prdr: bool,
     /// `AUTH=`: the authenticated submitter (RFC 4954 §5); the null path
     /// gives `AUTH=<>`, a mailbox is sent xtext-encoded.
     pub auth: Option<ReversePath>,
@@ -569,6 +574,7 @@ impl MailParams {
                 }
                 "SMTPUTF8" => params.smtputf8 = true,
                 "REQUIRETLS" => params.requiretls = true,
+                "PRDR" => params.prdr = true,
                 _ => params.extra.push(EsmtpParam::new(kw, val)?),
             }
         }
@@ -602,6 +608,9 @@ impl MailParams {
         }
         if self.requiretls {
             w.push("REQUIRETLS", None)?;
+        }
+        if self.prdr {
+            w.push("PRDR", None)?;
         }
         if let Some(auth) = &self.auth {
             let value = match auth.mailbox() {

@@ -30,6 +30,8 @@ impl ReplyCode {
     pub const CANNOT_VERIFY: ReplyCode = ReplyCode(252);
     /// `334`: an AUTH challenge follows (RFC 4954 §4).
     pub const AUTH_CONTINUE: ReplyCode = ReplyCode(334);
+    /// `353`: per-recipient replies follow the end of data (PRDR, draft-hall-prdr-00).
+    pub const PRDR_START: ReplyCode = ReplyCode(353);
     /// `354`: DATA accepted, the message content may be sent (RFC 5321 §4.1.1.4).
     pub const START_MAIL_INPUT: ReplyCode = ReplyCode(354);
     /// `421`: the service is closing the channel; the session is over (RFC 5321 §3.8).

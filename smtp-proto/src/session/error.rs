@@ -138,6 +138,17 @@ pub enum Error {
         /// What the client was waiting for, when known.
         stage: Option<Stage>,
     },
+    /// An overall deadline passed: a whole call, or one transaction, took
+    /// longer than allowed even though each reply came within its own
+    /// timeout. The connection is unusable; after the end of data this
+    /// comes wrapped in [`Error::OutcomeUnknown`].
+    #[error("{deadline} passed{}", stage_suffix(.stage))]
+    DeadlineExceeded {
+        /// Which deadline, and its length.
+        deadline: crate::Deadline,
+        /// What the client was waiting for, when known.
+        stage: Option<Stage>,
+    },
     /// The server sent nothing at all before the greeting deadline. A
     /// server that waits for the client to speak first is most often a TLS
     /// server (implicit TLS, as on port 465) reached without TLS, or no
@@ -267,6 +278,10 @@ impl Error {
         let unknown = e.is_outcome_unknown();
         let mapped = match e {
             EngineError::Timeout { stage } => Error::Timeout { stage: Some(stage) },
+            EngineError::DeadlineExceeded { deadline, stage } => Error::DeadlineExceeded {
+                deadline,
+                stage: Some(stage),
+            },
             EngineError::PeerClosed { stage } => Error::ServerDisconnected { stage: Some(stage) },
             EngineError::ServiceClosing { reply, stage } => Error::ServiceClosing { reply, stage },
             error => Error::Protocol { error, stage },
@@ -317,7 +332,7 @@ impl From<Error> for io::Error {
     fn from(e: Error) -> io::Error {
         match e {
             Error::Io(io) => io,
-            Error::Timeout { .. } | Error::NoGreeting { .. } => {
+            Error::Timeout { .. } | Error::DeadlineExceeded { .. } | Error::NoGreeting { .. } => {
                 io::Error::new(io::ErrorKind::TimedOut, e)
             }
             Error::ServerDisconnected { .. } | Error::ServiceClosing { .. } => {

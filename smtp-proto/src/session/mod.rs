@@ -181,6 +181,10 @@ pub struct Session {
     cap: Option<Instant>,
     /// A bound for waiting when nothing at all is expected.
     idle: Option<Instant>,
+    /// The running call's overall deadline (`Options::call_deadline`).
+    call_end: Option<Instant>,
+    /// `Options::call_deadline`.
+    call_deadline: Option<Duration>,
     /// While a body streams: the moment it must have moved on by
     /// (`Timeouts::data_block` after the last piece).
     body_stall: Option<Instant>,
@@ -224,6 +228,8 @@ impl Session {
             done: None,
             cap: None,
             idle: None,
+            call_end: options.call_deadline.and_then(|d| now.checked_add(d)),
+            call_deadline: options.call_deadline,
             body_stall: None,
             challenge: None,
             trace: Trace::new(0, Vec::new()),
@@ -409,7 +415,7 @@ impl Session {
             self.idle = None;
             return action;
         }
-        if self.client.poll_timeout().is_some() {
+        if self.client.is_awaiting_reply() {
             self.idle = None;
         } else if self.idle.is_none() {
             self.idle = now.checked_add(self.client.config().timeouts.command);
@@ -425,6 +431,7 @@ impl Session {
             self.cap,
             self.idle,
             self.body_stall,
+            self.call_end,
         ]
         .into_iter()
         .flatten()
@@ -434,7 +441,7 @@ impl Session {
     /// Whether the engine waits for a reply (a driver hands bytes already
     /// received to the engine before writing when it does not).
     pub fn is_awaiting_reply(&self) -> bool {
-        self.client.poll_timeout().is_some()
+        self.client.is_awaiting_reply()
     }
 
     /// Bytes from the server.
@@ -465,6 +472,22 @@ impl Session {
     /// The deadline from [`poll_timeout`](Self::poll_timeout) passed.
     pub fn handle_timeout(&mut self, now: Instant) {
         self.last = Some(now);
+        if let (Some(end), Some(limit)) = (self.call_end, self.call_deadline)
+            && now >= end
+        {
+            // The call's own deadline: the engine fails with it, so that
+            // its transactions are reported like on any timeout.
+            self.call_end = None;
+            let stage = self.client.stage();
+            let e = match self.client.handle_deadline(crate::Deadline::Call(limit)) {
+                Err(e) => Error::from_engine(e, stage),
+                Ok(()) => Error::DeadlineExceeded {
+                    deadline: crate::Deadline::Call(limit),
+                    stage: None,
+                },
+            };
+            return self.fail(e);
+        }
         if self.client.poll_timeout().is_some_and(|d| now >= d) {
             let stage = self.client.stage();
             if let Err(e) = self.client.handle_timeout(now) {
@@ -519,6 +542,18 @@ impl Session {
             err
         };
         self.fail(err);
+    }
+
+    /// How long the TLS handshake asked for by [`Action::StartTls`] may
+    /// take: the command timeout, cut short by the call's deadline (at
+    /// least a millisecond, so that no driver mistakes it for "no
+    /// timeout").
+    pub fn handshake_timeout(&self, now: Instant) -> Duration {
+        let command = self.client.config().timeouts.command;
+        let left = self
+            .call_end
+            .map_or(command, |end| end.saturating_duration_since(now));
+        command.min(left).max(Duration::from_millis(1))
     }
 
     /// The TLS handshake asked for by [`Action::StartTls`] succeeded.
@@ -761,12 +796,19 @@ impl Session {
     /// Starts `task` (the previous operation must be over).
     fn start(&mut self, task: Task, now: Instant) {
         self.take_over();
+        self.arm_call(now);
         if let Err(e) = self.check_usable() {
             let result = task.on_fail(self, e);
             self.done = Some(result);
             return;
         }
         self.launch(task, now);
+    }
+
+    /// Starts the new call's overall deadline (`Options::call_deadline`; a
+    /// length past the clock's range means none).
+    fn arm_call(&mut self, now: Instant) {
+        self.call_end = self.call_deadline.and_then(|d| now.checked_add(d));
     }
 
     /// Clears the last operation's traces before a new one; poisons the
@@ -783,6 +825,7 @@ impl Session {
         self.cap = None;
         self.idle = None;
         self.challenge = None;
+        self.call_end = None;
     }
 
     /// Begins `task`, EHLO first when it needs one and none succeeded.
@@ -829,6 +872,7 @@ impl Session {
         self.hello_first = None;
         self.cap = None;
         self.idle = None;
+        self.call_end = None;
         self.body_stall = None;
         self.challenge = None;
         if !self.streaming() {

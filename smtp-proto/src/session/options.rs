@@ -166,6 +166,13 @@ pub struct Options {
     pub tls: TlsOptions,
     /// How deep a batch pipelines across messages.
     pub window: Window,
+    /// The longest one call may take, from its start to its result: the
+    /// greeting and EHLO (and STARTTLS) of a connect, a login, a send, a
+    /// whole batch. `None` (the default): only the per-reply timeouts and
+    /// [`Config::transaction_deadline`] apply. When it passes the call
+    /// fails with [`Error::DeadlineExceeded`](super::Error::DeadlineExceeded)
+    /// and the connection is closed.
+    pub call_deadline: Option<Duration>,
 }
 
 impl Default for Options {
@@ -179,6 +186,7 @@ impl Default for Options {
             debuglevel: 0,
             tls: TlsOptions::default(),
             window: Window::default(),
+            call_deadline: None,
         }
     }
 }
@@ -368,6 +376,30 @@ macro_rules! option_setters {
         /// on).
         pub fn chunking(mut self, on: bool) -> Self {
             self.$field.config.chunking = on;
+            self
+        }
+
+        /// The longest one call (connect, login, send, a batch) may take,
+        /// however the server paces its replies; see
+        /// [`Options::call_deadline`]($crate::session::Options::call_deadline).
+        pub fn call_deadline(mut self, limit: ::std::time::Duration) -> Self {
+            self.$field.call_deadline = Some(limit);
+            self
+        }
+
+        /// The longest one mail transaction may take, from MAIL to its
+        /// last reply; see
+        /// [`Config::transaction_deadline`]($crate::Config::transaction_deadline).
+        pub fn transaction_deadline(mut self, limit: ::std::time::Duration) -> Self {
+            self.$field.config.transaction_deadline = Some(limit);
+            self
+        }
+
+        /// Asks for one reply per recipient after the message (PRDR) when
+        /// the server offers it and a message has several recipients
+        /// (default on).
+        pub fn prdr(mut self, on: bool) -> Self {
+            self.$field.config.prdr = on;
             self
         }
 

@@ -425,6 +425,7 @@ impl Session {
             return self.start_txn(mode, envelope.clone(), options, now);
         }
         self.take_over();
+        self.arm_call(now);
         match self.client.send_mail(envelope, options) {
             Ok(txn) => {
                 // The engine closed any envelope `mail` left open.

@@ -115,12 +115,19 @@ impl State {
         Stage::Idle
     }
 
+    /// The earliest of the reply deadline and the transactions'
+    /// deadlines.
     pub(crate) fn poll_timeout(&self) -> Option<Instant> {
         if self.error.is_some() || self.phase == Phase::Closed {
-            None
-        } else {
-            self.deadline
+            return None;
         }
+        let txns = self.txns.iter().filter_map(|t| t.deadline).min();
+        [self.deadline, txns].into_iter().flatten().min()
+    }
+
+    /// Whether a reply is awaited (its deadline is armed).
+    pub(crate) fn is_awaiting_reply(&self) -> bool {
+        self.error.is_none() && self.phase != Phase::Closed && self.deadline.is_some()
     }
 
     pub(crate) fn poll_event(&mut self) -> Option<Event> {

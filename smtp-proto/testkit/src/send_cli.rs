@@ -32,7 +32,8 @@ const USAGE: &str = "usage: send [OPTIONS] [--from ADDR] [--to ADDR]... < MESSAG
                        prompt on a terminal (--password P works too, but shows in `ps`)
   --auth MECH          force one mechanism
   --allow-plaintext-auth   permit AUTH (any mechanism) without TLS
-  --helo NAME   --timeout SECS   --no-pipelining   --no-chunking   --debug (wire trace on stderr)";
+  --helo NAME   --timeout SECS   --no-pipelining   --no-chunking   --debug (wire trace on stderr)
+  --no-prdr            do not ask for per-recipient replies (PRDR) when the server offers them";
 
 /// The command line, parsed and checked.
 #[derive(Debug, Default)]
@@ -51,6 +52,7 @@ pub struct Args {
     timeout: Option<f64>,
     no_pipelining: bool,
     no_chunking: bool,
+    no_prdr: bool,
     debug: bool,
     from: Option<String>,
     to: Vec<String>,
@@ -157,6 +159,7 @@ impl Args {
         }
         o.config.pipelining = !self.no_pipelining;
         o.config.chunking = !self.no_chunking;
+        o.config.prdr = !self.no_prdr;
         o.config.allow_plaintext_auth = self.allow_plaintext_auth;
         o.debuglevel = u8::from(self.debug);
         Ok(o)
@@ -215,6 +218,7 @@ pub fn parse_args() -> Result<Option<Args>, String> {
             }
             "--no-pipelining" => a.no_pipelining = true,
             "--no-chunking" => a.no_chunking = true,
+            "--no-prdr" => a.no_prdr = true,
             "--debug" => a.debug = true,
             "--from" => a.from = Some(value()?),
             "--to" => a.to.push(value()?),
