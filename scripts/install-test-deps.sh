@@ -10,20 +10,36 @@
 #     Dovecot delivers maildir mail as, that Postfix's pipe(8) spool delivery
 #     runs as, and that smtp-sink drops to;
 #   * a Python venv with aiosmtpd from PyPI at $SMTP_TEST_VENV
-#     (default /opt/smtpt-venv; scripts/test-servers.sh reads the same variable).
+#     (default /opt/smtpt-venv; scripts/test-servers.sh reads the same variable);
+#   * Exim 4 (for PRDR), NOT installed as a package: Debian's exim4-daemon-light
+#     conflicts with postfix (both are "the" mail transport agent), so its .deb
+#     and exim4-base's are fetched with `apt-get download` and unpacked with
+#     `dpkg-deb -x` into $SMTP_TEST_EXIM_DIR (default /opt/smtpt-exim; the binary is
+#     $SMTP_TEST_EXIM_DIR/usr/sbin/exim4, its set-uid bit removed: it only ever
+#     runs as root from scripts/test-servers.sh). dpkg does not know about it;
+#     `rm -rf /opt/smtpt-exim` removes it. Exim's shared libraries
+#     (libidn12, libgnutls-dane0, ...) are installed as ordinary packages, and
+#     a system user `Debian-exim` (the user name compiled into Debian's exim)
+#     is created. exim4-base only adds the utilities and the reference manual
+#     ($SMTP_TEST_EXIM_DIR/usr/share/doc/exim4-base/spec.txt.gz).
 #
 # No system service is left running: while apt runs, a policy-rc.d that forbids
 # every start is in place (only if none existed; ours is removed afterwards).
 # The system postfix/dovecot are never configured or started by this script;
 # scripts/test-servers.sh runs private instances.
 #
-# Fast path: when every binary and the venv's aiosmtpd are already there, apt is
-# not touched at all (about a second).
+# Fast path: when every binary, the venv's aiosmtpd and the unpacked Exim are
+# already there, apt is not touched at all (about a second).
 set -euo pipefail
 
 VENV="${SMTP_TEST_VENV:-/opt/smtpt-venv}"
 MAIL_USER=smtptest
 AIOSMTPD_SPEC='aiosmtpd>=1.4.4,<2'
+EXIM_DIR="${SMTP_TEST_EXIM_DIR:-/opt/smtpt-exim}"
+EXIM_USER=Debian-exim
+# exim4-daemon-light's run-time libraries (its Depends: minus debconf and exim4-base)
+# plus libevent, which this build needs too.
+EXIM_LIBS="libidn12 libidn2-0 libgnutls-dane0 libgnutls30 libevent-2.1-7 libnsl2 libdb5.3 libpcre2-8-0 libcrypt1"
 
 log() { printf 'install-test-deps: %s\n' "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
@@ -43,6 +59,8 @@ have_all_packages() {
     /usr/bin/python3 -c 'import venv, ensurepip' 2>/dev/null || { log "missing python3-venv"; return 1; }
     # native-tls (the adapters' TLS) links OpenSSL through pkg-config.
     dpkg -s libssl-dev pkg-config >/dev/null 2>&1 || { log "missing libssl-dev/pkg-config"; return 1; }
+    # shellcheck disable=SC2086
+    dpkg -s $EXIM_LIBS >/dev/null 2>&1 || { log "missing Exim's libraries"; return 1; }
     return 0
 }
 
@@ -64,7 +82,7 @@ else
     log "apt-get install"
     apt-get -o DPkg::Lock::Timeout=300 install -y -q --no-install-recommends \
         postfix dovecot-core dovecot-lmtpd swaks libio-socket-ssl-perl libnet-ssleay-perl \
-        openssl python3-venv ca-certificates libssl-dev pkg-config >/dev/null
+        openssl python3-venv ca-certificates libssl-dev pkg-config $EXIM_LIBS >/dev/null
     if [ "$OUR_POLICY" = 1 ]; then rm -f "$POLICY"; OUR_POLICY=0; fi
     have_all_packages || die "packages still missing after apt-get install"
 fi
@@ -91,6 +109,47 @@ else
     /usr/bin/python3 -m venv "$VENV"
     "$VENV/bin/pip" install -q --disable-pip-version-check "$AIOSMTPD_SPEC"
     "$VENV/bin/python" -c 'import aiosmtpd' || die "aiosmtpd not importable from $VENV"
+fi
+
+# ---- Exim, unpacked (never installed: it would replace postfix)
+exim_ok() {
+    [ -x "$EXIM_DIR/usr/sbin/exim4" ] && [ -s "$EXIM_DIR/.smtpt-version" ] || return 1
+    ! ldd "$EXIM_DIR/usr/sbin/exim4" 2>/dev/null | grep -q 'not found'
+}
+if exim_ok; then
+    log "Exim $(cat "$EXIM_DIR/.smtpt-version") already unpacked in $EXIM_DIR"
+else
+    log "downloading exim4-daemon-light and exim4-base into $EXIM_DIR"
+    dl=$(mktemp -d /tmp/smtpt-exim-dl.XXXXXX)
+    trap 'rm -rf "$dl"' EXIT
+    fetch_debs() {
+        (cd "$dl" && apt-get -q -o APT::Sandbox::User=root download exim4-daemon-light exim4-base >/dev/null)
+    }
+    if ! fetch_debs; then
+        log "apt-get update (for apt-get download)"
+        apt-get -o DPkg::Lock::Timeout=300 update -q >/dev/null
+        fetch_debs || die "apt-get download exim4-daemon-light exim4-base failed"
+    fi
+    rm -rf "$EXIM_DIR.tmp"
+    mkdir -p "$EXIM_DIR.tmp"
+    for deb in "$dl"/*.deb; do
+        dpkg-deb -x "$deb" "$EXIM_DIR.tmp"
+    done
+    # Only root runs it (scripts/test-servers.sh): no set-uid root binary left lying around.
+    chmod u-s,g-s "$EXIM_DIR.tmp/usr/sbin/exim4"
+    dpkg-deb -f "$(ls "$dl"/exim4-daemon-light_*.deb)" Version >"$EXIM_DIR.tmp/.smtpt-version"
+    rm -rf "$EXIM_DIR"
+    mv "$EXIM_DIR.tmp" "$EXIM_DIR"
+    rm -rf "$dl"
+    if ldd "$EXIM_DIR/usr/sbin/exim4" | grep 'not found' >&2; then
+        die "$EXIM_DIR/usr/sbin/exim4 lacks shared libraries (see above)"
+    fi
+    log "Exim $(cat "$EXIM_DIR/.smtpt-version") unpacked"
+fi
+if ! id -u "$EXIM_USER" >/dev/null 2>&1; then
+    log "creating system user $EXIM_USER"
+    useradd --system --user-group --no-create-home --home-dir /nonexistent \
+        --shell /usr/sbin/nologin "$EXIM_USER"
 fi
 
 log "done"

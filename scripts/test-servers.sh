@@ -13,6 +13,7 @@
 # Environment: SMTP_TEST_STATE     state dir (default /tmp/smtpt; at most 60 bytes, Unix sockets live in it)
 #              SMTP_TEST_PORT_BASE first port of the block (default 25250)
 #              SMTP_TEST_VENV      venv with aiosmtpd (default /opt/smtpt-venv)
+#              SMTP_TEST_EXIM_DIR  Exim unpacked by install-test-deps.sh (default /opt/smtpt-exim)
 # The system Postfix/Dovecot are never touched; nothing here listens on anything but 127.0.0.1,
 # nothing relays and nothing resolves names. Never kills by process name.
 #
@@ -23,19 +24,23 @@
 #   BASE+3  25253  Dovecot LMTP (also on the Unix socket $SMTP_TEST_LMTP_SOCKET)
 #   BASE+4  25254  aiosmtpd: SMTP, STARTTLS offered; AUTH only after STARTTLS
 #   BASE+5  25255  aiosmtpd: implicit TLS
+#   BASE+6  25256  Exim 4.96: SMTP with PRDR, STARTTLS offered; no AUTH
 #
 # TLS: one self-signed RSA-2048 certificate, CN=localhost, SAN DNS:localhost, IP:127.0.0.1, IP:::1,
 #   basicConstraints CA:FALSE, serverAuth; a client trusts it by adding $SMTP_TEST_CA (the cert
 #   itself) as a root. Kept across restarts (regenerated when it expires within a day).
-# SASL: user "tester", password "Test-Pa55word" (Postfix via Dovecot's auth socket: PLAIN, LOGIN,
-#   CRAM-MD5; aiosmtpd: the same three). The LMTP users (see below) have the same password.
+# SASL: user "tester", password "Test-Pa55word" (Postfix via Dovecot's auth socket: EHLO offers
+#   "AUTH PLAIN LOGIN CRAM-MD5 SCRAM-SHA-256"; for SCRAM-SHA-256 Postfix sends the server-final
+#   message as a 334 challenge, answered with an empty line, then 235; aiosmtpd: PLAIN, LOGIN,
+#   CRAM-MD5). The LMTP users (see below) have the same password.
 #   Postfix answers a failed AUTH (535 5.7.8) after up to 0.5 s; Dovecot's per-IP penalty is off.
 #
 # `env` prints: SMTP_TEST_SERVERS=1, SMTP_TEST_STATE, SMTP_TEST_HOST=127.0.0.1, SMTP_TEST_CA,
 #   SMTP_TEST_USER, SMTP_TEST_PASSWORD, SMTP_TEST_POSTFIX_PORT, SMTP_TEST_POSTFIX_TLS_PORT,
 #   SMTP_TEST_POSTFIX_SPOOL, SMTP_TEST_SINK_PORT, SMTP_TEST_LMTP_PORT, SMTP_TEST_LMTP_SOCKET,
 #   SMTP_TEST_LMTP_USERS, SMTP_TEST_LMTP_OVERQUOTA_USER, SMTP_TEST_MAILDIR_ROOT,
-#   SMTP_TEST_AIOSMTPD_PORT, SMTP_TEST_AIOSMTPD_TLS_PORT, SMTP_TEST_AIOSMTPD_SPOOL.
+#   SMTP_TEST_AIOSMTPD_PORT, SMTP_TEST_AIOSMTPD_TLS_PORT, SMTP_TEST_AIOSMTPD_SPOOL,
+#   SMTP_TEST_EXIM_PORT, SMTP_TEST_EXIM_SPOOL.
 #
 # Postfix (ports BASE+0, BASE+1): EHLO offers PIPELINING, SIZE 52428800 (50 MiB: room for the 20 MB
 #   streamed-message test of smtp-blocking), VRFY, ETRN, STARTTLS (plain port only), AUTH (after TLS), ENHANCEDSTATUSCODES, 8BITMIME, DSN, SMTPUTF8, CHUNKING.
@@ -72,16 +77,73 @@
 # aiosmtpd (BASE+4, BASE+5): see the header of scripts/aiosmtpd_server.py; spool
 #   $SMTP_TEST_AIOSMTPD_SPOOL holds ID.eml (exact DATA bytes) + ID.json (envelope), ID from the
 #   "250 2.0.0 Ok: queued as ID" reply.
+# Exim (BASE+6): Debian's exim4-daemon-light 4.96, unpacked (not installed: it would replace
+#   Postfix) into $SMTP_TEST_EXIM_DIR, started as root with the generated exim/exim.conf; once
+#   its socket is bound, the daemon, reception and delivery all run as the system user
+#   Debian-exim (made by install-test-deps.sh). No DNS or ident lookups, no
+#   dnslookup router and no smtp transport (cannot relay); any recipient domain is accepted
+#   (domain literals too; addresses must have a domain: RCPT TO:<bob> -> 501). The greeting is
+#   "220 localhost ESMTP Exim 4.96 (test instance) DATE". EHLO offers SIZE 52428800, 8BITMIME,
+#   DSN, PIPELINING, PIPECONNECT, CHUNKING, STARTTLS (same cert), PRDR, SMTPUTF8, HELP. No
+#   ENHANCEDSTATUSCODES (not an Exim feature: its own replies carry no enhanced codes; the
+#   test rules' texts below do), no AUTH, VRFY -> 252. Exim checks EHLO names (e.g. "_" -> 501).
+#   Refusals: MAIL FROM:<reject...> -> 550 5.7.1 at MAIL; RCPT TO:<reject...> -> 550 5.1.1;
+#   RCPT TO:<tempfail...> -> 450 4.2.1 (regexps on the whole address, as for Postfix).
+#   After the data, a recipient whose LOCAL PART starts with "prdrreject" refuses the message
+#   and one starting with "prdrtempfail" defers it:
+#   * With PRDR (MAIL FROM:<...> PRDR, answered "250 OK, PRDR Requested") and at least two
+#     accepted recipients, the final dot (or BDAT LAST) gets
+#       353 PRDR content analysis beginning
+#     then one reply per accepted recipient, in RCPT order:
+#       250 PRDR R=<ADDRESS> acceptance
+#       550 5.7.1 Message refused for this recipient (test rule ^prdrreject)
+#       451 4.7.1 Message deferred for this recipient (test rule ^prdrtempfail)
+#     then the final reply: "250 id=ID message accepted" (all accepted), "250 id=ID message
+#     accepted for some recipients", "550 id=ID message rejected for all recipients". Exim quirk:
+#     when no recipient accepted but some deferred, the final reply still is "250 id=ID message
+#     accepted for some recipients", and nothing is stored. The accepted ones are delivered.
+#   * Without PRDR, and with PRDR but a single recipient (Exim then answers as without PRDR: no
+#     353), the rule applies to the whole message: "550 5.7.1 Message refused (test rule
+#     ^prdrreject)" or "451 4.7.1 Message deferred (test rule ^prdrtempfail)".
+#   Otherwise DATA ends with "250 OK id=ID"; BDAT with "250 N byte chunk received", BDAT LAST
+#   with the two-line "250- N byte chunk, total M" / "250 OK id=ID".
+#   A pipe transport (all recipients in one run, as Debian-exim) stores each delivery in
+#   $SMTP_TEST_EXIM_SPOOL, in the same format as Postfix's spool:
+#     ID.eml  the message with CRLF line endings, dot-unstuffed, with one header prepended:
+#               "Received: from [127.0.0.1] (helo=EHLO-NAME) by localhost with PROTO id ID;"
+#               CRLF TAB "Mon, 07 Dec 2026 06:58:30 +0000" CRLF
+#             (PROTO: esmtp, esmtps after STARTTLS, utf8esmtp(s) with SMTPUTF8, smtp after
+#             HELO; Exim's own DSNs/bounces: "Received: by localhost with local id ID;...").
+#             Nothing else added or removed (existing Return-Path, Envelope-to, Delivery-date,
+#             Bcc kept). A message sent with CRLF endings only and ending in CRLF is stored
+#             byte for byte after that header. Otherwise Exim normalises, differently for DATA
+#             and BDAT: a bare CR or LF ends a line in BDAT data (but a bare LF in the header
+#             section of BDAT data -> "552 Message header not CRLF terminated"); in the DATA
+#             body a bare CR ends a line and a bare LF became a space (Debian's SMTP smuggling
+#             fix); a missing final CRLF is added; a message whose first line is no header
+#             gets an empty line after Received (Exim treats it all as body).
+#     ID.env  written after ID.eml:  "sender ADDRESS" ("sender " for <>), then "rcpt ADDRESS"
+#             for each recipient DELIVERED (PRDR-refused or -deferred ones are absent),
+#             address as given in RCPT (case kept), normally RCPT order (compare as a set);
+#             an address given twice is delivered (and listed) once.
+#   ID is the "id=ID" of the final reply. Delivery starts just after that reply (the .env
+#   usually appears within ~50 ms): poll (bounded). Later parts of a split delivery (not
+#   expected) would be ID.2.eml/.env, ... DSN notices (NOTIFY=SUCCESS) and bounces land here
+#   too under their own ids, with "sender ". ESMTP parameters are not recorded.
+#   Logs: log/exim-main.log (+reject, panic; log_selector +all), exim-check.out (the -bV
+#   output of the last start) and exim-daemon.out.
 #
 # State dir layout: tls/ (cert.pem, key.pem), log/ (postfix.log, dovecot.log, smtp-sink.log,
-#   aiosmtpd.log), run/ (smtp-sink.pid, aiosmtpd.pid), postfix/{conf,queue,data,deliver},
-#   dovecot/{dovecot.conf,users,run,lib}, spool/{postfix,aiosmtpd}, mail/USER/Maildir.
+#   aiosmtpd.log, exim-*.log), run/ (smtp-sink.pid, aiosmtpd.pid, exim.pid),
+#   postfix/{conf,queue,data,deliver}, dovecot/{dovecot.conf,users,run,lib},
+#   exim/{exim.conf,queue,deliver,tls}, spool/{postfix,aiosmtpd,exim}, mail/USER/Maildir.
 #   PID files: postfix/queue/pid/master.pid, dovecot/run/master.pid, run/*.pid.
 set -euo pipefail
 
 STATE="${SMTP_TEST_STATE:-/tmp/smtpt}"
 BASE="${SMTP_TEST_PORT_BASE:-25250}"
 VENV="${SMTP_TEST_VENV:-/opt/smtpt-venv}"
+EXIM_DIR="${SMTP_TEST_EXIM_DIR:-/opt/smtpt-exim}"
 SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 
 HOST=127.0.0.1
@@ -91,10 +153,12 @@ SINK_PORT=$((BASE + 2))
 LMTP_PORT=$((BASE + 3))
 AIO_PORT=$((BASE + 4))
 AIO_TLS_PORT=$((BASE + 5))
+EXIM_PORT=$((BASE + 6))
 TEST_USER=tester
 TEST_PASSWORD=Test-Pa55word
 LMTP_USERS="alice bob tester overquota"
 MAIL_USER=smtptest
+EXIM_USER=Debian-exim
 START_TIMEOUT=30
 
 PF_CONF="$STATE/postfix/conf"
@@ -117,6 +181,14 @@ LOG="$STATE/log"
 RUN="$STATE/run"
 SINK_PIDFILE="$RUN/smtp-sink.pid"
 AIO_PIDFILE="$RUN/aiosmtpd.pid"
+EXIM_BIN="$EXIM_DIR/usr/sbin/exim4"
+EX_DIR="$STATE/exim"
+EX_CONF="$EX_DIR/exim.conf"
+EX_QUEUE="$EX_DIR/queue"
+EX_DELIVER="$EX_DIR/deliver"
+EX_TLS="$EX_DIR/tls"
+EX_SPOOL="$STATE/spool/exim"
+EX_PIDFILE="$RUN/exim.pid"
 
 say() { printf 'test-servers: %s\n' "$*" >&2; }
 die() { say "ERROR: $*"; exit 1; }
@@ -144,6 +216,8 @@ export SMTP_TEST_MAILDIR_ROOT='$MAIL_ROOT'
 export SMTP_TEST_AIOSMTPD_PORT=$AIO_PORT
 export SMTP_TEST_AIOSMTPD_TLS_PORT=$AIO_TLS_PORT
 export SMTP_TEST_AIOSMTPD_SPOOL='$AIO_SPOOL'
+export SMTP_TEST_EXIM_PORT=$EXIM_PORT
+export SMTP_TEST_EXIM_SPOOL='$EX_SPOOL'
 EOF
 }
 
@@ -211,6 +285,7 @@ stop_postfix() {
 }
 
 stop_all() {
+    stop_pid exim "$EX_PIDFILE" "$EX_CONF"
     stop_pid aiosmtpd "$AIO_PIDFILE" aiosmtpd_server.py
     stop_pid smtp-sink "$SINK_PIDFILE" smtp-sink
     stop_postfix
@@ -241,6 +316,7 @@ targets = [
     ("dovecot lmtp unix", "$LMTP_SOCKET", False),
     ("aiosmtpd smtp", ("$HOST", $AIO_PORT), False),
     ("aiosmtpd smtps", ("$HOST", $AIO_TLS_PORT), True),
+    ("exim smtp", ("$HOST", $EXIM_PORT), False),
 ]
 bad = 0
 for name, addr, tls in targets:
@@ -458,7 +534,7 @@ postmaster_address = postmaster@localhost
 ssl = yes
 ssl_cert = <$CERT
 ssl_key = <$KEY
-auth_mechanisms = plain login cram-md5
+auth_mechanisms = plain login cram-md5 scram-sha-256
 # no 2 s penalty after a failed AUTH: keeps negative tests fast
 auth_failure_delay = 0
 first_valid_uid = $uid
@@ -509,19 +585,184 @@ service auth {
 EOF
 }
 
+write_exim() {
+    rm -rf "$EX_DIR" "$EX_SPOOL"
+    mkdir -p "$EX_DIR"
+    install -d -o "$EXIM_USER" -g "$EXIM_USER" -m 750 "$EX_QUEUE"
+    install -d -o "$EXIM_USER" -g "$EXIM_USER" -m 755 "$EX_SPOOL"
+    # Reception and delivery run as $EXIM_USER: it needs the key, and log files it can append to.
+    install -d -o root -g "$EXIM_USER" -m 750 "$EX_TLS"
+    install -o root -g root -m 644 "$CERT" "$EX_TLS/cert.pem"
+    install -o root -g "$EXIM_USER" -m 640 "$KEY" "$EX_TLS/key.pem"
+    local f
+    for f in main reject panic; do
+        install -o "$EXIM_USER" -g "$EXIM_USER" -m 644 /dev/null "$LOG/exim-$f.log"
+    done
+
+    # pipe transport program; runs as $EXIM_USER: argv = exim_message_id recipient...,
+    # sender in \$SENDER (Exim refuses tainted data such as \$sender_address in argv, except
+    # \$pipe_addresses).
+    cat >"$EX_DELIVER" <<EOF
+#!/bin/sh
+# Generated by test-servers.sh: store one Exim delivery (all its recipients) in $EX_SPOOL.
+set -eu
+umask 022
+id=\$1; sender=\${SENDER-}; shift 1
+base="$EX_SPOOL/\$id"; n=1
+while [ -e "\$base.env" ] || [ -e "\$base.eml" ]; do
+    n=\$((n + 1)); [ \$n -le 10000 ] || exit 75
+    base="$EX_SPOOL/\$id.\$n"
+done
+cat >"\$base.eml.tmp"
+{ printf 'sender %s\n' "\$sender"; for r in "\$@"; do printf 'rcpt %s\n' "\$r"; done; } >"\$base.env.tmp"
+mv "\$base.eml.tmp" "\$base.eml"
+mv "\$base.env.tmp" "\$base.env"
+EOF
+    chown root:root "$EX_DELIVER"; chmod 755 "$EX_DELIVER"
+
+    cat >"$EX_CONF" <<EOF
+# Generated by scripts/test-servers.sh — private Exim test instance, loopback only.
+# Run as root: $EXIM_BIN -C $EX_CONF -bd -q30s
+exim_path = $EXIM_BIN
+spool_directory = $EX_QUEUE
+log_file_path = $LOG/exim-%s.log
+pid_file_path = $EX_PIDFILE
+primary_hostname = localhost
+qualify_domain = localhost
+local_interfaces = <; $HOST
+daemon_smtp_ports = $EXIM_PORT
+disable_ipv6 = true
+# no DNS (reverse lookups) and no ident callbacks
+host_lookup =
+rfc1413_hosts =
+keep_environment =
+add_environment = PATH=/usr/bin:/bin
+deliver_drop_privilege = true
+log_selector = +all -arguments
+smtp_banner = localhost ESMTP Exim \$version_number (test instance) \$tod_full
+
+# Extensions. (ENHANCEDSTATUSCODES is no Exim feature: never advertised; enhanced codes
+# appear only where a message text below starts with one.)
+pipelining_advertise_hosts = *
+chunking_advertise_hosts = *
+dsn_advertise_hosts = *
+smtputf8_advertise_hosts = *
+accept_8bitmime = true
+prdr_enable = true
+message_size_limit = 52428800
+tls_advertise_hosts = *
+tls_certificate = $EX_TLS/cert.pem
+tls_privatekey = $EX_TLS/key.pem
+allow_domain_literals = true
+
+# Limits that would get in the way of tests (defaults: 20 connections; more than 10 messages
+# per connection are queued instead of delivered at once; 3 unknown commands or protocol
+# errors and 10 non-mail commands end a connection).
+smtp_accept_max = 500
+smtp_connect_backlog = 1024
+smtp_accept_queue_per_connection = 0
+smtp_max_unknown_commands = 1000
+smtp_max_synprot_errors = 1000
+smtp_accept_max_nonmail_hosts =
+recipients_max = 0
+
+# Keep the message as sent: no header removal at reception (by default Exim drops
+# Return-Path, Envelope-to and Delivery-date headers), and one single-line Received header
+# (Exim itself appends "; DATE" to it).
+return_path_remove = false
+envelope_to_remove = false
+delivery_date_remove = false
+received_header_text = Received: \${if def:sender_host_address {from [\$sender_host_address] (helo=\$sender_helo_name) }}by localhost with \$received_protocol id \$message_exim_id
+
+acl_smtp_mail = acl_mail
+acl_smtp_rcpt = acl_rcpt
+acl_smtp_data_prdr = acl_prdr
+acl_smtp_data = acl_data
+
+begin acl
+
+acl_mail:
+  deny    senders = ^reject
+          message = 550 5.7.1 Sender refused (test rule ^reject)
+  accept
+
+acl_rcpt:
+  deny    recipients = ^reject
+          message = 550 5.1.1 Recipient refused (test rule ^reject)
+  defer   recipients = ^tempfail
+          message = 450 4.2.1 Recipient temporarily refused (test rule ^tempfail)
+  accept
+
+# PRDR: runs once per accepted recipient after the data, when the client sent MAIL ... PRDR
+# and more than one recipient was accepted.
+acl_prdr:
+  deny    local_parts = ^prdrreject
+          message = 550 5.7.1 Message refused for this recipient (test rule ^prdrreject)
+  defer   local_parts = ^prdrtempfail
+          message = 451 4.7.1 Message deferred for this recipient (test rule ^prdrtempfail)
+  accept
+
+# Without PRDR (not requested, or a single recipient) the same recipients refuse the whole
+# message after the data.
+acl_data:
+  accept  condition = \${if eq{\$prdr_requested}{yes}}
+  deny    condition = \${if match{,\$recipients}{\N,\s*prdrreject[^@,]*@\N}}
+          message = 550 5.7.1 Message refused (test rule ^prdrreject)
+  defer   condition = \${if match{,\$recipients}{\N,\s*prdrtempfail[^@,]*@\N}}
+          message = 451 4.7.1 Message deferred (test rule ^prdrtempfail)
+  accept
+
+begin routers
+
+# Every address, any domain, goes to the spool: no dnslookup router and no smtp transport,
+# so nothing can ever be relayed.
+spool:
+  driver = accept
+  transport = spool
+
+begin transports
+
+spool:
+  driver = pipe
+  command = $EX_DELIVER \$message_exim_id \$pipe_addresses
+  user = $EXIM_USER
+  group = $EXIM_USER
+  batch_max = 10000
+  current_directory = /
+  home_directory = /
+  use_crlf = true
+  message_prefix =
+  message_suffix =
+  return_path_add = false
+  envelope_to_add = false
+  delivery_date_add = false
+  temp_errors = 75
+  log_output = true
+  return_fail_output = true
+  timeout = 1m
+
+begin retry
+
+*   *   F,1h,30s
+EOF
+    chown root:root "$EX_CONF"; chmod 644 "$EX_CONF"
+}
+
 # ---------------------------------------------------------------- start / status
 start_all() {
     local f
-    for f in /usr/sbin/postfix /usr/sbin/smtp-sink /usr/sbin/dovecot "$VENV/bin/python"; do
+    for f in /usr/sbin/postfix /usr/sbin/smtp-sink /usr/sbin/dovecot "$VENV/bin/python" "$EXIM_BIN"; do
         [ -x "$f" ] || die "$f missing: run scripts/install-test-deps.sh first"
     done
-    id -u "$MAIL_USER" >/dev/null 2>&1 || die "user $MAIL_USER missing: run scripts/install-test-deps.sh first"
+    for f in "$MAIL_USER" "$EXIM_USER"; do
+        id -u "$f" >/dev/null 2>&1 || die "user $f missing: run scripts/install-test-deps.sh first"
+    done
     local uid gid
     uid=$(id -u "$MAIL_USER"); gid=$(id -g "$MAIL_USER")
 
     stop_all
     local p
-    for p in $PF_PORT $PF_TLS_PORT $SINK_PORT $LMTP_PORT $AIO_PORT $AIO_TLS_PORT; do
+    for p in $PF_PORT $PF_TLS_PORT $SINK_PORT $LMTP_PORT $AIO_PORT $AIO_TLS_PORT $EXIM_PORT; do
         if port_listening "$p"; then
             ss -Hltnp "sport = :$p" >&2 || true
             die "port $p is already in use by something this state dir did not start"
@@ -536,6 +777,7 @@ start_all() {
     make_cert
     write_dovecot "$uid" "$gid"
     write_postfix "$uid"
+    write_exim
 
     say "starting dovecot"
     if ! dovecot -c "$DC_CONF" </dev/null >>"$LOG/dovecot.log" 2>&1 9>&-; then
@@ -565,6 +807,20 @@ start_all() {
         --spool "$AIO_SPOOL" --user "$TEST_USER" --password "$TEST_PASSWORD" \
         </dev/null >>"$LOG/aiosmtpd.log" 2>&1 9>&- &
     echo $! >"$AIO_PIDFILE"
+
+    say "starting exim"
+    # -bV parses the whole configuration (and prints why it does not parse).
+    if ! "$EXIM_BIN" -C "$EX_CONF" -bV </dev/null >"$LOG/exim-check.out" 2>&1 9>&-; then
+        cat "$LOG/exim-check.out" >&2
+        tail_logs; stop_all; die "exim configuration check failed"
+    fi
+    # -bd: the daemon detaches itself and writes $EX_PIDFILE; -q30s: retry deferred
+    # deliveries every 30 s. The -C configuration is not in Exim's trusted list: once the
+    # socket is bound, everything (daemon, reception, delivery) runs as $EXIM_USER.
+    if ! "$EXIM_BIN" -C "$EX_CONF" -bd -q30s </dev/null >"$LOG/exim-daemon.out" 2>&1 9>&-; then
+        cat "$LOG/exim-daemon.out" >&2
+        tail_logs; stop_all; die "exim failed to start"
+    fi
 
     local i deadline=$((SECONDS + START_TIMEOUT))
     for ((i = 0; i < START_TIMEOUT * 5; i++)); do
@@ -603,6 +859,7 @@ status_all() {
     pid=$(read_pid "$DC_PIDFILE");   if pid_matches "$pid" "$DC_CONF";  then echo "dovecot   running (pid $pid)"; else echo "dovecot   not running"; rc=1; fi
     pid=$(read_pid "$SINK_PIDFILE"); if pid_matches "$pid" smtp-sink;   then echo "smtp-sink running (pid $pid)"; else echo "smtp-sink not running"; rc=1; fi
     pid=$(read_pid "$AIO_PIDFILE");  if pid_matches "$pid" aiosmtpd_server.py; then echo "aiosmtpd  running (pid $pid)"; else echo "aiosmtpd  not running"; rc=1; fi
+    pid=$(read_pid "$EX_PIDFILE");   if pid_matches "$pid" "$EX_CONF"; then echo "exim      running (pid $pid)"; else echo "exim      not running"; rc=1; fi
     if [ -s "$CERT" ]; then probe || rc=1; fi
     return $rc
 }

@@ -11,7 +11,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::hostile::{Server, parse};
-use crate::real_servers::{servers, token};
+use crate::real_servers::{envelope_rcpts, exim_delivery_by_id, exim_servers, servers, token};
 
 /// An adapter's `send` example: its package and example name.
 #[derive(Clone, Copy, Debug)]
@@ -92,6 +92,8 @@ macro_rules! cli_cases {
             none_accepted_exits_2,
             implicit_tls_and_debug_trace_redacts_auth,
             lmtp_unix_socket_per_recipient_lines,
+            exim_prdr_per_recipient_lines,
+            exim_no_prdr_refuses_the_whole_message,
             outcome_unknown_exits_3,
             required_starttls_missing_exits_2_before_mail,
             user_without_tls_exits_2_and_sends_no_auth,
@@ -308,6 +310,95 @@ pub fn lmtp_unix_socket_per_recipient_lines(example: &Example) {
         "{}",
         lines[2]
     );
+}
+
+/// Sends one message through the project's Exim with STARTTLS to a kept
+/// recipient and to one that Exim's PRDR rule refuses after the data.
+fn exim_run(example: &Example, extra: &[&str], tag: &str) -> Option<(Run, String, String)> {
+    let s = exim_servers()?;
+    let server = s.addr("SMTP_TEST_EXIM_PORT");
+    let ca = s.var("SMTP_TEST_CA");
+    let tok = token(tag);
+    let kept = format!("kept-{tok}@example.org");
+    let refused = format!("prdrreject-{tok}@example.org");
+    let mut args = vec![
+        "--server",
+        &server,
+        "--starttls",
+        "--ca-file",
+        &ca,
+        "--from",
+        "a@example.org",
+        "--to",
+        &kept,
+        "--to",
+        &refused,
+    ];
+    args.extend_from_slice(extra);
+    let r = example.run(&args, &format!("Subject: {tok}\r\n\r\nhello\r\n"));
+    Some((r, kept, refused))
+}
+
+/// PRDR is used on its own: one line per recipient with that recipient's
+/// own reply after the data, exit 1 (some refused); Exim stored the
+/// message for the kept recipient only.
+pub fn exim_prdr_per_recipient_lines(example: &Example) {
+    let Some((r, kept, refused)) = exim_run(example, &[], "prdr") else {
+        return;
+    };
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let lines: Vec<&str> = r.stdout.lines().collect();
+    assert_eq!(lines.len(), 2, "{}", r.stdout);
+    assert!(
+        lines[0].starts_with(&format!("{kept} 250 PRDR R=<{kept}> acceptance")),
+        "{}",
+        lines[0]
+    );
+    assert!(
+        lines[1].starts_with(&format!("{refused} 550 5.7.1 ")),
+        "{}",
+        lines[1]
+    );
+    // The message's own reply (with Exim's id) is not on stdout: find the
+    // delivery by its recipient (bounded: Exim delivers just after it
+    // answers).
+    let s = exim_servers().unwrap();
+    let started = Instant::now();
+    let found = loop {
+        let hit = std::fs::read_dir(s.exim_spool())
+            .unwrap()
+            .filter_map(Result::ok)
+            .filter_map(|e| {
+                let name = e.file_name().into_string().ok()?;
+                name.strip_suffix(".env").map(str::to_owned)
+            })
+            .map(|id| exim_delivery_by_id(&s, &id).1)
+            .find(|env| envelope_rcpts(env).contains(&kept));
+        if let Some(env) = hit {
+            break env;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "Exim stored no message for {kept}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(envelope_rcpts(&found), [kept]);
+}
+
+/// With `--no-prdr` the message's single reply speaks for everyone, and
+/// Exim's rule (a prdrreject recipient refuses the whole message without
+/// PRDR) refuses it: exit 2, nothing delivered.
+pub fn exim_no_prdr_refuses_the_whole_message(example: &Example) {
+    let Some((r, _, _)) = exim_run(example, &["--no-prdr"], "noprdr") else {
+        return;
+    };
+    assert_eq!(r.code, 2, "{}\n{}", r.stdout, r.stderr);
+    let lines: Vec<&str> = r.stdout.lines().collect();
+    assert_eq!(lines.len(), 2, "{}", r.stdout);
+    for line in lines {
+        assert!(line.contains(" 550 5.7.1 Message refused"), "{line}");
+    }
 }
 
 // ----- against a scripted peer (the hostile server's scenario format) -----

@@ -851,6 +851,33 @@ fn faults(v: &mut Vec<Case>) {
         }
         t
     };
+    // A PRDR transaction to two recipients, pipelined, up to `replies` of
+    // the replies after the end of data (353, b's, c's, the message's).
+    let prdr = |replies: usize| -> String {
+        let mut t = String::from(
+            "S: 220 peer.test ESMTP\nC: EHLO client.test\n\
+             S+ 250-peer.test\nS+ 250-PIPELINING\nS: 250 PRDR\n\
+             C: MAIL FROM:<a@x.test> PRDR\nC: RCPT TO:<b@x.test>\n\
+             C: RCPT TO:<c@x.test>\nC: DATA\n\
+             S+ 250 ok\nS+ 250 ok\nS+ 250 ok\nS: 354 go\n",
+        );
+        t.push_str(&format!("C: {BODY_WIRE}\n"));
+        for l in ["S: 353 go", "S: 250 b ok", "S: 250 c ok"]
+            .iter()
+            .take(replies)
+        {
+            t.push_str(l);
+            t.push('\n');
+        }
+        t
+    };
+    let prdr_call = || {
+        sendmail(
+            "a@x.test",
+            &["b@x.test", "c@x.test"],
+            b"Subject: x\r\n\r\nhi\r\n",
+        )
+    };
     let phases = vec![
         Phase {
             name: "greeting",
@@ -905,6 +932,24 @@ fn faults(v: &mut Vec<Case>) {
             before: txn(7),
             setup_calls: vec![(Connect, "ok")],
             call: simple(),
+            stage: "Some(DataEnd)",
+            plaintext_auth: false,
+        },
+        // PRDR: inside the replies after the end of data, after the 353
+        // and one recipient's reply, and before the message's own reply.
+        Phase {
+            name: "prdr-recipients",
+            before: prdr(2),
+            setup_calls: vec![(Connect, "ok")],
+            call: prdr_call(),
+            stage: "Some(DataEnd)",
+            plaintext_auth: false,
+        },
+        Phase {
+            name: "prdr-message",
+            before: prdr(3),
+            setup_calls: vec![(Connect, "ok")],
+            call: prdr_call(),
             stage: "Some(DataEnd)",
             plaintext_auth: false,
         },

@@ -23,11 +23,39 @@ pub fn servers() -> Option<Servers> {
     if ci || std::env::var("SMTP_TEST_SKIP_SERVERS").as_deref() != Ok("1") {
         panic!(
             "this test needs the project's real test servers (Postfix, smtp-sink, Dovecot, \
-             aiosmtpd) and they are not configured: {how}; or set SMTP_TEST_SKIP_SERVERS=1 \
+             aiosmtpd, Exim) and they are not configured: {how}; or set SMTP_TEST_SKIP_SERVERS=1 \
              to skip the real-server tests"
         );
     }
     eprintln!("skipped on purpose (SMTP_TEST_SKIP_SERVERS=1): real-server test; {how}");
+    None
+}
+
+/// [`servers`] for a test of the Exim instance (PRDR): also needs
+/// `SMTP_TEST_EXIM_PORT` and `SMTP_TEST_EXIM_SPOOL`. When the servers are
+/// configured without them (an environment printed before Exim was added
+/// to `scripts/test-servers.sh`), the test fails with what to do;
+/// `SMTP_TEST_SKIP_EXIM=1` skips it on purpose (`None`, with a note),
+/// except under `CI=true`.
+pub fn exim_servers() -> Option<Servers> {
+    let s = servers()?;
+    if std::env::var_os("SMTP_TEST_EXIM_PORT").is_some()
+        && std::env::var_os("SMTP_TEST_EXIM_SPOOL").is_some()
+    {
+        return Some(s);
+    }
+    let how = "restart the servers with the current scripts/test-servers.sh (run \
+               scripts/install-test-deps.sh first: it unpacks Exim) and re-run \
+               `eval \"$(scripts/test-servers.sh env)\"`";
+    let ci = std::env::var("CI").as_deref() == Ok("true");
+    if ci || std::env::var("SMTP_TEST_SKIP_EXIM").as_deref() != Ok("1") {
+        panic!(
+            "this test needs the Exim test server and SMTP_TEST_EXIM_PORT / \
+             SMTP_TEST_EXIM_SPOOL are not set: {how}; or set SMTP_TEST_SKIP_EXIM=1 to skip \
+             the Exim tests"
+        );
+    }
+    eprintln!("skipped on purpose (SMTP_TEST_SKIP_EXIM=1): Exim test; {how}");
     None
 }
 
@@ -63,6 +91,13 @@ impl Servers {
     }
     pub fn aiosmtpd_spool(&self) -> PathBuf {
         PathBuf::from(self.var("SMTP_TEST_AIOSMTPD_SPOOL"))
+    }
+    /// Exim's port (PRDR; STARTTLS, no AUTH): `SMTP_TEST_EXIM_PORT`.
+    pub fn exim_port(&self) -> u16 {
+        self.port("SMTP_TEST_EXIM_PORT")
+    }
+    pub fn exim_spool(&self) -> PathBuf {
+        PathBuf::from(self.var("SMTP_TEST_EXIM_SPOOL"))
     }
     pub fn maildir(&self, user: &str) -> PathBuf {
         Path::new(&self.var("SMTP_TEST_MAILDIR_ROOT"))
@@ -125,6 +160,67 @@ pub fn aiosmtpd_delivery(s: &Servers, reply_text: &str) -> (Vec<u8>, String) {
     (eml, std::fs::read_to_string(json).unwrap())
 }
 
+/// The Exim message id in a final reply: "250 OK id=ID" (DATA), "250- N
+/// byte chunk, total M" + "250 OK id=ID" (BDAT LAST), and with PRDR "250
+/// id=ID message accepted[ for some recipients]" or "550 id=ID message
+/// rejected for all recipients". (A PRDR per-recipient reply, "250 PRDR
+/// R=<ADDRESS> acceptance", has no id.)
+pub fn exim_id(text: &str) -> String {
+    let (_, rest) = text
+        .rsplit_once("id=")
+        .unwrap_or_else(|| panic!("no Exim id (\"id=\") in {text:?}"));
+    let id: String = rest
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '-')
+        .collect();
+    assert!(!id.is_empty(), "no Exim id after \"id=\" in {text:?}");
+    id
+}
+
+/// An Exim spool entry, waiting (bounded) for it: (message bytes with CRLF
+/// line endings and Exim's `Received:` header first, envelope lines:
+/// "sender ADDRESS" then one "rcpt ADDRESS" per recipient delivered). Only
+/// the recipients a PRDR exchange accepted are listed.
+pub fn exim_delivery(s: &Servers, reply_text: &str) -> (Vec<u8>, Vec<String>) {
+    let id = exim_id(reply_text);
+    exim_delivery_by_id(s, &id)
+}
+
+/// [`exim_delivery`] by Exim id.
+pub fn exim_delivery_by_id(s: &Servers, id: &str) -> (Vec<u8>, Vec<String>) {
+    let env = s.exim_spool().join(format!("{id}.env"));
+    assert!(wait_for(&env), "no delivery {}", env.display());
+    let eml = std::fs::read(s.exim_spool().join(format!("{id}.eml"))).unwrap();
+    let env = std::fs::read_to_string(env).unwrap();
+    (eml, env.lines().map(str::to_owned).collect())
+}
+
+/// The recipients of envelope lines (`rcpt ADDRESS`), sorted: Exim's order
+/// is normally, not always, RCPT order.
+pub fn envelope_rcpts(env: &[String]) -> Vec<String> {
+    let mut rcpts: Vec<String> = env
+        .iter()
+        .filter_map(|l| l.strip_prefix("rcpt "))
+        .map(str::to_owned)
+        .collect();
+    rcpts.sort();
+    rcpts
+}
+
+/// The message Exim stored, without its own `Received:` header (one line
+/// ending in `;` and a TAB continuation with the date, CRLF endings):
+/// the exact bytes sent, for a message with CRLF line endings only.
+pub fn strip_exim_received(eml: &[u8]) -> &[u8] {
+    assert!(eml.starts_with(b"Received: "), "no Received header");
+    let first = eml.windows(3).position(|w| w == b";\r\n").unwrap() + 3;
+    assert_eq!(
+        eml[first], b'\t',
+        "Exim's Received header: date on a TAB line"
+    );
+    let second = eml[first..].windows(2).position(|w| w == b"\r\n").unwrap();
+    &eml[first + second + 2..]
+}
+
 /// A token unique to this test run, for finding messages.
 pub fn token(tag: &str) -> String {
     let nanos = std::time::SystemTime::now()
@@ -153,4 +249,63 @@ pub fn maildir_message(s: &Servers, user: &str, token: &str) -> Option<Vec<u8>> 
         std::thread::sleep(Duration::from_millis(50));
     }
     None
+}
+
+/// A PRDR case for the project's Exim: a message to three recipients of
+/// which Exim's PRDR rule refuses the second after the data (its local
+/// part starts with `prdrreject`). Both adapters send it and check the
+/// result with [`PrdrCase::check`].
+pub struct PrdrCase {
+    pub envelope: smtp_proto::Envelope,
+    pub message: Vec<u8>,
+    /// The recipients that must get the message.
+    pub kept: Vec<String>,
+}
+
+impl PrdrCase {
+    pub fn new(tag: &str) -> PrdrCase {
+        let tok = token(tag);
+        let to = [
+            format!("one-{tok}@example.org"),
+            format!("prdrreject-{tok}@example.org"),
+            format!("three-{tok}@example.org"),
+        ];
+        let envelope = smtp_proto::Envelope::new(
+            smtp_proto::ReversePath::parse("sender@example.org").unwrap(),
+            to.iter()
+                .map(|t| smtp_proto::ForwardPath::parse(t).unwrap()),
+        );
+        let mut kept = vec![to[0].clone(), to[2].clone()];
+        kept.sort();
+        PrdrCase {
+            envelope,
+            message: format!("Subject: {tok}\r\n\r\nper-recipient replies\r\n.dot\r\n")
+                .into_bytes(),
+            kept,
+        }
+    }
+
+    /// The report gives each recipient its own reply after the data (two
+    /// 250s and the rule's 550), the message's own reply carries Exim's id,
+    /// and Exim stored the exact bytes for the two kept recipients only.
+    pub fn check(&self, s: &Servers, report: &smtp_proto::TxnReport) {
+        use smtp_proto::TxnOutcome;
+        assert_eq!(report.outcome, TxnOutcome::Delivered, "{report:#?}");
+        let codes: Vec<Option<u16>> = report
+            .recipients
+            .iter()
+            .map(|r| r.delivery_reply.as_ref().map(|x| x.code().get()))
+            .collect();
+        assert_eq!(codes, [Some(250), Some(550), Some(250)], "{report:#?}");
+        let refusal = report.recipients[1].refusal().unwrap().text_lossy();
+        assert!(refusal.contains("5.7.1"), "{refusal}");
+        let refused: Vec<String> = report.refused().map(|(a, _)| a.to_string()).collect();
+        assert_eq!(refused.len(), 1, "{refused:?}");
+        assert!(refused[0].contains("prdrreject-"), "{refused:?}");
+        let message = report.message_reply.as_ref().expect("PRDR's message reply");
+        let (eml, env) = exim_delivery(s, &message.text_lossy());
+        assert_eq!(envelope_rcpts(&env), self.kept);
+        assert_eq!(env[0], "sender sender@example.org");
+        assert_eq!(strip_exim_received(&eml), self.message.as_slice());
+    }
 }
