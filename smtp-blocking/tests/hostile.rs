@@ -38,6 +38,12 @@ fn builder(case: &Case) -> Builder {
     if s.lmtp {
         b = b.lmtp();
     }
+    if let Some(d) = s.call_deadline {
+        b = b.call_deadline(d);
+    }
+    if let Some(d) = s.transaction_deadline {
+        b = b.transaction_deadline(d);
+    }
     if s.trust {
         let (cert, _) = hostile::test_cert();
         b = b.add_root_certificate(Certificate::from_pem(cert).unwrap());

@@ -35,6 +35,10 @@ pub struct Setup {
     pub plaintext_auth: bool,
     /// Trust the test certificate.
     pub trust: bool,
+    /// `Builder::call_deadline`, when set.
+    pub call_deadline: Option<Duration>,
+    /// `Builder::transaction_deadline`, when set.
+    pub transaction_deadline: Option<Duration>,
     pub server_name: &'static str,
 }
 
@@ -48,6 +52,8 @@ impl Default for Setup {
             lmtp: false,
             plaintext_auth: false,
             trust: true,
+            call_deadline: None,
+            transaction_deadline: None,
             server_name: "localhost",
         }
     }
@@ -203,6 +209,14 @@ pub fn error(e: &Error) -> String {
         },
         Error::OutcomeUnknown { cause } => format!("OutcomeUnknown({})", error(cause)),
         Error::Timeout { stage } => format!("Timeout({stage:?})"),
+        Error::DeadlineExceeded { deadline, stage } => {
+            let which = match deadline {
+                smtp_proto::Deadline::Call(_) => "Call",
+                smtp_proto::Deadline::Transaction(_) => "Transaction",
+                _ => "other",
+            };
+            format!("DeadlineExceeded({which}, {stage:?})")
+        }
         Error::NoGreeting { .. } => "NoGreeting".into(),
         Error::Io(io) => format!("Io({:?})", io.kind()),
         Error::Tls(_) => "Tls".into(),
@@ -316,8 +330,86 @@ pub fn cases() -> Vec<Case> {
     caller_input(&mut v);
     replies(&mut v);
     faults(&mut v);
+    deadlines(&mut v);
     transactions(&mut v);
     v
+}
+
+// ------------------------------------------------------ overall deadlines
+
+/// A server that answers every command inside the reply timeout, or drips
+/// its reply byte by byte, cannot stretch a call or a transaction past its
+/// overall deadline; the error names the deadline and the stage, and after
+/// the end of data the outcome is unknown.
+fn deadlines(v: &mut Vec<Case>) {
+    use Call::*;
+    let ms = Duration::from_millis;
+    let lock_step = format!(
+        "{HELLO}C: MAIL FROM:<a@x.test>\nSTALL 600ms\nS: 250 ok\n\
+         C: RCPT TO:<b@x.test>\nSTALL 1500ms\nEND\n"
+    );
+    let drip_after_dot = format!(
+        "{HELLO_PIPE}C: MAIL FROM:<a@x.test>\nC: RCPT TO:<b@x.test>\nC: DATA\n\
+         S+ 250 ok\nS+ 250 ok\nS: 354 go\nC: {BODY_WIRE}\n\
+         DRIP 100ms 250 queued, but this reply takes its time\nEND\n"
+    );
+    let mut c = case(
+        "deadline/call/just-in-time-replies",
+        lock_step.clone(),
+        &[
+            (Connect, "ok"),
+            (simple(), "DeadlineExceeded(Call, Some(Rcpt))"),
+            (Noop, "Poisoned"),
+        ],
+    )
+    .setup(|s| {
+        s.timeout = ms(800);
+        s.call_deadline = Some(ms(1000));
+    });
+    c.budget = Duration::from_secs(4);
+    v.push(c);
+    v.push(
+        case(
+            "deadline/transaction/just-in-time-replies",
+            lock_step,
+            &[
+                (Connect, "ok"),
+                (simple(), "DeadlineExceeded(Transaction, Some(Rcpt))"),
+            ],
+        )
+        .setup(|s| {
+            s.timeout = ms(800);
+            s.transaction_deadline = Some(ms(1000));
+        }),
+    );
+    v.push(
+        case(
+            "deadline/call/drip-after-dot",
+            drip_after_dot.clone(),
+            &[
+                (Connect, "ok"),
+                (
+                    simple(),
+                    "OutcomeUnknown(DeadlineExceeded(Call, Some(DataEnd)))",
+                ),
+            ],
+        )
+        .setup(|s| s.call_deadline = Some(ms(800))),
+    );
+    v.push(
+        case(
+            "deadline/transaction/drip-after-dot",
+            drip_after_dot,
+            &[
+                (Connect, "ok"),
+                (
+                    simple(),
+                    "OutcomeUnknown(DeadlineExceeded(Transaction, Some(DataEnd)))",
+                ),
+            ],
+        )
+        .setup(|s| s.transaction_deadline = Some(ms(800))),
+    );
 }
 
 // ------------------------------------------------------- STARTTLS and TLS
