@@ -54,6 +54,16 @@
 //! # Ok(()) }
 //! ```
 //!
+//! SMTP servers that offer PRDR (Exim does) give the same per-recipient
+//! replies after the data: the client asks for them by itself when a
+//! message has more than one recipient ([`Builder::prdr`] turns that off),
+//! and each recipient's own reply is its `delivery_reply`.
+//!
+//! Each reply has its own timeout ([`Builder::timeout`]);
+//! [`Builder::call_deadline`] and [`Builder::transaction_deadline`] bound a
+//! whole call and a whole message however the server paces its replies,
+//! failing with [`Error::DeadlineExceeded`].
+//!
 //! The smtplib-shaped calls ([`SmtpClient::sendmail`] and friends) are
 //! the compatibility layer, with smtplib's semantics: `sendmail` returns
 //! `Ok` with the map of refused recipients when at least one got the

@@ -1,6 +1,7 @@
 //! `smtp-proto` contains the complete SMTP and LMTP client logic: framing,
-//! sequencing, pipelining, timeouts, STARTTLS and AUTH choreography, and body
-//! encoding. It reads no clock, opens no socket, spawns nothing and links no
+//! sequencing, pipelining (also across messages), per-recipient replies
+//! (LMTP, and PRDR in SMTP), reply timeouts and overall deadlines, STARTTLS
+//! and AUTH choreography, and body encoding. It reads no clock, opens no socket, spawns nothing and links no
 //! TLS library.
 //!
 //! # The run-loop contract

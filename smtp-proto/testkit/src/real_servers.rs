@@ -164,7 +164,7 @@ pub fn aiosmtpd_delivery(s: &Servers, reply_text: &str) -> (Vec<u8>, String) {
 /// byte chunk, total M" + "250 OK id=ID" (BDAT LAST), and with PRDR "250
 /// id=ID message accepted[ for some recipients]" or "550 id=ID message
 /// rejected for all recipients". (A PRDR per-recipient reply, "250 PRDR
-/// R=<ADDRESS> acceptance", has no id.)
+/// R=`<ADDRESS>` acceptance", has no id.)
 pub fn exim_id(text: &str) -> String {
     let (_, rest) = text
         .rsplit_once("id=")
