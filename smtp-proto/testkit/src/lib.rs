@@ -27,3 +27,4 @@ pub mod pipelining_sink;
 pub mod real_servers;
 pub mod secrets_cases;
 pub mod send_cli;
+pub mod soak;
