@@ -307,7 +307,7 @@ impl Rng {
     pub fn new(seed: u64) -> Rng {
         Rng(seed.max(1))
     }
-    pub fn next(&mut self) -> u64 {
+    pub fn next_u64(&mut self) -> u64 {
         let mut x = self.0;
         x ^= x >> 12;
         x ^= x << 25;
@@ -318,7 +318,7 @@ impl Rng {
     /// Uniform in `lo..=hi`.
     pub fn range(&mut self, lo: usize, hi: usize) -> usize {
         let span = (hi - lo + 1) as u64;
-        lo + (self.next() % span) as usize
+        lo + (self.next_u64() % span) as usize
     }
 }
 
@@ -361,7 +361,7 @@ impl CuttingRelay {
                 match listener.accept() {
                     Ok((client, _)) => {
                         let plan = (rng.range(every.0, every.1), rng.range(0, 7), {
-                            if rng.next() % 2 == 0 {
+                            if rng.next_u64().is_multiple_of(2) {
                                 Cut::Close
                             } else {
                                 Cut::Reply421
