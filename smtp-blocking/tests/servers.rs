@@ -96,10 +96,7 @@ fn postfix_dovecot_scram_sha_256() {
     }
     // ...and the right one succeeds (the server's signature verified).
     let mut c = connect();
-    assert_eq!(
-        c.login(&s.user(), &s.password()).unwrap().code().get(),
-        235
-    );
+    assert_eq!(c.login(&s.user(), &s.password()).unwrap().code().get(), 235);
     assert_eq!(c.noop().unwrap().code().get(), 250);
     c.quit().unwrap();
     // An explicit ScramSha256 through authenticate.

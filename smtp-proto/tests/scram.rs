@@ -16,7 +16,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
-use smtp_proto::auth::{Authenticator, MechanismError, ScramSha256};
+use smtp_proto::auth::{MechanismError, ScramSha256};
 use smtp_proto::session::{Action, Error, Options, Session};
 use smtp_proto::{Domain, Reply};
 
@@ -132,7 +132,11 @@ fn server_side(auth_line: &str, password: &str, binding: &[u8]) -> (String, Stri
     pbkdf2::pbkdf2_hmac::<Sha256>(password.as_bytes(), &salt, 4096, &mut salted);
     let client_key = hmac(&salted, b"Client Key");
     let signature = hmac(&Sha256::digest(&client_key), auth_message.as_bytes());
-    let proof: Vec<u8> = client_key.iter().zip(&signature).map(|(a, b)| a ^ b).collect();
+    let proof: Vec<u8> = client_key
+        .iter()
+        .zip(&signature)
+        .map(|(a, b)| a ^ b)
+        .collect();
     let server_signature = hmac(&hmac(&salted, b"Server Key"), auth_message.as_bytes());
     (
         b64(server_first),
@@ -154,7 +158,10 @@ fn authenticate_rfc_7677_example() {
         let mut run = Run::open("PLAIN SCRAM-SHA-256", None, bw);
         let mut auth = rfc();
         run.session.authenticate(run.now, &mut auth);
-        assert_eq!(run.client(Some(&mut auth)), format!("AUTH SCRAM-SHA-256 {C1}\r\n"));
+        assert_eq!(
+            run.client(Some(&mut auth)),
+            format!("AUTH SCRAM-SHA-256 {C1}\r\n")
+        );
         let (s1, c2, s2) = server_side(C1, "pencil", b"");
         assert_eq!(
             STANDARD.decode(&c2).unwrap(),
@@ -223,7 +230,10 @@ fn authenticate_235_without_server_final_is_not_success() {
 fn authenticate_server_error_and_535_are_credential_failures() {
     both(|bw| {
         let (mut run, mut auth) = after_client_final(bw);
-        run.server(&format!("334 {}\r\n", b64("e=invalid-proof")), Some(&mut auth));
+        run.server(
+            &format!("334 {}\r\n", b64("e=invalid-proof")),
+            Some(&mut auth),
+        );
         assert_eq!(run.client(Some(&mut auth)), "*\r\n");
         run.server("535 5.7.8 no\r\n", Some(&mut auth));
         let e = run.done(Some(&mut auth)).unwrap_err();
@@ -274,7 +284,13 @@ fn login_picks_scram_sha_256_first() {
     both(|bw| {
         // Without binding data: SCRAM-SHA-256 over PLAIN, LOGIN and
         // CRAM-MD5, with "n" (the client has no binding to offer).
-        login_succeeds("PLAIN LOGIN CRAM-MD5 SCRAM-SHA-256", None, "SCRAM-SHA-256", "n,,", bw);
+        login_succeeds(
+            "PLAIN LOGIN CRAM-MD5 SCRAM-SHA-256",
+            None,
+            "SCRAM-SHA-256",
+            "n,,",
+            bw,
+        );
         // -PLUS offered but no binding data: not chosen.
         login_succeeds(
             "SCRAM-SHA-256-PLUS SCRAM-SHA-256 PLAIN",
@@ -315,7 +331,11 @@ fn login_does_not_fall_back_after_a_bad_server_signature() {
         run.server("501 5.7.0 cancelled\r\n", None);
         let e = run.done(None).unwrap_err();
         assert!(matches!(e, Error::MutualAuthFailed { .. }), "{e:?}");
-        assert_eq!(run.client(None), "", "no PLAIN to a server that failed SCRAM");
+        assert_eq!(
+            run.client(None),
+            "",
+            "no PLAIN to a server that failed SCRAM"
+        );
         assert!(!run.session.is_connected());
     });
 }

@@ -17,10 +17,10 @@ use common::{
     ServersExt, aiosmtpd_delivery, maildir_message, postfix_delivery, servers, strip_received,
     token,
 };
+use smtp_tokio::smtp_proto::auth::ScramSha256;
 use smtp_tokio::smtp_proto::{
     BodyOptions, DeliveryScope, Envelope, ForwardPath, ReversePath, TxnOutcome, UsageError,
 };
-use smtp_tokio::smtp_proto::auth::ScramSha256;
 use smtp_tokio::{Error, TlsPolicy};
 use tokio::io::{AsyncRead, ReadBuf};
 

@@ -335,12 +335,10 @@ impl Authenticator for ScramSha256 {
                 Ok((message, expected)) => (State::Final(expected), Some(message)),
                 Err(e) => (State::Failed(e), None),
             },
-            State::Final(expected) => {
-                match Self::verify(challenge, &expected) {
-                    Ok(()) => (State::Verified, Some(Secret::new(Vec::new()))),
-                    Err(e) => (State::Failed(e), None),
-                }
-            }
+            State::Final(expected) => match Self::verify(challenge, &expected) {
+                Ok(()) => (State::Verified, Some(Secret::new(Vec::new()))),
+                Err(e) => (State::Failed(e), None),
+            },
             State::Verified => (State::Failed(MechanismError::UnexpectedChallenge), None),
             State::Failed(e) => (State::Failed(e), None),
         };
@@ -549,7 +547,10 @@ mod tests {
                 b"r=rOprNGfwEbeRWgbNEkqOx,s=!!,i=4096",
                 MechanismError::Malformed("salt is not base64"),
             ),
-            (b"\xff", MechanismError::Malformed("server-first is not UTF-8")),
+            (
+                b"\xff",
+                MechanismError::Malformed("server-first is not UTF-8"),
+            ),
         ];
         for (first, want) in cases {
             let mut s = rfc7677();
@@ -585,7 +586,11 @@ mod tests {
             .with_channel_binding(Some(cb), true);
         assert_eq!(s.mechanism().as_str(), "SCRAM-SHA-256-PLUS");
         let first = s.initial_response().unwrap();
-        assert!(first.expose().starts_with(b"p=tls-server-end-point,,n=user,"));
+        assert!(
+            first
+                .expose()
+                .starts_with(b"p=tls-server-end-point,,n=user,")
+        );
         let fin = s.respond(SERVER_FIRST).unwrap();
         let c = STANDARD.encode(b"p=tls-server-end-point,,\x01\x02\x03");
         assert!(

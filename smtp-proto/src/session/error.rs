@@ -122,7 +122,9 @@ pub enum Error {
     /// bounds). The peer may be an impostor, so the connection is closed
     /// without QUIT and nothing more is sent; `login` does not fall back to
     /// another mechanism (that could hand the impostor the password).
-    #[error("authentication with {mechanism} not trusted: {reason} (server's final reply: {reply})")]
+    #[error(
+        "authentication with {mechanism} not trusted: {reason} (server's final reply: {reply})"
+    )]
     MutualAuthFailed {
         /// The mechanism.
         mechanism: String,

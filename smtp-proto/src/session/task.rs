@@ -228,9 +228,7 @@ impl Task {
     ) -> Step {
         match self {
             Task::Auth(auth) => match auth.ended.take() {
-                Some((reply, success)) => {
-                    auth_outcome(s, &auth.mechanism, reply, success, verdict)
-                }
+                Some((reply, success)) => auth_outcome(s, &auth.mechanism, reply, success, verdict),
                 None => Step::Continue,
             },
             _ => Step::Continue,
