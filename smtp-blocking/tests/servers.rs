@@ -67,7 +67,7 @@ fn postfix_starttls_login_send_and_quit() {
 
 /// SCRAM-SHA-256 against Dovecot's SASL behind Postfix (`auth_mechanisms`
 /// includes `scram-sha-256` in `scripts/test-servers.sh`). Dovecot 2.3 does
-/// not implement SCRAM-SHA-256-PLUS (channel binding came in 2.4), so the
+/// not implement SCRAM-SHA-256-PLUS (no channel binding), so the
 /// -PLUS path is covered by the scripted peers in `tests/scram.rs` only.
 #[test]
 fn postfix_dovecot_scram_sha_256() {

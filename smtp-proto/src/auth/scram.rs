@@ -12,12 +12,15 @@
 //! S: 235 Authentication successful
 //! ```
 //!
-//! SMTP has no "additional data with success" (RFC 4954 §4 says the
-//! server sends such data as a 334 challenge, answered with an empty
-//! line), so the server's signature always arrives in a 334. The client
-//! checks it before it answers; a wrong signature cancels the exchange
-//! with `*`, and a 235 the signature never came with is refused by
-//! [`Authenticator::finish`]: the session then fails the AUTH with
+//! RFC 4954's 235 reply carries no SASL data, so a server sends SCRAM's
+//! server-final as a 334 challenge that the client answers with an empty
+//! line (the rule RFC 4422 §5 sets for profiles without "additional data
+//! with success"); Dovecot behind Postfix does exactly that (tested in both
+//! adapters). The client checks the signature before it answers; a wrong
+//! one cancels the exchange with `*`. A 235 that arrives without a verified
+//! signature (including one whose text might hold a server-final: reply
+//! text is not parsed) is refused by [`Authenticator::finish`]: the
+//! session then fails the AUTH with
 //! [`Error::MutualAuthFailed`](crate::session::Error::MutualAuthFailed)
 //! and closes the connection. SCRAM's promise is that *both* sides prove
 //! they know the password; a server that cannot is not the server.
