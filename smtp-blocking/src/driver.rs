@@ -164,6 +164,7 @@ impl Driver {
                     caught_up = false;
                     self.session.answer_with(feed.auth.as_deref_mut());
                 }
+                Action::AuthFinish => self.session.finish_with(feed.auth.as_deref_mut()),
                 other => self.session.abort_unknown(other),
             }
         }
@@ -343,8 +344,10 @@ impl Driver {
         {
             return self.session.tls_failed(Error::Io(e));
         }
+        let binding = transport.channel_binding();
         self.transport = Some(transport);
         self.session.tls_established(Instant::now());
+        self.session.set_channel_binding(binding);
     }
 }
 

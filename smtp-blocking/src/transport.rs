@@ -252,6 +252,16 @@ impl Transport {
         }
     }
 
+    /// The `tls-server-end-point` channel binding data (RFC 5929 §4.1) of
+    /// a TLS connection, for SCRAM-SHA-256-PLUS; `None` without TLS or when
+    /// the TLS library cannot compute it (then -PLUS is not offered).
+    pub(crate) fn channel_binding(&self) -> Option<Vec<u8>> {
+        match self {
+            Transport::Plain(_) => None,
+            Transport::Tls(t) => t.tls_server_end_point().ok().flatten(),
+        }
+    }
+
     /// Whether the TLS layer already holds decrypted input, which a read
     /// returns without touching the socket.
     pub(crate) fn tls_buffered(&self) -> bool {

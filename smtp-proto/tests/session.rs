@@ -301,10 +301,10 @@ fn login_stops_at_the_first_refusal_of_the_credentials() {
         let e = run
             .script::<Reply>(
                 &[
-                    C("AUTH CRAM-MD5\r\n"),
-                    S("334 PDEyMzQ1QGV4YW1wbGU+\r\n"),
-                    C("dXNlciAyNmMzODNjMGU5NzY0MDZhMGQ1M2FhYWI2ZTk1NjlkZg==\r\n"),
-                    // 535 judges the credentials: no PLAIN, no LOGIN after it.
+                    // PLAIN before LOGIN and CRAM-MD5 (CRAM-MD5 is last: it
+                    // is the weakest over TLS, whatever smtplib's order).
+                    C("AUTH PLAIN AHVzZXIAd3Jvbmc=\r\n"),
+                    // 535 judges the credentials: no LOGIN, no CRAM-MD5 after it.
                     S("535 5.7.8 Authentication credentials invalid\r\n"),
                 ],
                 b"",
@@ -313,7 +313,7 @@ fn login_stops_at_the_first_refusal_of_the_credentials() {
             .unwrap_err();
         match e {
             Error::AuthenticationError { mechanism, reply } => {
-                assert_eq!(mechanism, "CRAM-MD5");
+                assert_eq!(mechanism, "PLAIN");
                 assert_eq!(reply.code().get(), 535);
             }
             other => panic!("{other:?}"),
@@ -331,9 +331,14 @@ fn login_tries_the_next_mechanism_when_one_is_unavailable() {
         let r: Reply = run
             .script(
                 &[
-                    C("AUTH CRAM-MD5\r\n"),
-                    S("504 5.5.4 Unrecognized authentication type\r\n"),
+                    // The new order: PLAIN, LOGIN, then CRAM-MD5.
                     C("AUTH PLAIN AHVzZXIAcGFzcw==\r\n"),
+                    S("504 5.5.4 Unrecognized authentication type\r\n"),
+                    C("AUTH LOGIN\r\n"),
+                    S("334 VXNlcm5hbWU6\r\n"),
+                    C("dXNlcg==\r\n"),
+                    S("334 UGFzc3dvcmQ6\r\n"),
+                    C("cGFzcw==\r\n"),
                     S("235 2.7.0 ok\r\n"),
                 ],
                 b"",

@@ -7,8 +7,12 @@
 //!   --lmtp                speak LMTP; HOST may be an absolute Unix socket path
 //!   --tls                 implicit TLS          --starttls   require STARTTLS (fail before AUTH/MAIL without it)
 //!   --ca-file PEM         trust this certificate in addition to the system roots
-//!   --user U --password P log in; --auth MECH forces one mechanism
-//!   --allow-plaintext-auth   permit password mechanisms without TLS
+//!   --user U             log in; the password from --password-file PATH, $SMTP_PASSWORD, or a
+//!                        prompt on a terminal (--password P works too, but shows in `ps`)
+//!   --auth MECH          force one mechanism: PLAIN, LOGIN, CRAM-MD5, XOAUTH2, SCRAM-SHA-256, or
+//!                        SCRAM-SHA-256-PLUS (bound to the TLS channel); without it `login` picks
+//!                        SCRAM-SHA-256-PLUS > SCRAM-SHA-256 > PLAIN > LOGIN > CRAM-MD5
+//!   --allow-plaintext-auth   permit AUTH (any mechanism) without TLS
 //!   --helo NAME   --timeout SECS   --no-pipelining   --no-chunking   --debug (wire trace on stderr)
 //!   --no-prdr            do not ask for per-recipient replies (PRDR) when the server offers them
 //! ```

@@ -213,6 +213,7 @@ impl Driver {
                     self.session.handle_io_error(now(), e);
                 }
                 Action::AuthAnswer => self.session.answer_with(feed.auth.as_deref_mut()),
+                Action::AuthFinish => self.session.finish_with(feed.auth.as_deref_mut()),
                 Action::Read | Action::Body { .. } => self.turn().await,
                 other => self.session.abort_unknown(other),
             }
@@ -415,7 +416,9 @@ impl Driver {
             Ok(t) => self.transport = Some(t),
             Err(e) => return self.session.tls_failed(e),
         }
+        let binding = self.transport.as_ref().and_then(|t| t.channel_binding());
         self.session.tls_established(now());
+        self.session.set_channel_binding(binding);
     }
 
     /// QUIT without waiting, for `Drop`: one non-blocking write of the QUIT

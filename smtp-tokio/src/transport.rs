@@ -99,6 +99,18 @@ pub(crate) enum Transport {
     Tls(Box<tokio_native_tls::TlsStream<Base>>),
 }
 
+impl Transport {
+    /// The `tls-server-end-point` channel binding data (RFC 5929 §4.1) of
+    /// a TLS connection, for SCRAM-SHA-256-PLUS; `None` without TLS or when
+    /// the TLS library cannot compute it (then -PLUS is not offered).
+    pub(crate) fn channel_binding(&self) -> Option<Vec<u8>> {
+        match self {
+            Transport::Plain(_) => None,
+            Transport::Tls(t) => t.get_ref().tls_server_end_point().ok().flatten(),
+        }
+    }
+}
+
 impl AsyncRead for Transport {
     fn poll_read(
         self: Pin<&mut Self>,

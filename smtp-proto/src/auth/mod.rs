@@ -7,14 +7,124 @@
 //! challenges its mechanism defines and returns `None` (cancel with `*`) for
 //! anything more: credentials are never re-sent because a server asked again.
 //!
-//! Mechanisms needing more machinery (SCRAM) are driven by the application
-//! through the same events.
+//! [`ScramSha256`] (SCRAM-SHA-256 and -PLUS) also checks the server's
+//! side: [`Authenticator::finish`] says whether the server proved it knows
+//! the password, and [`Authenticator::prepare`] hands it the TLS channel
+//! binding data the session learned from the driver.
 
 use hmac::{Hmac, Mac};
 use md5::Md5;
 
 use crate::command::Mechanism;
 use crate::secret::Secret;
+
+pub mod scram;
+
+pub use scram::ScramSha256;
+
+/// What the session knows when an exchange starts, for
+/// [`Authenticator::prepare`].
+#[derive(Clone, Copy, Debug, Default)]
+pub struct AuthContext<'a> {
+    channel_binding: Option<&'a [u8]>,
+    offered: &'a [String],
+}
+
+impl<'a> AuthContext<'a> {
+    /// A context with the connection's `tls-server-end-point` channel
+    /// binding data (RFC 5929), if known, and the mechanisms the server
+    /// advertised (upper case).
+    pub fn new(channel_binding: Option<&'a [u8]>, offered: &'a [String]) -> Self {
+        AuthContext {
+            channel_binding,
+            offered,
+        }
+    }
+
+    /// The `tls-server-end-point` data of the TLS connection: the hash of
+    /// the server's certificate (RFC 5929 §4.1). `None` without TLS or when
+    /// the TLS library cannot tell.
+    pub fn channel_binding(&self) -> Option<&'a [u8]> {
+        self.channel_binding
+    }
+
+    /// The mechanisms the server advertised.
+    pub fn offered(&self) -> &'a [String] {
+        self.offered
+    }
+
+    /// Whether the server advertised `mechanism`.
+    pub fn offers(&self, mechanism: &Mechanism) -> bool {
+        self.offered
+            .iter()
+            .any(|m| m.eq_ignore_ascii_case(mechanism.as_str()))
+    }
+}
+
+/// Why a mechanism refused the server's side of an exchange, or could not
+/// start one.
+#[non_exhaustive]
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum MechanismError {
+    /// The server's signature did not match: it did not prove that it
+    /// knows the password (it may be an impostor).
+    #[error("the server's signature does not match: it did not prove it knows the password")]
+    ServerSignature,
+    /// The server said the exchange succeeded before it proved that it
+    /// knows the password (no SCRAM server-final message).
+    #[error("the server ended the exchange without proving it knows the password")]
+    Incomplete,
+    /// The server reported an error in the exchange (SCRAM's `e=`).
+    #[error("the server reported {0:?}")]
+    ServerError(String),
+    /// The server's nonce does not extend the client's.
+    #[error("the server's nonce does not extend the client's")]
+    NonceMismatch,
+    /// The server's iteration count is out of the accepted bounds
+    /// ([`scram::MIN_ITERATIONS`] to [`scram::MAX_ITERATIONS`]).
+    #[error(
+        "iteration count {0} outside the accepted {min}..={max}",
+        min = scram::MIN_ITERATIONS,
+        max = scram::MAX_ITERATIONS
+    )]
+    IterationCount(u32),
+    /// A server message could not be parsed; what was wrong.
+    #[error("malformed message: {0}")]
+    Malformed(&'static str),
+    /// A challenge came where the mechanism expects none.
+    #[error("unexpected challenge")]
+    UnexpectedChallenge,
+    /// Channel binding was asked for (a `-PLUS` mechanism) but the
+    /// connection has no binding data (no TLS, or a TLS library that
+    /// cannot tell).
+    #[error("channel binding data is not available on this connection")]
+    ChannelBindingUnavailable,
+    /// The user name or password is not valid under SASLprep (RFC 4013);
+    /// which one.
+    #[error("the {0} is not valid under SASLprep (RFC 4013)")]
+    Saslprep(&'static str),
+    /// The operating system's random source failed (client nonce).
+    #[error("no random source for the client nonce")]
+    Random,
+}
+
+impl MechanismError {
+    /// Whether the mechanism cancelled the exchange because of what the
+    /// server sent (a wrong signature, a foreign nonce, a message it must
+    /// refuse): the server cannot be trusted. A refusal after such a
+    /// cancel is reported as this, not as a credentials failure. A server
+    /// error (`e=`), a missing binding or a local failure are not such.
+    pub fn distrusts_server(&self) -> bool {
+        matches!(
+            self,
+            MechanismError::ServerSignature
+                | MechanismError::NonceMismatch
+                | MechanismError::IterationCount(_)
+                | MechanismError::Malformed(_)
+                | MechanismError::UnexpectedChallenge
+        )
+    }
+}
 
 /// Whether `mechanism` puts a password or bearer token on the wire in a form
 /// an eavesdropper can reuse. Such mechanisms are refused without TLS unless
@@ -34,6 +144,26 @@ pub trait Authenticator {
     fn initial_response(&mut self) -> Option<Secret<Vec<u8>>>;
     /// The answer to a decoded 334 challenge, or `None` to cancel.
     fn respond(&mut self, challenge: &[u8]) -> Option<Secret<Vec<u8>>>;
+
+    /// Called by the session before [`initial_response`](Self::initial_response)
+    /// with what it knows of the connection (TLS channel binding data, the
+    /// advertised mechanisms). The default ignores it.
+    fn prepare(&mut self, context: &AuthContext<'_>) {
+        let _ = context;
+    }
+
+    /// Called once the server ended the exchange (235, or a refusal):
+    /// `Err` when the mechanism does not accept the outcome, above all
+    /// when a mechanism with mutual authentication (SCRAM) did not see the
+    /// server prove its identity. A 235 is then not a success: the session
+    /// fails the AUTH and closes the connection. The default (mechanisms
+    /// that authenticate the client only) accepts.
+    ///
+    /// # Errors
+    /// Why the outcome is not accepted.
+    fn finish(&mut self) -> Result<(), MechanismError> {
+        Ok(())
+    }
 }
 
 /// PLAIN (RFC 4616): `authzid NUL authcid NUL password` as initial response.
@@ -138,8 +268,9 @@ impl Authenticator for Login {
 
 /// CRAM-MD5 (RFC 2195): `user SP hex(HMAC-MD5(password, challenge))`.
 ///
-/// Keeps the password off the wire but is weak by today's standards; smtplib
-/// still prefers it, and so does the blocking adapter's `login` order.
+/// Keeps the password off the wire but is weak by today's standards (MD5,
+/// an offline-crackable answer, no server authentication): `login` tries it
+/// last, only when nothing better is offered.
 #[derive(Clone, Debug)]
 pub struct CramMd5 {
     user: String,

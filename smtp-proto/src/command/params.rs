@@ -40,6 +40,10 @@ impl Mechanism {
     pub const XOAUTH2: Self = Self(Cow::Borrowed("XOAUTH2"));
     /// `OAUTHBEARER` (RFC 7628).
     pub const OAUTHBEARER: Self = Self(Cow::Borrowed("OAUTHBEARER"));
+    /// `SCRAM-SHA-256` (RFC 7677).
+    pub const SCRAM_SHA_256: Self = Self(Cow::Borrowed("SCRAM-SHA-256"));
+    /// `SCRAM-SHA-256-PLUS` (RFC 7677 with channel binding, RFC 5802 §6).
+    pub const SCRAM_SHA_256_PLUS: Self = Self(Cow::Borrowed("SCRAM-SHA-256-PLUS"));
 
     /// Parses a mechanism name (see the type docs for the grammar).
     ///

@@ -115,6 +115,25 @@ pub enum Error {
         /// The server's final reply to AUTH.
         reply: Reply,
     },
+    /// The client's mechanism could not verify the server: SCRAM's server
+    /// signature was wrong or never came (a 235 without it is **not** a
+    /// success), or the server sent what the mechanism must refuse (a
+    /// nonce not extending the client's, an iteration count out of
+    /// bounds). The peer may be an impostor, so the connection is closed
+    /// without QUIT and nothing more is sent; `login` does not fall back to
+    /// another mechanism (that could hand the impostor the password).
+    #[error(
+        "authentication with {mechanism} not trusted: {reason} (server's final reply: {reply})"
+    )]
+    MutualAuthFailed {
+        /// The mechanism.
+        mechanism: String,
+        /// What the mechanism found wrong.
+        reason: crate::auth::MechanismError,
+        /// The server's final reply to AUTH (a 235 when it claimed
+        /// success).
+        reply: Reply,
+    },
     /// TLS was required and STARTTLS was not offered or was refused. QUIT
     /// was sent and the connection closed: nothing else went over
     /// plaintext.

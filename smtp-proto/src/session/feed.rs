@@ -109,4 +109,11 @@ impl Session {
         };
         self.answer_auth(answer);
     }
+
+    /// Serves [`Action::AuthFinish`](super::Action) with the caller's
+    /// authenticator's [`finish`](Authenticator::finish) (none accepts).
+    pub fn finish_with<A: Authenticator + ?Sized>(&mut self, auth: Option<&mut A>) {
+        let verdict = auth.map_or(Ok(()), |a| a.finish());
+        self.auth_finished(verdict);
+    }
 }

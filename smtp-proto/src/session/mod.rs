@@ -34,7 +34,9 @@
 //!      [`Session::handle_input`], [`Session::handle_eof`],
 //!      [`Session::handle_timeout`] or [`Session::handle_io_error`].
 //!    - [`Action::StartTls`]: run the TLS client handshake on the raw
-//!      transport now, then call [`Session::tls_established`] or
+//!      transport now, then call [`Session::tls_established`] (and
+//!      [`Session::set_channel_binding`] when the TLS library gives the
+//!      `tls-server-end-point` data) or
 //!      [`Session::tls_failed`]. (The engine has checked that nothing
 //!      followed the 220; a driver that buffers input must check its own
 //!      buffer is empty too.)
@@ -49,6 +51,12 @@
 //!      body that stops moving by `Timeouts::data_block`.
 //!    - [`Action::AuthAnswer`]: answer [`Session::auth_challenge`] with the
 //!      caller's authenticator through [`Session::answer_auth`].
+//!    - [`Action::AuthFinish`]: the server ended an AUTH exchange the
+//!      caller's authenticator answers; pass what its
+//!      [`finish`](crate::auth::Authenticator::finish) says to
+//!      [`Session::auth_finished`] (`Ok(())` when there is none). A 235
+//!      is a success only when the authenticator accepts it (SCRAM checks
+//!      the server's signature).
 //!    - anything else (the enum grows): end the operation with
 //!      [`Session::abort`].
 //! 4. Go back to 1.
@@ -125,6 +133,9 @@ pub enum Action {
     },
     /// Answer the pending AUTH challenge with the caller's authenticator.
     AuthAnswer,
+    /// The server ended the AUTH exchange: report the caller's
+    /// authenticator's verdict with [`Session::auth_finished`].
+    AuthFinish,
     /// The operation is over; take its output.
     Done,
 }
@@ -205,6 +216,9 @@ pub struct Session {
     last: Option<Instant>,
     /// How far a batch runs ahead of the replies.
     window: Window,
+    /// The TLS connection's `tls-server-end-point` channel binding data
+    /// (RFC 5929), from the driver; forgotten when the connection changes.
+    channel_binding: Option<Vec<u8>>,
 }
 
 impl Session {
@@ -238,6 +252,7 @@ impl Session {
             heard: false,
             last: None,
             window: options.window,
+            channel_binding: None,
         }
     }
 
@@ -557,8 +572,12 @@ impl Session {
     }
 
     /// The TLS handshake asked for by [`Action::StartTls`] succeeded.
+    /// Any channel binding data is forgotten: give the new connection's
+    /// with [`set_channel_binding`](Self::set_channel_binding) after this
+    /// call.
     pub fn tls_established(&mut self, now: Instant) {
         self.trace_note("TLS established", now);
+        self.channel_binding = None;
         self.hello.ok = false;
         self.hello.does_esmtp = false;
         self.hello.ehlo_resp = None;
@@ -569,6 +588,35 @@ impl Session {
         if let Err(e) = self.client.tls_established(now) {
             self.fail(Error::Usage(e));
         }
+    }
+
+    /// The TLS connection's `tls-server-end-point` channel binding data
+    /// (RFC 5929 §4.1, the hash of the server's certificate), for
+    /// SCRAM-SHA-256-PLUS. A driver calls this right after
+    /// [`tls_established`](Self::tls_established), or after
+    /// [`connect`](Self::connect) for implicit TLS, when its TLS library
+    /// exposes the value; `None` (or not calling it) means none is known,
+    /// and `-PLUS` mechanisms are then neither chosen nor allowed.
+    pub fn set_channel_binding(&mut self, data: Option<Vec<u8>>) {
+        self.channel_binding = data.filter(|d| !d.is_empty() && self.client.is_tls());
+    }
+
+    /// The channel binding data given with
+    /// [`set_channel_binding`](Self::set_channel_binding) for this
+    /// connection.
+    pub fn channel_binding(&self) -> Option<&[u8]> {
+        self.channel_binding.as_deref()
+    }
+
+    /// What an authenticator learns before an exchange
+    /// ([`Authenticator::prepare`]): the channel binding data and the
+    /// advertised mechanisms.
+    pub fn auth_context(&self) -> crate::auth::AuthContext<'_> {
+        let offered = self
+            .esmtp_features()
+            .map(crate::Extensions::auth_mechanisms)
+            .unwrap_or_default();
+        crate::auth::AuthContext::new(self.channel_binding(), offered)
     }
 
     /// The TLS handshake failed (or timed out): the connection is gone.
@@ -679,6 +727,22 @@ impl Session {
     pub fn answer_auth(&mut self, answer: Option<Secret<Vec<u8>>>) {
         self.challenge = None;
         self.respond(answer);
+    }
+
+    /// The caller's authenticator's verdict on the ended exchange, for
+    /// [`Action::AuthFinish`]: what its
+    /// [`finish`](crate::auth::Authenticator::finish) returned, or `Ok(())`
+    /// when there is no authenticator. An `Err` after a 235 fails the
+    /// operation with [`Error::MutualAuthFailed`] and closes the
+    /// connection.
+    pub fn auth_finished(&mut self, verdict: Result<(), crate::auth::MechanismError>) {
+        let Some(mut task) = self.task.take() else {
+            return;
+        };
+        match task.auth_finished(self, verdict) {
+            task::Step::Finish(result) => self.finish(result),
+            _ => self.task = Some(task),
+        }
     }
 
     /// The finished operation's result, as the type the operation

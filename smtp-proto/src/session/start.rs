@@ -68,11 +68,15 @@ impl Session {
         self.start(super::task::Task::starttls(true), now);
     }
 
-    /// smtplib's `login`: CRAM-MD5, PLAIN, LOGIN in that order among the
-    /// advertised mechanisms, without those that reveal the password when
-    /// there is no TLS (unless `allow_plaintext_auth`); stops at the first
-    /// success, and at once on a fatal error (421 included). Output:
-    /// [`Reply`](crate::Reply).
+    /// smtplib's `login`, with the strongest advertised mechanism first:
+    /// SCRAM-SHA-256-PLUS (when the driver gave channel binding data),
+    /// SCRAM-SHA-256, PLAIN, LOGIN, and CRAM-MD5 last (smtplib tries
+    /// CRAM-MD5 first; over TLS it is the weakest). Nothing runs without
+    /// TLS unless `allow_plaintext_auth`. A mechanism refused as unavailable
+    /// (504, 534, 538) moves on to the next; stops at the first success, a
+    /// refused password, a server SCRAM could not verify
+    /// ([`Error::MutualAuthFailed`]), or a fatal error (421 included).
+    /// Output: [`Reply`](crate::Reply).
     pub fn login(&mut self, now: Instant, user: &str, password: &str) {
         self.start(
             Task::Login {
@@ -85,18 +89,26 @@ impl Session {
         );
     }
 
-    /// One AUTH exchange answered by the caller's authenticator: its
-    /// initial response goes with the command, and each challenge comes
-    /// back as [`Action::AuthAnswer`](super::Action). Output:
-    /// [`Reply`](crate::Reply); [`Error::AuthenticationError`] when refused.
+    /// One AUTH exchange answered by the caller's authenticator: it is
+    /// [prepared](Authenticator::prepare) with [`auth_context`](Self::auth_context),
+    /// its initial response goes with the command, each challenge comes
+    /// back as [`Action::AuthAnswer`](super::Action), and the end as
+    /// [`Action::AuthFinish`](super::Action). Output:
+    /// [`Reply`](crate::Reply); [`Error::AuthenticationError`] when refused,
+    /// [`Error::MutualAuthFailed`] when the authenticator does not accept
+    /// the server's side.
     pub fn authenticate(&mut self, now: Instant, auth: &mut dyn Authenticator) {
+        auth.prepare(&self.auth_context());
         let mechanism = auth.mechanism();
         let initial = auth.initial_response();
         self.auth(now, mechanism, initial);
     }
 
     /// AUTH with `mechanism` and an initial response; challenges come back
-    /// as [`Action::AuthAnswer`](super::Action). Output: as
+    /// as [`Action::AuthAnswer`](super::Action), the end as
+    /// [`Action::AuthFinish`](super::Action). A `-PLUS` mechanism fails
+    /// with [`Error::NotSupported`] (nothing sent) without channel binding
+    /// data. Output: as
     /// [`authenticate`](Self::authenticate).
     pub fn auth(&mut self, now: Instant, mechanism: Mechanism, initial: Option<Secret<Vec<u8>>>) {
         self.start(Task::auth(mechanism, initial), now);

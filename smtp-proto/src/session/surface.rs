@@ -23,7 +23,9 @@
 //!
 //! - `crate::transport::{connect_tcp, connect_unix, custom, Base,
 //!   Transport, host_name}`: the sockets;
-//! - `crate::tls::{Plan, handshake}`: the TLS library;
+//! - `crate::tls::{Plan, handshake}`: the TLS library, and
+//!   `Transport::channel_binding()`, the connection's
+//!   `tls-server-end-point` data when the library exposes it;
 //! - `crate::driver::Driver::new(session, transport, tls)`.
 
 /// Generates an adapter client's public methods; see the
@@ -169,12 +171,21 @@ macro_rules! client_methods {
             }
 
             /// Runs one AUTH exchange with an [`Authenticator`] from
-            /// [`smtp_proto::auth`] (or your own, e.g. SCRAM).
+            /// [`smtp_proto::auth`] (e.g. `ScramSha256`) or your own. The
+            /// authenticator is first given the connection's TLS channel
+            /// binding data ([`Authenticator::prepare`]), so `ScramSha256::plus`
+            /// needs nothing more; at the end its [`Authenticator::finish`]
+            /// decides whether a 235 counts (SCRAM checks the server's
+            /// signature).
             ///
             /// # Errors
-            /// As [`auth`](Self::auth).
+            /// As [`auth`](Self::auth); [`Error::MutualAuthFailed`]($crate::session::Error::MutualAuthFailed)
+            /// when the server did not prove its identity (the connection is then
+            /// closed); [`Error::NotSupported`]($crate::session::Error::NotSupported)
+            /// for a `-PLUS` mechanism without channel binding data.
             pub $($async)? fn authenticate(&mut self, auth: &mut (dyn $crate::auth::Authenticator $($send)*),
             ) -> ::std::result::Result<$crate::Reply, $crate::session::Error> {
+                auth.prepare(&self.driver.session.auth_context());
                 let mechanism = auth.mechanism();
                 let initial = auth.initial_response();
                 let feed = <crate::driver::Feed<'_>>::auth(auth);
@@ -604,6 +615,8 @@ macro_rules! builder {
             };
             let now = crate::driver::now();
             let mut session = $crate::session::Session::connect(o, local, implicit, now);
+            // Implicit TLS: the binding data of this connection (SCRAM -PLUS).
+            session.set_channel_binding(transport.channel_binding());
             session.set_debuglevel(o.debuglevel, now, ::std::time::SystemTime::now());
             if implicit {
                 let note = format!("implicit TLS established, verified {:?}", plan.name);

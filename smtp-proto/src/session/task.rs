@@ -10,7 +10,7 @@ use std::collections::VecDeque;
 use std::time::Instant;
 
 use crate::address::{ForwardPath, ReversePath};
-use crate::auth::{CramMd5, Login as LoginAuth, Plain};
+use crate::auth::{CramMd5, Login as LoginAuth, MechanismError, Plain, ScramSha256};
 use crate::command::{MailParams, Mechanism, RcptParams};
 use crate::event::{CommandId, Event, RcptId, TxnId, TxnReport};
 use crate::reply::Reply;
@@ -90,6 +90,9 @@ pub(crate) struct Auth {
     initial: Option<Secret<Vec<u8>>>,
     /// `None`: the caller's authenticator answers ([`Action::AuthAnswer`]).
     owned: Option<DebugAuth>,
+    /// The server's final reply (and whether it was positive), waiting
+    /// for the caller's authenticator's verdict ([`Action::AuthFinish`]).
+    ended: Option<(Reply, bool)>,
 }
 
 /// An owned authenticator; its `Debug` shows only the mechanism.
@@ -171,6 +174,7 @@ impl Task {
             id: None,
             initial,
             owned: None,
+            ended: None,
         })
     }
 
@@ -203,6 +207,7 @@ impl Task {
                 stage: Some(TlsStage::Handshake(_)),
                 ..
             } => Some(Action::StartTls),
+            Task::Auth(Auth { ended: Some(_), .. }) => Some(Action::AuthFinish),
             Task::Auth(_) | Task::Login { .. } if challenge => Some(Action::AuthAnswer),
             Task::Txn {
                 streaming: true, ..
@@ -212,6 +217,21 @@ impl Task {
                 ..
             } if client.can_send_body() => Some(Action::Body { index: *index }),
             _ => None,
+        }
+    }
+
+    /// The caller's authenticator's verdict on the ended AUTH exchange.
+    pub(crate) fn auth_finished(
+        &mut self,
+        s: &mut Session,
+        verdict: Result<(), MechanismError>,
+    ) -> Step {
+        match self {
+            Task::Auth(auth) => match auth.ended.take() {
+                Some((reply, success)) => auth_outcome(s, &auth.mechanism, reply, success, verdict),
+                None => Step::Continue,
+            },
+            _ => Step::Continue,
         }
     }
 
@@ -565,6 +585,15 @@ impl Auth {
             let refused = UsageError::PlaintextAuthRefused(self.mechanism.clone());
             return Step::Finish(Err(refused.into()));
         }
+        if self.mechanism.as_str().ends_with("-PLUS") && s.channel_binding().is_none() {
+            // Nothing is sent: without the binding data the exchange can
+            // only fail, and a caller who asked for -PLUS wants the binding.
+            return Step::Finish(Err(Error::NotSupported(format!(
+                "{} needs TLS channel binding data (tls-server-end-point), \
+                 which this connection does not have",
+                self.mechanism
+            ))));
+        }
         let initial = match self.owned.as_mut() {
             Some(owned) => owned.0.initial_response(),
             None => self.initial.take(),
@@ -590,18 +619,62 @@ impl Auth {
                 }
                 Step::Continue
             }
-            Event::AuthSucceeded { id, reply } if Some(id) == self.id => {
-                Step::Finish(Ok(Output::Reply(reply)))
-            }
-            Event::AuthFailed { id, reply } if Some(id) == self.id => {
-                Step::Finish(Err(Error::AuthenticationError {
-                    mechanism: self.mechanism.to_string(),
-                    reply,
-                }))
-            }
+            Event::AuthSucceeded { id, reply } if Some(id) == self.id => self.ended(s, reply, true),
+            Event::AuthFailed { id, reply } if Some(id) == self.id => self.ended(s, reply, false),
             _ => Step::Continue,
         }
     }
+}
+
+impl Auth {
+    /// The server ended the exchange with `reply`: an owned authenticator
+    /// judges it now, the caller's through [`Action::AuthFinish`].
+    fn ended(&mut self, s: &mut Session, reply: Reply, success: bool) -> Step {
+        match self.owned.as_mut() {
+            Some(owned) => {
+                let verdict = owned.0.finish();
+                auth_outcome(s, &self.mechanism, reply, success, verdict)
+            }
+            None => {
+                self.ended = Some((reply, success));
+                Step::Continue
+            }
+        }
+    }
+}
+
+/// What an ended AUTH exchange means. A 235 is a success only when the
+/// mechanism accepts it: SCRAM must have seen the server's signature
+/// (mutual authentication), and a 235 without it is the server claiming
+/// what it did not prove. A refusal after the mechanism cancelled because
+/// of what the server sent says so rather than blaming the credentials.
+/// Either distrust closes the connection without QUIT: the peer may be an
+/// impostor, and nothing more (no other mechanism, no message) goes to it.
+fn auth_outcome(
+    s: &mut Session,
+    mechanism: &Mechanism,
+    reply: Reply,
+    success: bool,
+    verdict: Result<(), MechanismError>,
+) -> Step {
+    let distrust = match (success, verdict) {
+        (true, Ok(())) => return Step::Finish(Ok(Output::Reply(reply))),
+        (true, Err(reason)) => reason,
+        (false, Err(reason)) if reason.distrusts_server() => reason,
+        (false, _) => {
+            return Step::Finish(Err(Error::AuthenticationError {
+                mechanism: mechanism.to_string(),
+                reply,
+            }));
+        }
+    };
+    let e = Error::MutualAuthFailed {
+        mechanism: mechanism.to_string(),
+        reason: distrust,
+        reply,
+    };
+    s.poison(e.to_string());
+    Step::Finish(Err(e))
 }
 
 /// `Continue` after recording the queued command's id, or the usage error.
@@ -655,11 +728,28 @@ fn tls_output(explicit: bool, reply: Option<Reply>) -> Output {
     }
 }
 
-/// smtplib's `login` order among the advertised mechanisms: CRAM-MD5,
-/// PLAIN, LOGIN. Without TLS none is used unless `allow_plaintext_auth`:
-/// PLAIN and LOGIN would show the password, and CRAM-MD5 the user name and
-/// an offline-crackable answer (a STARTTLS-stripping attacker can offer
-/// it); the server's advertisement never widens that rule.
+/// `login`'s order among the advertised mechanisms, strongest first:
+///
+/// 1. SCRAM-SHA-256-PLUS, only when the driver gave the TLS channel
+///    binding data: the password never crosses the wire, the server proves
+///    it knows it too, and the exchange is tied to this TLS connection, so
+///    a man in the middle with another certificate cannot relay it.
+/// 2. SCRAM-SHA-256: the same without the binding to the TLS connection.
+/// 3. PLAIN: the password itself, protected by TLS alone.
+/// 4. LOGIN: the same in two steps, for servers without PLAIN.
+/// 5. CRAM-MD5 last: MD5, a stored-plaintext-equivalent secret on the
+///    server, an answer an eavesdropper can crack offline, and no server
+///    authentication; used only when nothing better is offered.
+///
+/// smtplib puts CRAM-MD5 first because it predates TLS everywhere; over
+/// TLS it is the weakest of the five. A mechanism refused as unavailable
+/// (504, 534, 538) moves on to the next; a refused password stops.
+///
+/// Without TLS none is used unless `allow_plaintext_auth`: PLAIN and LOGIN
+/// would show the password; CRAM-MD5 and SCRAM show the user name and an
+/// offline-crackable proof, and a STARTTLS-stripping attacker can offer
+/// SCRAM with a low iteration count (or CRAM-MD5) to get a cheap one. The
+/// server's advertisement never widens that rule.
 fn login_order(s: &Session) -> Result<Vec<Mechanism>, Error> {
     let offered: Vec<String> = match s.esmtp_features() {
         Some(e) if e.has("AUTH") => e.auth_mechanisms().to_vec(),
@@ -669,10 +759,18 @@ fn login_order(s: &Session) -> Result<Vec<Mechanism>, Error> {
             ));
         }
     };
-    let order = [Mechanism::CRAM_MD5, Mechanism::PLAIN, Mechanism::LOGIN];
+    let bound = s.channel_binding().is_some();
+    let order = [
+        Mechanism::SCRAM_SHA_256_PLUS,
+        Mechanism::SCRAM_SHA_256,
+        Mechanism::PLAIN,
+        Mechanism::LOGIN,
+        Mechanism::CRAM_MD5,
+    ];
     let candidates: Vec<Mechanism> = order
         .into_iter()
-        .filter(|m| offered.iter().any(|o| o == m.as_str()))
+        .filter(|m| bound || *m != Mechanism::SCRAM_SHA_256_PLUS)
+        .filter(|m| offered.iter().any(|o| o.eq_ignore_ascii_case(m.as_str())))
         .collect();
     match candidates.first() {
         None => Err(Error::NotSupported(format!(
@@ -709,23 +807,41 @@ fn next_mechanism(
     current: &mut Option<Auth>,
     last: Option<Error>,
 ) -> Step {
-    let Some(mechanism) = queue.pop_front() else {
-        *current = None;
-        return Step::Finish(Err(
-            last.unwrap_or_else(|| Error::NotSupported("no mechanism tried".to_owned()))
-        ));
-    };
+    let mut last = last;
     let pass = password.expose();
-    let owned: OwnedAuth = match mechanism.as_str() {
-        "CRAM-MD5" => Box::new(CramMd5::new(user, pass)),
-        "PLAIN" => Box::new(Plain::new(user, pass)),
-        _ => Box::new(LoginAuth::new(user, pass)),
+    let (mechanism, mut owned) = loop {
+        let Some(mechanism) = queue.pop_front() else {
+            *current = None;
+            return Step::Finish(Err(
+                last.unwrap_or_else(|| Error::NotSupported("no mechanism tried".to_owned()))
+            ));
+        };
+        let owned: OwnedAuth = match mechanism.as_str() {
+            "SCRAM-SHA-256" | "SCRAM-SHA-256-PLUS" => {
+                let plus = mechanism == Mechanism::SCRAM_SHA_256_PLUS;
+                match ScramSha256::new(user, pass) {
+                    Ok(scram) => Box::new(scram.with_plus(plus)),
+                    // SASLprep refuses the password (or no randomness):
+                    // SCRAM cannot run, the next mechanism may.
+                    Err(e) => {
+                        last = Some(Error::InvalidArgument(format!("{mechanism}: {e}")));
+                        continue;
+                    }
+                }
+            }
+            "CRAM-MD5" => Box::new(CramMd5::new(user, pass)),
+            "PLAIN" => Box::new(Plain::new(user, pass)),
+            _ => Box::new(LoginAuth::new(user, pass)),
+        };
+        break (mechanism, owned);
     };
+    owned.prepare(&s.auth_context());
     let mut auth = Auth {
         mechanism,
         id: None,
         initial: None,
         owned: Some(DebugAuth(owned)),
+        ended: None,
     };
     let step = auth.begin(s);
     *current = Some(auth);

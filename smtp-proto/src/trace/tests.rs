@@ -9,7 +9,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 
 use super::{MAX_PARTIAL, Sent, Trace};
-use crate::auth::{Authenticator, CramMd5, Login, Plain, XOAuth2};
+use crate::auth::{Authenticator, CramMd5, Login, Plain, ScramSha256, XOAuth2};
 use crate::{Client, Config, Event};
 
 /// A fixed wall-clock time: 01:01:01.123456 UTC on day two.
@@ -73,7 +73,7 @@ fn authenticate(auth: &mut dyn Authenticator, replies: &[&str]) -> Session {
     }
     let _ = s.reply(
         &mut client,
-        "250-mx\r\n250 AUTH PLAIN LOGIN CRAM-MD5 XOAUTH2\r\n",
+        "250-mx\r\n250 AUTH PLAIN LOGIN CRAM-MD5 XOAUTH2 SCRAM-SHA-256\r\n",
     );
     let initial = auth.initial_response();
     let _ = client.auth(auth.mechanism(), initial).unwrap();
@@ -174,6 +174,40 @@ fn login_answers_are_redacted() {
     assert_redacted(&s, &["tanstaaftanstaaf"]);
     // The server's challenges are not secret and stay visible.
     assert!(text(s.trace.get_ref()).contains("S: 334 VXNlcm5hbWU6\n"));
+}
+
+#[test]
+fn scram_messages_are_redacted() {
+    // RFC 7677 §3's exchange: client-first (user name, nonce) on the AUTH
+    // line, client-final (the proof) and the empty answer to server-final.
+    let mut scram = ScramSha256::with_nonce("user", "pencil", "rOprNGfwEbeRWgbNEkqO").unwrap();
+    let server_first = STANDARD.encode(
+        "r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096",
+    );
+    let server_final = STANDARD.encode("v=6rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4=");
+    let s = authenticate(
+        &mut scram,
+        &[
+            &format!("334 {server_first}\r\n"),
+            &format!("334 {server_final}\r\n"),
+            "235 2.7.0 ok\r\n",
+        ],
+    );
+    assert_eq!(scram.finish(), Ok(()));
+    let proof = "dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=";
+    assert!(s.wire.contains(&STANDARD.encode(format!(
+        "c=biws,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,p={proof}"
+    ))));
+    assert_eq!(
+        client_lines(&s),
+        [
+            "C: EHLO localhost",
+            "C: AUTH SCRAM-SHA-256 <redacted>",
+            "C: <redacted>",
+            "C: <redacted>"
+        ]
+    );
+    assert_redacted(&s, &["pencil", proof, "n,,n=user,r=rOprNGfwEbeRWgbNEkqO"]);
 }
 
 #[test]

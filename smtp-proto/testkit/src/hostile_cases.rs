@@ -203,6 +203,11 @@ pub fn error(e: &Error) -> String {
         Error::AuthenticationError { mechanism, reply } => {
             format!("AuthenticationError({mechanism}, {})", code(reply))
         }
+        Error::MutualAuthFailed {
+            mechanism,
+            reason,
+            reply,
+        } => format!("MutualAuthFailed({mechanism}, {reason:?}, {})", code(reply)),
         Error::TlsRequired { reply } => match reply {
             Some(r) => format!("TlsRequired({})", code(r)),
             None => "TlsRequired(None)".into(),

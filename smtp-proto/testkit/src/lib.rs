@@ -7,6 +7,7 @@
 //!   `scenarios/*.scn` beside this crate's `Cargo.toml`);
 //! - [`hostile_cases`]: the case table both adapters run against it;
 //! - [`secrets_cases`]: the AUTH secrets sweep;
+//! - [`scram`]: SCRAM-SHA-256 from the server's side, and the SCRAM fault table;
 //! - [`real_servers`]: the real servers of `scripts/test-servers.sh`;
 //! - [`cli_cases`](mod@cli_cases): the `send` examples' end-to-end cases (run by each
 //!   adapter through [`cli_cases!`]);
@@ -25,6 +26,7 @@ pub mod hostile;
 pub mod hostile_cases;
 pub mod pipelining_sink;
 pub mod real_servers;
+pub mod scram;
 pub mod secrets_cases;
 pub mod send_cli;
 pub mod soak;
