@@ -211,6 +211,7 @@ fn check_value(keyword: &str, value: &str) -> Result<(), CommandError> {
 /// body-value = "7BIT" / "8BITMIME"     ; RFC 6152 §2
 /// body-value =/ "BINARYMIME"           ; RFC 3030 §3, needs CHUNKING (BDAT)
 /// ```
+#[non_exhaustive]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum BodyType {
     /// `BODY=7BIT`: the body is 7-bit ASCII.

@@ -14,6 +14,7 @@ use super::Session;
 /// Where an operation's message bodies come from. Generic over the source
 /// type `R`, so that an async driver's future is `Send` exactly when the
 /// caller's source is.
+#[non_exhaustive]
 pub enum Bodies<'a, R> {
     /// The operation sends no body.
     None,
