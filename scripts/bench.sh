@@ -62,7 +62,7 @@ BIN="$ROOT/scripts/bench/target/release/smtp-bench"
 say "building smtp-proto's many_sessions example (release)"
 MAIN_TARGET=${BENCH_MAIN_TARGET:-/tmp/bench-target-main}
 MANY=()
-if CARGO_TARGET_DIR="$MAIN_TARGET" cargo build --release --quiet -p smtp-proto --example many_sessions; then
+if CARGO_TARGET_DIR="$MAIN_TARGET" cargo build --release --quiet -p smtp-client-proto --example many_sessions; then
     MANY=(--many-sessions "$MAIN_TARGET/release/examples/many_sessions")
 else
     say "many_sessions did not build: its rows will be marked failed"

@@ -39,7 +39,7 @@ skipped=0
 # The many-sessions example (a third driver: 200 sessions on one thread over
 # mio) against the project's smtp-sink; it exits 0 only when all 10,000
 # messages were accepted. Counted as one test.
-if cargo run -q -p smtp-proto --example many_sessions -- \
+if cargo run -q -p smtp-client-proto --example many_sessions -- \
     "$SMTP_TEST_HOST:$SMTP_TEST_SINK_PORT" 200 50 2>&1 | tee -a "$log"; then
     passed=$((passed + 1))
 else

@@ -143,6 +143,8 @@
 //! [`Error::Poisoned`].
 
 #![forbid(unsafe_code)]
+// docs.rs (`--cfg docsrs`, nightly): mark items that need a feature.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod builder;
 mod client;
@@ -164,3 +166,8 @@ pub use transport::Stream;
 
 pub use smtp_proto::session::error;
 pub use smtp_proto::smtplib::refusal;
+
+// The README's example, compiled by `cargo test --doc`.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+mod readme_doctest {}

@@ -2,7 +2,7 @@
 //! `std::net::TcpStream`, with `smtp_proto::Client` driven by hand.
 //!
 //! ```text
-//! cargo run -p smtp-proto --example tcp_loop -- 127.0.0.1:25 from@example.org to@example.org < message.eml
+//! cargo run -p smtp-client-proto --example tcp_loop -- 127.0.0.1:25 from@example.org to@example.org < message.eml
 //! ```
 //!
 //! No TLS and no AUTH, to keep the loop readable; the adapter crates add

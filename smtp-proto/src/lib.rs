@@ -70,6 +70,8 @@
 //! exception). The [`manual`] explains the design and security decisions.
 
 #![forbid(unsafe_code)]
+// docs.rs (`--cfg docsrs`, nightly): mark items that need a feature.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod address;
 pub mod auth;
@@ -108,3 +110,8 @@ pub use reply::{
 pub use secret::Secret;
 pub use state::Phase;
 pub use txn::{BodyContent, BodyOptions, Envelope, Recipient};
+
+// The README's example, compiled and run by `cargo test --doc`.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+mod readme_doctest {}

@@ -10,6 +10,8 @@
 //! later (STARTTLS): those plus the name to verify.
 
 #![forbid(unsafe_code)]
+// docs.rs (`--cfg docsrs`, nightly): mark items that need a feature.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 use native_tls::{Certificate, TlsConnector};
 use smtp_proto::session::{Error, TlsOptions, TlsSetup};
@@ -66,3 +68,8 @@ pub fn load_pem_certificates(path: &std::path::Path) -> Result<Vec<Certificate>,
         .map(|block| Certificate::from_pem(block.as_bytes()).map_err(Error::tls))
         .collect()
 }
+
+// The README's example, compiled by `cargo test --doc`.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+mod readme_doctest {}
