@@ -604,6 +604,7 @@ macro_rules! builder {
             };
             let now = crate::driver::now();
             let mut session = $crate::session::Session::connect(o, local, implicit, now);
+            session.set_peer(host);
             session.set_debuglevel(o.debuglevel, now, ::std::time::SystemTime::now());
             if implicit {
                 let note = format!("implicit TLS established, verified {:?}", plan.name);
