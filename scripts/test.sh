@@ -32,6 +32,9 @@ log=$(mktemp)
 trap 'rm -f "$log"; scripts/test-servers.sh stop >/dev/null 2>&1 || true' EXIT
 status=0
 cargo nextest run --config-file scripts/nextest.toml --workspace --all-targets --no-fail-fast 2>&1 | tee "$log" || status=1
+# The `tracing` feature's own test (spans, events, and the secrets sweep over
+# the subscriber's output); only smtp-proto and this one test are rebuilt.
+cargo nextest run --config-file scripts/nextest.toml -p smtp-proto --features tracing --test tracing --no-fail-fast 2>&1 | tee -a "$log" || status=1
 cargo test --workspace --doc 2>&1 | tee -a "$log" || status=1
 passed=0
 failed=0
@@ -46,15 +49,16 @@ else
     failed=$((failed + 1))
     status=1
 fi
-# nextest: "Summary [ 22.7s] 515 tests run: 515 passed, 0 skipped" (failures: "N failed")
-if line=$(grep -E '^ *Summary \[' "$log" | tail -n 1); then
+# nextest: "Summary [ 22.7s] 515 tests run: 515 passed, 0 skipped" (failures: "N failed"),
+# once per nextest run
+while read -r line; do
     p=$(grep -oE '[0-9]+ passed' <<<"$line" | grep -oE '[0-9]+' || echo 0)
     f=$(grep -oE '[0-9]+ failed' <<<"$line" | grep -oE '[0-9]+' || echo 0)
     s=$(grep -oE '[0-9]+ skipped' <<<"$line" | grep -oE '[0-9]+' || echo 0)
     passed=$((passed + p))
     failed=$((failed + f))
     skipped=$((skipped + s))
-fi
+done < <(grep -E '^ *Summary \[' "$log")
 # cargo test: "test result: ok. 4 passed; 0 failed; 1 ignored; ..." once per doc-test crate
 while read -r p f i; do
     passed=$((passed + p))

@@ -83,7 +83,7 @@
 //! | `SMTP_PORT`, `SMTP_SSL_PORT`, `LMTP_PORT` | [`SMTP_PORT`], [`SMTP_SSL_PORT`], [`LMTP_PORT`]        |
 //! | `connect(host, port)`                     | [`Builder::connect`] / [`Builder::connect_port`]; the greeting is [`SmtpClient::greeting`](smtp_proto::session::Session::greeting) |
 //! | `_get_socket` override                    | [`Builder::connect_stream`] with any [`Stream`]       |
-//! | `set_debuglevel(level)`                   | [`SmtpClient::set_debuglevel`], [`Builder::debuglevel`] (AUTH redacted) |
+//! | `set_debuglevel(level)`                   | [`SmtpClient::set_debuglevel`], [`Builder::debuglevel`] (AUTH redacted); the `tracing` feature adds spans and events with the same redaction (see README.md) |
 //! | `docmd(cmd, args)`                        | [`SmtpClient::docmd`]                                  |
 //! | `putcmd`, `getreply`, `send`              | none: the engine writes and reads; [`SmtpClient::docmd`] is the raw door |
 //! | `helo(name)`, `ehlo(name)`                | [`SmtpClient::helo`], [`SmtpClient::ehlo`] (the name is the builder's) |

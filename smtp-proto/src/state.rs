@@ -792,6 +792,13 @@ impl State {
         self.txns.iter_mut().find(|t| t.id == id)
     }
 
+    /// Every unfinished transaction and its recipient count so far (for
+    /// the `tracing` spans, opened when a transaction appears here).
+    #[cfg(feature = "tracing")]
+    pub(crate) fn txn_sizes(&self) -> impl Iterator<Item = (TxnId, usize)> + '_ {
+        self.txns.iter().map(|t| (t.id, t.recipients.len()))
+    }
+
     /// The transaction whose body is open.
     fn body_txn(&self) -> Option<&Txn> {
         self.txns.iter().find(|t| t.stage == TxnStage::BodyOpen)

@@ -62,7 +62,7 @@
 //! | `SMTP(host)`, `SMTP_SSL(host)`, `LMTP(host)` | [`SmtpClient::connect`], [`SmtpClient::connect_tls`], [`SmtpClient::connect_lmtp`]; options on [`Builder`] |
 //! | `local_hostname`, `timeout`, `source_address`, `context` | [`Builder::local_hostname`], [`Builder::timeout`], [`Builder::source_address`], [`Builder::tls_connector`] |
 //! | `_get_socket` override | [`Builder::connect_stream`] with any [`Stream`] |
-//! | `set_debuglevel` | [`SmtpClient::set_debuglevel`], [`Builder::debuglevel`] (AUTH redacted) |
+//! | `set_debuglevel` | [`SmtpClient::set_debuglevel`], [`Builder::debuglevel`] (AUTH redacted); the `tracing` feature adds spans and events with the same redaction (see README.md) |
 //! | `helo`, `ehlo`, `ehlo_or_helo_if_needed`, `has_extn` | the same names |
 //! | `ehlo_resp`, `helo_resp`, `does_esmtp`, `esmtp_features` | the same names, as methods |
 //! | `starttls`, `login`, `auth` | [`SmtpClient::starttls`] (+ [`TlsPolicy`]), [`SmtpClient::login`], [`SmtpClient::auth`], [`SmtpClient::authenticate`] |

@@ -219,6 +219,9 @@ pub struct Session {
     /// The TLS connection's `tls-server-end-point` channel binding data
     /// (RFC 5929), from the driver; forgotten when the connection changes.
     channel_binding: Option<Vec<u8>>,
+    /// The `tracing` spans (see the [`trace`](crate::trace) module docs).
+    #[cfg(feature = "tracing")]
+    spans: crate::trace::spans::Spans,
 }
 
 impl Session {
@@ -227,6 +230,25 @@ impl Session {
     /// the greeting and the first EHLO, then applying the TLS policy. Drive
     /// it to its result (`()`) like any other operation.
     pub fn connect(options: &Options, local: crate::Domain, tls: bool, now: Instant) -> Session {
+        Self::open(options, local, tls, now, true)
+    }
+
+    /// [`connect`](Self::connect), with a `tracing` span when `traced`.
+    fn open(
+        options: &Options,
+        local: crate::Domain,
+        tls: bool,
+        now: Instant,
+        traced: bool,
+    ) -> Session {
+        #[cfg(feature = "tracing")]
+        let spans = if traced {
+            crate::trace::spans::Spans::new(options.is_lmtp(), local.as_str(), tls)
+        } else {
+            crate::trace::spans::Spans::none()
+        };
+        #[cfg(not(feature = "tracing"))]
+        let _ = traced;
         let mut client = Client::new(options.engine_config(local), now);
         client.set_tls(tls);
         Session {
@@ -253,13 +275,21 @@ impl Session {
             last: None,
             window: options.window,
             channel_binding: None,
+            #[cfg(feature = "tracing")]
+            spans,
         }
     }
 
     /// A closed session with no connection: what is left in a pooled
     /// client whose connection went back to the pool.
     pub fn detached(now: Instant) -> Session {
-        let mut s = Session::connect(&Options::default(), crate::Domain::localhost(), false, now);
+        let mut s = Session::open(
+            &Options::default(),
+            crate::Domain::localhost(),
+            false,
+            now,
+            false,
+        );
         s.task = None;
         s.link = Link::Closed;
         s
@@ -371,9 +401,22 @@ impl Session {
         (!self.trace_out.is_empty()).then_some(self.trace_out.as_slice())
     }
 
+    /// Names the server this session talks to (the host the driver
+    /// connected to) for the `tracing` span's `peer` field. Without the
+    /// `tracing` feature it does nothing.
+    pub fn set_peer(&mut self, peer: &str) {
+        #[cfg(feature = "tracing")]
+        self.spans.peer(peer);
+        #[cfg(not(feature = "tracing"))]
+        let _ = peer;
+    }
+
     /// A line of the driver's own in the trace (`* text`), e.g. which name
-    /// a TLS handshake verifies.
+    /// a TLS handshake verifies; with the `tracing` feature, also a DEBUG
+    /// event in the session's span.
     pub fn trace_note(&mut self, text: &str, now: Instant) {
+        #[cfg(feature = "tracing")]
+        self.spans.note(text);
         if self.trace.is_enabled() {
             let wall = self.wall_at(now);
             self.trace.note(text, wall);
@@ -400,6 +443,11 @@ impl Session {
             return None;
         }
         let kind = self.sending;
+        #[cfg(feature = "tracing")]
+        {
+            self.spans.open_txns(self.client.state.txn_sizes());
+            self.spans.sent(out.get(before..).unwrap_or_default(), kind);
+        }
         if self.trace.is_enabled() {
             let wall = self.wall_at(now);
             self.trace
@@ -464,6 +512,8 @@ impl Session {
         self.last = Some(now);
         self.heard |= !bytes.is_empty();
         self.idle = None;
+        #[cfg(feature = "tracing")]
+        self.spans.received(bytes);
         if self.trace.is_enabled() {
             let wall = self.wall_at(now);
             self.trace.received(bytes, wall);
@@ -804,6 +854,8 @@ impl Session {
     }
 
     fn on_event(&mut self, event: Event, now: Instant) {
+        #[cfg(feature = "tracing")]
+        self.spans.event(&event);
         match &event {
             Event::Hello {
                 id,
@@ -983,6 +1035,8 @@ impl Session {
         if let Link::Poisoned(_) = self.link {
             return;
         }
+        #[cfg(feature = "tracing")]
+        self.spans.failed(&cause);
         if self.trace.is_enabled() {
             let wall = match self.last {
                 Some(now) => self.wall_at(now),

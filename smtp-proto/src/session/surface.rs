@@ -617,6 +617,7 @@ macro_rules! builder {
             let mut session = $crate::session::Session::connect(o, local, implicit, now);
             // Implicit TLS: the binding data of this connection (SCRAM -PLUS).
             session.set_channel_binding(transport.channel_binding());
+            session.set_peer(host);
             session.set_debuglevel(o.debuglevel, now, ::std::time::SystemTime::now());
             if implicit {
                 let note = format!("implicit TLS established, verified {:?}", plan.name);
