@@ -64,6 +64,35 @@
 //! whole call and a whole message however the server paces its replies,
 //! failing with [`Error::DeadlineExceeded`].
 //!
+//! # Composing a message
+//!
+//! With the `builder` feature (on by default), [`SmtpClient::send_built`]
+//! sends a message built with
+//! [`MessageBuilder`](smtp_proto::compose::MessageBuilder) (the
+//! `mail-builder` crate, re-exported): the envelope comes from its From,
+//! To, Cc and Bcc, the Bcc is not transmitted, and `Date` and `Message-ID`
+//! are added when the [`Stamp`](smtp_proto::compose::Stamp) asks.
+//! `examples/compose.rs` is a complete program.
+//!
+//! ```no_run
+//! # #[cfg(feature = "builder")]
+//! # fn main() -> Result<(), smtp_blocking::Error> {
+//! use smtp_blocking::smtp_proto::compose::{MessageBuilder, Stamp};
+//!
+//! let message = MessageBuilder::new()
+//!     .from(("Me", "me@example.org"))
+//!     .to("you@example.org")
+//!     .subject("Figures")
+//!     .text_body("Attached.")
+//!     .html_body("<p>Attached.</p>")
+//!     .attachment("text/csv", "q1.csv", &b"a,b\r\n1,2\r\n"[..]);
+//! let mut smtp = smtp_blocking::Builder::new().connect("mail.example.org:587")?;
+//! let report = smtp.send_built(message, Stamp::new().date().message_id())?;
+//! # Ok(()) }
+//! # #[cfg(not(feature = "builder"))]
+//! # fn main() {}
+//! ```
+//!
 //! The smtplib-shaped calls ([`SmtpClient::sendmail`] and friends) are
 //! the compatibility layer, with smtplib's semantics: `sendmail` returns
 //! `Ok` with the map of refused recipients when at least one got the

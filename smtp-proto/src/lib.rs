@@ -68,6 +68,14 @@
 //! printed), [`pem`] (certificate bundles split for a TLS library), and
 //! [`smtplib`] (a transaction report read as smtplib's return value or
 //! exception). The [`manual`] explains the design and security decisions.
+//!
+//! # Composing messages (feature `builder`)
+//!
+//! `compose` (with the `builder` feature, which both adapters turn on by
+//! default) turns a `mail_builder::MessageBuilder` into the bytes of a
+//! message, adding `Date` and `Message-ID` only when asked; the adapters'
+//! `send_built` sends it under the `send_message` header rules
+//! (envelope from the headers, `Bcc` never transmitted).
 
 #![forbid(unsafe_code)]
 // docs.rs (`--cfg docsrs`, nightly): mark items that need a feature.
@@ -77,6 +85,8 @@ pub mod address;
 pub mod auth;
 pub mod body;
 pub mod command;
+#[cfg(feature = "builder")]
+pub mod compose;
 pub mod ehlo;
 pub mod manual;
 pub mod message;

@@ -115,6 +115,17 @@ pub enum MessageError {
     /// No recipients were given and the headers name none.
     #[error("no recipients")]
     NoRecipients,
+    /// A composed message has a header field name that is empty or not
+    /// printable ASCII without `:` (feature `builder`).
+    #[error("invalid header field name {name:?}")]
+    InvalidHeaderName {
+        /// The name, as given.
+        name: String,
+    },
+    /// A Message-ID was asked for without a domain, and the message names
+    /// no sender with a valid domain to take it from (feature `builder`).
+    #[error("no domain for the Message-ID: no Sender or From address with a valid domain")]
+    NoMessageIdDomain,
 }
 
 /// What the header block says about the envelope, and which bytes of the

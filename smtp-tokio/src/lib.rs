@@ -55,6 +55,35 @@
 //! (a batch pipelined across messages on one connection) and the
 //! connection [`Pool`].
 //!
+//! # Composing a message
+//!
+//! With the `builder` feature (on by default), [`SmtpClient::send_built`]
+//! sends a message built with
+//! [`MessageBuilder`](smtp_proto::compose::MessageBuilder) (the
+//! `mail-builder` crate, re-exported): the envelope comes from its From,
+//! To, Cc and Bcc, the Bcc is not transmitted, and `Date` and `Message-ID`
+//! are added when the [`Stamp`](smtp_proto::compose::Stamp) asks.
+//! `examples/compose.rs` (`compose-async`) is a complete program.
+//!
+//! ```no_run
+//! # #[cfg(feature = "builder")]
+//! # async fn f() -> Result<(), smtp_tokio::Error> {
+//! use smtp_tokio::smtp_proto::compose::{MessageBuilder, Stamp};
+//!
+//! let message = MessageBuilder::new()
+//!     .from(("Me", "me@example.org"))
+//!     .to("you@example.org")
+//!     .subject("Figures")
+//!     .text_body("Attached.")
+//!     .html_body("<p>Attached.</p>")
+//!     .attachment("text/csv", "q1.csv", &b"a,b\r\n1,2\r\n"[..]);
+//! let mut smtp = smtp_tokio::Builder::new().connect("mail.example.org:587").await?;
+//! let report = smtp.send_built(message, Stamp::new().date().message_id()).await?;
+//! # Ok(()) }
+//! # #[cfg(not(feature = "builder"))]
+//! # async fn f() {}
+//! ```
+//!
 //! # From smtplib
 //!
 //! | smtplib | here (add `.await`) |

@@ -336,6 +336,29 @@ impl Session {
         }
     }
 
+    /// A message held in memory (for instance composed with the `builder`
+    /// feature: the adapters' `send_built`) under
+    /// [`send_message`](Self::send_message)'s header rules, with
+    /// [`send`](Self::send)'s outcome: the envelope comes from the headers,
+    /// `Bcc` and `Resent-Bcc` are not transmitted, `SIZE=` is declared and
+    /// `BODY=8BITMIME` when the message needs it. Returns the pieces of
+    /// `msg` to stream. Output: [`TxnReport`](crate::TxnReport) when every
+    /// recipient got the message, else [`Error::NotDelivered`] carrying it;
+    /// [`Error::InvalidMessage`] when the headers give no envelope.
+    pub fn send_built<'m>(&mut self, now: Instant, msg: &'m [u8]) -> Vec<&'m [u8]> {
+        match message_envelope(msg, msg, None, None) {
+            Ok((envelope, _, _, parts)) => {
+                let options = body_options(&parts);
+                self.start_txn(TxnMode::AllOrError, envelope, options, now);
+                parts
+            }
+            Err(e) => {
+                self.refuse(e);
+                Vec::new()
+            }
+        }
+    }
+
     /// smtplib's `mail(sender, options)`: MAIL FROM alone, and its reply
     /// whatever its code; the envelope stays open for [`rcpt`](Self::rcpt)
     /// and [`data`](Self::data). Options are `KEYWORD[=VALUE]` strings.

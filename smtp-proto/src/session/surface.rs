@@ -17,6 +17,8 @@
 //! - `crate::message::read_header_block(&mut reader)` and
 //!   `crate::message::head_then(parts, reader)`, the header block of a
 //!   streamed message and the body source that replays it.
+//! - a Cargo feature `builder` that turns on `smtp-proto/builder`, for
+//!   `send_built`.
 //!
 //! [`builder!`](crate::builder) does the same for the builder: the
 //! struct, its shared settings, and its connection methods. It needs:
@@ -323,6 +325,33 @@ macro_rules! client_methods {
                     .driver
                     .session
                     .send_message_report(crate::driver::now(), msg, from_addr, to_addrs);
+                self.driver.run(<crate::driver::Feed<'_>>::parts(parts)) $($await)*
+            }
+
+            /// Sends a message composed with
+            /// [`MessageBuilder`]($crate::compose::MessageBuilder) (feature
+            /// `builder`): `Date` and `Message-ID` are added when `stamp`
+            /// asks (see [`compose::to_bytes`]($crate::compose::to_bytes);
+            /// `Date` is now), and the [`send_message`](Self::send_message)
+            /// header rules apply to what it built: the envelope comes from
+            /// `Sender`/`From` and `To`/`Cc`/`Bcc`, and `Bcc` is not
+            /// transmitted. `SIZE=` is declared. `Ok` means **every**
+            /// recipient got it, as for [`send`](Self::send).
+            ///
+            /// # Errors
+            /// [`Error::InvalidMessage`]($crate::session::Error::InvalidMessage)
+            /// when the message cannot be written or gives no envelope;
+            /// [`Error::NotDelivered`]($crate::session::Error::NotDelivered);
+            /// and as [`send_report`](Self::send_report).
+            #[cfg(feature = "builder")]
+            pub $($async)? fn send_built(
+                &mut self,
+                message: $crate::compose::MessageBuilder<'_>,
+                stamp: $crate::compose::Stamp,
+            ) -> ::std::result::Result<$crate::TxnReport, $crate::session::Error> {
+                let wall = ::std::time::SystemTime::now();
+                let msg = $crate::compose::to_bytes(message, &stamp, wall)?;
+                let parts = self.driver.session.send_built(crate::driver::now(), &msg);
                 self.driver.run(<crate::driver::Feed<'_>>::parts(parts)) $($await)*
             }
 
