@@ -34,7 +34,7 @@ status=0
 cargo nextest run --config-file scripts/nextest.toml --workspace --all-targets --no-fail-fast 2>&1 | tee "$log" || status=1
 # The `tracing` feature's own test (spans, events, and the secrets sweep over
 # the subscriber's output); only smtp-proto and this one test are rebuilt.
-cargo nextest run --config-file scripts/nextest.toml -p smtp-proto --features tracing --test tracing --no-fail-fast 2>&1 | tee -a "$log" || status=1
+cargo nextest run --config-file scripts/nextest.toml -p smtp-client-proto --features tracing --test tracing --no-fail-fast 2>&1 | tee -a "$log" || status=1
 cargo test --workspace --doc 2>&1 | tee -a "$log" || status=1
 passed=0
 failed=0

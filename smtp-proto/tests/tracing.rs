@@ -4,7 +4,7 @@
 //! needles (`smtp-testkit`'s `secrets_cases`, shared with the adapters'
 //! wire-trace sweep) are searched in everything the subscriber saw.
 //!
-//! Runs only with the feature: `cargo test -p smtp-proto --features tracing
+//! Runs only with the feature: `cargo test -p smtp-client-proto --features tracing
 //! --test tracing` (scripts/test.sh does).
 #![cfg(feature = "tracing")]
 #![allow(
@@ -195,6 +195,10 @@ impl Run {
                     let challenge = self.session.auth_challenge().unwrap().to_vec();
                     let answer = self.auth.as_mut().unwrap().respond(&challenge);
                     self.session.answer_auth(answer);
+                }
+                Action::AuthFinish => {
+                    let verdict = self.auth.as_mut().map_or(Ok(()), |a| a.finish());
+                    self.session.auth_finished(verdict);
                 }
                 other => return other,
             }
