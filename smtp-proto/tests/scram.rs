@@ -226,6 +226,38 @@ fn authenticate_235_without_server_final_is_not_success() {
     });
 }
 
+/// A server that answers the client-first with a server-first the client
+/// cannot use and, in the same read, a final reply (found by the
+/// `session_ops` fuzz target): the session fails, and the cancel `*` the
+/// client had queued is never written after the failure.
+#[test]
+fn login_final_reply_behind_a_bad_server_first_writes_nothing_more() {
+    both(|bw| {
+        let mut run = Run::open("SCRAM-SHA-256", None, bw);
+        run.session.login(run.now, "user", "pencil");
+        assert!(run.client(None).starts_with("AUTH SCRAM-SHA-256 "));
+        // Not base64 at all: the client cancels with `*`, but the final
+        // reply is already there.
+        run.server("334 cj0yT3BYTkLININGed\r\n250 2.0.0 fine\r\n", None);
+        assert_eq!(
+            run.client(None),
+            "",
+            "the cancel is not written after the failure"
+        );
+        // The engine counts a queued answer as sent, so the 250 ends the
+        // exchange, without the server's proof.
+        match run.done(None).unwrap_err() {
+            Error::MutualAuthFailed { reason, reply, .. } => {
+                assert_eq!(reason, MechanismError::Incomplete);
+                assert_eq!(reply.code().get(), 250);
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(!run.session.is_connected());
+        assert_eq!(run.client(None), "", "nothing after the failure");
+    });
+}
+
 #[test]
 fn authenticate_server_error_and_535_are_credential_failures() {
     both(|bw| {

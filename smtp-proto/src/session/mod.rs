@@ -436,7 +436,14 @@ impl Session {
 
     /// Appends every byte that may be written now to `out`; returns what
     /// they are (for a wire trace), or `None` when there was nothing.
+    ///
+    /// Nothing once the session is unusable: a command the engine queued
+    /// before the failure was decided (an AUTH answer computed while the
+    /// server's final reply was already on its way) is not sent after it.
     pub fn poll_transmit(&mut self, now: Instant, out: &mut Vec<u8>) -> Option<Sent> {
+        if let Link::Poisoned(_) = self.link {
+            return None;
+        }
         let before = out.len();
         while self.client.poll_transmit(now, out) > 0 {}
         if out.len() == before {
