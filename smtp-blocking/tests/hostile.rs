@@ -90,6 +90,7 @@ fn call(c: &mut SmtpClient, call: &Call) -> String {
         Call::ParseDomain(d) => hostile_cases::parse_domain(d),
         Call::HasExtn(x) => c.has_extn(x).to_string(),
         Call::IsTls => c.is_tls().to_string(),
+        Call::SendMany(n) => hostile_cases::batch(&c.send_many(&hostile_cases::batch_messages(*n))),
         Call::Sleep(d) => {
             std::thread::sleep(*d);
             "ok".into()

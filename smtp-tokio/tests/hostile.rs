@@ -90,6 +90,9 @@ async fn call(c: &mut SmtpClient, call: &Call) -> String {
         Call::ParseDomain(d) => hostile_cases::parse_domain(d),
         Call::HasExtn(x) => c.has_extn(x).to_string(),
         Call::IsTls => c.is_tls().to_string(),
+        Call::SendMany(n) => {
+            hostile_cases::batch(&c.send_many(&hostile_cases::batch_messages(*n)).await)
+        }
         Call::Sleep(d) => {
             tokio::time::sleep(*d).await;
             "ok".into()

@@ -95,6 +95,8 @@ pub enum Call {
     IsTls,
     /// Let the server act first.
     Sleep(Duration),
+    /// `send_many` of [`batch_messages`]`(n)`, rendered by [`batch`].
+    SendMany(usize),
 }
 
 /// A case of the table.
@@ -285,6 +287,41 @@ pub fn refused(r: &Result<Refused, Error>) -> String {
     }
 }
 
+/// The messages of [`Call::SendMany`]: message `i` goes from `a@x.test`
+/// to `r{i}@x.test` with the body `Subject: m{i}` (so a scenario can wait
+/// for a given message's data with `C* Subject: m{i}`).
+pub fn batch_messages(n: usize) -> Vec<(smtp_proto::Envelope, Vec<u8>)> {
+    (0..n)
+        .map(|i| {
+            let to = smtp_proto::ForwardPath::parse(&format!("r{i}@x.test"));
+            let envelope = smtp_proto::Envelope::new(
+                smtp_proto::ReversePath::parse("a@x.test")
+                    .unwrap_or_else(|_| smtp_proto::ReversePath::null()),
+                to,
+            );
+            (
+                envelope,
+                format!("Subject: m{i}\r\n\r\nhi\r\n").into_bytes(),
+            )
+        })
+        .collect()
+}
+
+/// `[ok; ok; OutcomeUnknown(...)]`: each message of a batch in order,
+/// `ok` when every recipient got it, else its report's summary or its
+/// error.
+pub fn batch(results: &[Result<smtp_proto::TxnReport, Error>]) -> String {
+    let each: Vec<String> = results
+        .iter()
+        .map(|r| match r {
+            Ok(report) if report.all_delivered() => "ok".to_owned(),
+            Ok(report) => format!("report({})", report.summary()),
+            Err(e) => error(e),
+        })
+        .collect();
+    format!("[{}]", each.join("; "))
+}
+
 /// `ok` or the error of `Domain::parse`.
 pub fn parse_domain(s: &str) -> String {
     match Domain::parse(s) {
@@ -297,6 +334,8 @@ pub fn parse_domain(s: &str) -> String {
 
 const HELLO: &str = "INCLUDE _hello\n";
 const HELLO_PIPE: &str = "INCLUDE _hello_pipelining\n";
+const HELLO_PIPE_CHUNKING: &str = "S: 220 peer.test ESMTP\nC: EHLO client.test\n\
+    S+ 250-peer.test\nS+ 250-PIPELINING\nS: 250 CHUNKING\n";
 
 fn s(x: &str) -> String {
     x.to_owned()
@@ -335,6 +374,7 @@ pub fn cases() -> Vec<Case> {
     caller_input(&mut v);
     replies(&mut v);
     faults(&mut v);
+    in_flight(&mut v);
     deadlines(&mut v);
     transactions(&mut v);
     v
@@ -535,6 +575,59 @@ fn starttls(v: &mut Vec<Case>) {
         .short(300)
         .forbid(&["QUIT"]),
     );
+    // Faults inside the TLS handshake after the 220, next to the stall
+    // before any ServerHello above: the server hangs up or resets, answers
+    // in plaintext, stops halfway through its ServerHello, or drips a
+    // ServerHello that never completes (longer than the case's budget).
+    // Each fails the STARTTLS within the handshake's deadline, and nothing
+    // else is written (no QUIT, no
+    // plaintext AUTH or NOOP after the failed handshake).
+    let hello_part = "R: \\x16\\x03\\x03\\x00\\x4a\\x02\\x00\\x00\\x46\\x03\\x03\n";
+    let drip = "DRIP 60ms \\x16\\x03\\x03\\x40\\x00\\x02\\x00\\x3f\\xfc\\x03\\x03\
+                0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\n";
+    // (The server first reads the start of the ClientHello: bytes that
+    // come with the 220 are refused before any handshake, see
+    // bytes-after-220 above.)
+    for (name, tail, want, short) in [
+        ("eof", s("CLOSE\n"), "Tls", None),
+        // native-tls reports a reset inside its handshake as a TLS error;
+        // one that comes before the handshake's first read is an I/O error.
+        ("rst", s("RESET\n"), "Tls | Io(ConnectionReset)", None),
+        (
+            "plaintext-421",
+            s("C* \\x16\\x03\nS: 421 4.3.2 closing\nDRAIN\n"),
+            "Tls",
+            None,
+        ),
+        (
+            "stall-mid-server-hello",
+            format!("C* \\x16\\x03\n{hello_part}STALL 1500ms\nDRAIN\n"),
+            "Timeout(None)",
+            Some(300),
+        ),
+        (
+            "drip-server-hello",
+            format!("C* \\x16\\x03\n{drip}DRAIN\n"),
+            "Timeout(None)",
+            Some(400),
+        ),
+    ] {
+        let mut c = case(
+            format!("starttls/handshake/{name}"),
+            format!("{open}C: STARTTLS\nS: 220 go\n{tail}"),
+            &[
+                (Connect, "ok"),
+                (Starttls, want),
+                (IsTls, "false"),
+                (Noop, "Poisoned"),
+            ],
+        )
+        .forbid(&["QUIT", "AUTH", "NOOP"]);
+        if let Some(ms) = short {
+            c = c.short(ms);
+        }
+        v.push(c);
+    }
     // Rule 2: verification on by default.
     v.push(
         case(
@@ -1168,6 +1261,64 @@ fn faults(v: &mut Vec<Case>) {
         )
         .short(400)
     );
+}
+
+// ------------------------------------------------- deep pipelining faults
+
+/// Faults with 1, 2 and 5 messages in flight. A batch of `1 + n` messages
+/// over PIPELINING and CHUNKING: message 0 opens the connection's first
+/// transaction (its data waits for the MAIL and RCPT replies, then its 250
+/// lets later data travel behind unconfirmed commands), then the server
+/// reads until the data of message `n` has arrived (`n` messages wholly
+/// on the wire, none answered) and fails: each of them ends with exactly
+/// one outcome, unknown (its end of data was sent and never answered),
+/// within the deadline (the case's budget), and nothing is written after
+/// the fault (`END`, and no QUIT, RSET or NOOP).
+fn in_flight(v: &mut Vec<Case>) {
+    use Call::*;
+    for n in [1usize, 2, 5] {
+        let before = format!(
+            "{HELLO_PIPE_CHUNKING}C* RCPT TO:<r0@x.test>\\r\\n\nS: 250 ok\\r\\n250 ok\n\
+             C* Subject: m0\\r\\n\\r\\nhi\\r\\n\nS: 250 ok\n\
+             C* Subject: m{n}\\r\\n\\r\\nhi\\r\\n\n"
+        );
+        // Each message in flight keeps its report, outcome unknown (a
+        // report, not an error: with LMTP or PRDR it can hold recipients
+        // that did get the message); the fault itself poisons the
+        // connection.
+        let want = {
+            let mut all = vec![s("ok")];
+            all.extend((0..n).map(|_| s("report(outcome unknown)")));
+            format!("[{}]", all.join("; "))
+        };
+        let kinds: [(&str, &str, Option<u64>); 5] = [
+            ("eof", "CLOSE\n", None),
+            ("rst", "RESET\n", None),
+            ("421", "S: 421 4.3.2 closing\nEND\n", None),
+            ("stall", "STALL 1500ms\nEND\n", Some(300)),
+            (
+                "drip",
+                "DRIP 60ms 250-this reply never ends in time\nEND\n",
+                Some(400),
+            ),
+        ];
+        for (kind, step, short) in kinds {
+            let mut c = case(
+                format!("inflight/{kind}/{n}"),
+                format!("{before}{step}"),
+                &[
+                    (Connect, "ok"),
+                    (SendMany(n + 1), &want),
+                    (Noop, "Poisoned"),
+                ],
+            )
+            .forbid(&["QUIT", "RSET", "NOOP"]);
+            if let Some(ms) = short {
+                c = c.short(ms);
+            }
+            v.push(c);
+        }
+    }
 }
 
 // ------------------------------------------------------------ transactions

@@ -131,8 +131,8 @@ pub struct FaultCase {
 /// The client's timeout in the fault cases; a stall lasts longer.
 pub const FAULT_TIMEOUT: Duration = Duration::from_millis(400);
 
-/// EOF, 421 and a stall after AUTH, after client-final and after the
-/// empty answer to server-final; plus the wrong signature, `e=`, 535 and
+/// EOF, RST, 421, a stall and a slow drip after AUTH, after client-final
+/// and after the empty answer to server-final; plus the wrong signature, `e=`, 535 and
 /// the 235 without server-final.
 pub fn fault_cases() -> Vec<FaultCase> {
     let [c1, s1, c2, s2] = Exchange::rfc7677().wire();
@@ -157,13 +157,25 @@ pub fn fault_cases() -> Vec<FaultCase> {
             expect: "ServerDisconnected(Some(Auth))",
         });
         cases.push(FaultCase {
+            name: format!("RST {at}"),
+            script: format!("{open}{prefix}RESET\n"),
+            expect: "Io(ConnectionReset)",
+        });
+        // END: nothing may be written after the fault (no QUIT, no answer).
+        cases.push(FaultCase {
             name: format!("421 {at}"),
-            script: format!("{open}{prefix}S: 421 4.3.2 shutting down\nDRAIN\n"),
+            script: format!("{open}{prefix}S: 421 4.3.2 shutting down\nEND\n"),
             expect: "ServiceClosing(Auth, 421)",
         });
         cases.push(FaultCase {
             name: format!("stall {at}"),
-            script: format!("{open}{prefix}STALL 2s\nDRAIN\n"),
+            script: format!("{open}{prefix}STALL 2s\nEND\n"),
+            expect: "Timeout(Some(Auth))",
+        });
+        // A byte every 50 ms never extends the reply's timeout.
+        cases.push(FaultCase {
+            name: format!("drip {at}"),
+            script: format!("{open}{prefix}DRIP 50ms 334 this challenge never ends in time, however long the client waits for it\nEND\n"),
             expect: "Timeout(Some(Auth))",
         });
     }
