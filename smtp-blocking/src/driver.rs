@@ -48,6 +48,10 @@ use smtp_proto::session::{Action, BODY_CHUNK, Error, FromOutput, Session};
 use crate::transport::{Transport, Waiting};
 
 const READ_BUF: usize = 16 * 1024;
+/// Reads of waiting input after a failed write before the failure is
+/// reported: 64 × [`READ_BUF`] is more than any socket's receive buffer
+/// holds by default.
+const PENDING_READS: usize = 64;
 
 /// The shortest socket timeout: zero would mean "no timeout" to std.
 pub(crate) const MIN_TIMEOUT: Duration = Duration::from_millis(1);
@@ -220,7 +224,14 @@ impl Driver {
             if let Err(e) = t.write_all(&self.out).and_then(|()| t.flush()) {
                 // A server that refuses a body early (552) and closes, or
                 // stops reading, breaks our write; its reply is the news.
-                self.read_pending();
+                // With deep pipelining many replies may wait (more than
+                // one read holds): all of them reach the session first, so
+                // that no message whose final reply came reads as unknown.
+                for _ in 0..PENDING_READS {
+                    if self.read_pending() || self.session.check_usable().is_err() {
+                        break;
+                    }
+                }
                 self.session.handle_io_error(Instant::now(), e);
                 return true;
             }

@@ -336,7 +336,9 @@ pub enum Cut {
 /// a random 0 to 7 further replies, then cuts: it closes both sides (the
 /// replies still on their way are lost), or it stops passing the client's
 /// bytes on, forwards what the server still answers, and says 421 (chosen
-/// at random). What it forwarded from the server is kept for the audit.
+/// at random). What it forwarded from the server is kept for the audit,
+/// and it does reach the client: the relay closes its side to the client
+/// with a lingering close (see `relay`), never a reset.
 pub struct CuttingRelay {
     pub addr: SocketAddr,
     stop: Arc<AtomicBool>,
@@ -491,7 +493,24 @@ fn relay(
     if closing {
         let _ = down_to.write_all(b"421 4.3.2 relay closing the connection\r\n");
     }
-    let _ = down_to.shutdown(Shutdown::Both);
+    // A lingering close: the end of file goes out behind everything
+    // written, and the client's bytes still coming are read and dropped
+    // until it closes too. Closing a socket with unread input sends a
+    // reset instead, and the kernel then drops what was written and not
+    // yet sent: the client would never get replies recorded as forwarded.
     let _ = down_from.shutdown(Shutdown::Both);
+    let _ = down_to.shutdown(Shutdown::Write);
     let _ = up.join();
+    let _ = down_to.set_read_timeout(Some(Duration::from_millis(200)));
+    let until = std::time::Instant::now() + Duration::from_secs(5);
+    while std::time::Instant::now() < until {
+        match down_to.read(&mut buf) {
+            Ok(0) => break,
+            Ok(_) => {}
+            Err(e)
+                if e.kind() == std::io::ErrorKind::WouldBlock
+                    || e.kind() == std::io::ErrorKind::TimedOut => {}
+            Err(_) => break,
+        }
+    }
 }
