@@ -46,6 +46,14 @@
 //! whole call and a whole message however the server paces its replies,
 //! failing with [`Error::DeadlineExceeded`].
 //!
+//! [`SmtpClient::login`] picks the strongest mechanism the server offers:
+//! SCRAM-SHA-256-PLUS (bound to this TLS connection through its
+//! `tls-server-end-point` data), SCRAM-SHA-256, PLAIN, LOGIN, and
+//! CRAM-MD5 only when nothing better is offered; never without TLS unless
+//! allowed. SCRAM checks the server's signature too: a server that cannot
+//! prove it knows the password fails the login with
+//! [`Error::MutualAuthFailed`] and the connection is closed.
+//!
 //! The smtplib-shaped calls (`sendmail` and friends) are the compatibility
 //! layer, with smtplib's semantics; [`SmtpClient::send`] (all or an error
 //! with the report), [`SmtpClient::send_report`] (the report whatever it
