@@ -184,13 +184,18 @@ mod transport;
 
 pub use builder::Builder;
 pub use client::SmtpClient;
-pub use native_tls;
-pub use smtp_native_tls::load_pem_certificates;
 pub use smtp_proto;
 pub use smtp_proto::session::{
-    Error, LMTP_PORT, Options, SMTP_PORT, SMTP_SSL_PORT, TlsPolicy, Window,
+    Error, LMTP_PORT, Options, SMTP_PORT, SMTP_SSL_PORT, TlsBackend, TlsPolicy, Window,
 };
 pub use smtp_proto::smtplib::Refused;
+#[cfg(feature = "native-tls")]
+#[cfg_attr(docsrs, doc(cfg(feature = "native-tls")))]
+pub use smtp_tls::native_tls;
+#[cfg(any(feature = "rustls-native-roots", feature = "rustls-webpki-roots"))]
+#[cfg_attr(docsrs, doc(cfg(feature = "rustls")))]
+pub use smtp_tls::rustls;
+pub use smtp_tls::{BackendUnavailable, Certificate, Connector, load_pem_certificates};
 pub use transport::Stream;
 
 pub use smtp_proto::session::error;

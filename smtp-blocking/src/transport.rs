@@ -241,14 +241,14 @@ impl Write for Base {
 #[derive(Debug)]
 pub(crate) enum Transport {
     Plain(Base),
-    Tls(Box<native_tls::TlsStream<Base>>),
+    Tls(Box<dyn crate::tls::TlsStream>),
 }
 
 impl Transport {
     pub(crate) fn base(&self) -> &Base {
         match self {
             Transport::Plain(b) => b,
-            Transport::Tls(t) => t.get_ref(),
+            Transport::Tls(t) => t.base(),
         }
     }
 
@@ -258,23 +258,23 @@ impl Transport {
     pub(crate) fn channel_binding(&self) -> Option<Vec<u8>> {
         match self {
             Transport::Plain(_) => None,
-            Transport::Tls(t) => t.tls_server_end_point().ok().flatten(),
+            Transport::Tls(t) => t.channel_binding(),
         }
     }
 
     /// Whether the TLS layer already holds decrypted input, which a read
     /// returns without touching the socket.
-    pub(crate) fn tls_buffered(&self) -> bool {
+    pub(crate) fn tls_buffered(&mut self) -> bool {
         match self {
             Transport::Plain(_) => false,
-            Transport::Tls(t) => t.buffered_read_size().is_ok_and(|n| n > 0),
+            Transport::Tls(t) => t.buffered(),
         }
     }
 
     /// Closes the connection (after a TLS close_notify when possible).
     pub(crate) fn close(&mut self) {
         if let Transport::Tls(t) = self {
-            let _ = t.shutdown();
+            t.close_notify();
         }
         self.base().shutdown();
     }
