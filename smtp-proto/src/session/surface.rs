@@ -28,7 +28,8 @@
 //! - `crate::tls::{Plan, handshake}`: the TLS library (`Plan::prepare`
 //!   builds its connector ahead of time), and
 //!   `Transport::channel_binding()`, the connection's
-//!   `tls-server-end-point` data when the library exposes it;
+//!   `tls-server-end-point` data (native-tls's, or `smtp-tls`'s from the
+//!   certificate under rustls);
 //! - `crate::driver::Driver::new(session, transport, tls)`.
 
 /// Generates an adapter client's public methods; see the
