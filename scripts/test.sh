@@ -8,7 +8,9 @@
 # 2. starts the project's private Postfix, smtp-sink, Dovecot LMTP and aiosmtpd
 #    instances on loopback (scripts/test-servers.sh) and stops them on exit;
 # 3. runs every unit, transcript, property and integration test of the workspace
-#    with cargo-nextest, then the doc tests (which nextest does not run).
+#    with cargo-nextest (native-tls, the default TLS backend), the TLS tests a
+#    second time with rustls as the only backend, then the doc tests (which
+#    nextest does not run).
 #
 # Tests that need a server read the SMTP_TEST_* variables printed by
 # `scripts/test-servers.sh env`; under CI=true a missing server fails the test.
@@ -32,6 +34,18 @@ log=$(mktemp)
 trap 'rm -f "$log"; scripts/test-servers.sh stop >/dev/null 2>&1 || true' EXIT
 status=0
 cargo nextest run --config-file scripts/nextest.toml --workspace --all-targets --no-fail-fast 2>&1 | tee "$log" || status=1
+# The TLS tests again with rustls as the only backend (README "TLS backends"):
+# the real-server TLS tests (STARTTLS, implicit TLS, wrong CA, wrong name, the
+# caller's own connector), the hostile suite's STARTTLS cases, SCRAM -PLUS
+# against the scripted peer, Exim's STARTTLS, the send examples' --ca-file, the
+# adapters' and smtp-tls's unit tests. Only these binaries, to keep CI short.
+rustls_tests=(--lib --test servers --test real_servers --test hostile --test scram --test exim --test send_example)
+cargo nextest run --config-file scripts/nextest.toml -p smtp-blocking -p smtp-tokio -p smtp-tls \
+    --no-default-features --features rustls,builder "${rustls_tests[@]}" --no-fail-fast 2>&1 | tee -a "$log" || status=1
+# smtp-tls with Mozilla's roots as well (rustls-webpki-roots): its verifier
+# tests then also run against a full root store. Only smtp-tls is rebuilt.
+cargo nextest run --config-file scripts/nextest.toml -p smtp-tls --features rustls-native-roots,rustls-webpki-roots \
+    --no-fail-fast 2>&1 | tee -a "$log" || status=1
 # The `tracing` feature's own test (spans, events, and the secrets sweep over
 # the subscriber's output); only smtp-proto and this one test are rebuilt.
 cargo nextest run --config-file scripts/nextest.toml -p smtp-client-proto --features tracing --test tracing --no-fail-fast 2>&1 | tee -a "$log" || status=1

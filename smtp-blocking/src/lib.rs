@@ -1,6 +1,6 @@
 //! `smtp-blocking` is a blocking SMTP/LMTP client. It is a driver for the
 //! sans-IO [`smtp_proto::session::Session`]: it moves bytes between `std`
-//! sockets (or native-tls) and the session, applies the session's
+//! sockets (under native-tls or rustls) and the session, applies the session's
 //! deadlines to the socket, performs the TLS handshake when asked, and
 //! reads message bodies from your `Read`. Every protocol and policy
 //! decision (pipelining, STARTTLS checks and policy, the login order, AUTH
@@ -115,7 +115,7 @@
 //! |-------------------------------------------|-------------------------------------------------------|
 //! | `SMTP(host, port, local_hostname, timeout, source_address)` | [`SmtpClient::connect`], [`Builder`] ([`Builder::connect_port`], [`Builder::local_hostname`], [`Builder::timeout`], [`Builder::source_address`]) |
 //! | `SMTP_SSL(..., context)`                  | [`SmtpClient::connect_tls`], [`Builder::implicit_tls`], [`Builder::tls_connector`] |
-//! | `SMTP_SSL(keyfile, certfile)`             | a [`native_tls::TlsConnector`] with an identity, via [`Builder::tls_connector`] |
+//! | `SMTP_SSL(keyfile, certfile)`             | a connector with a client identity (a `native_tls::TlsConnector`, or a rustls `ClientConfig` with `with_client_auth_cert`), via [`Builder::tls_connector`] |
 //! | `LMTP(host, port)`                        | [`SmtpClient::connect_lmtp`], [`Builder::lmtp`]        |
 //! | `SMTP_PORT`, `SMTP_SSL_PORT`, `LMTP_PORT` | [`SMTP_PORT`], [`SMTP_SSL_PORT`], [`LMTP_PORT`]        |
 //! | `connect(host, port)`                     | [`Builder::connect`] / [`Builder::connect_port`]; the greeting is [`SmtpClient::greeting`](smtp_proto::session::Session::greeting) |
@@ -162,6 +162,30 @@
 //! are one per command, and [`SmtpClient::send`] takes an
 //! [`Envelope`](smtp_proto::Envelope) with per-recipient parameters.
 //!
+//! # TLS backends
+//!
+//! The Cargo features choose the TLS library: `native-tls` (the default:
+//! the platform's library, OpenSSL on Linux), `rustls` (rustls with the
+//! `ring` provider, trusting the system's roots),
+//! `rustls-native-roots` (the same) and `rustls-webpki-roots` (Mozilla's
+//! roots, compiled in). Everything else is the same under both: extra roots
+//! ([`Builder::add_root_certificate`] with a [`Certificate`], e.g. from
+//! [`load_pem_certificates`]), the dangerous switches, [`Error::Tls`] for a
+//! failed handshake, the handshake's deadline, SCRAM-SHA-256-PLUS. A client
+//! certificate goes in a connector of your own ([`Builder::tls_connector`]
+//! takes a [`Connector`]: a `native_tls::TlsConnector` or a rustls
+//! `ClientConfig`).
+//!
+//! The features are additive, so both backends may be compiled in (Cargo
+//! unifies features across a build, and docs.rs builds with all of them).
+//! A connection then uses the backend of the caller's connector, else the
+//! one [`Builder::tls_backend`] names, else rustls: nobody turns rustls on
+//! by accident, while native-tls is on whenever any crate in the build
+//! keeps this crate's default features. Built with neither, a connection
+//! that needs TLS fails before its first byte with [`Error::Tls`] carrying
+//! a [`BackendUnavailable`]. The workspace README's "TLS backends" section
+//! has the details.
+//!
 //! # Security defaults
 //!
 //! [`Builder`] requires TLS: STARTTLS under [`TlsPolicy::Required`], or
@@ -192,13 +216,18 @@ mod transport;
 
 pub use builder::Builder;
 pub use client::SmtpClient;
-pub use native_tls;
-pub use smtp_native_tls::load_pem_certificates;
 pub use smtp_proto;
 pub use smtp_proto::session::{
-    Error, LMTP_PORT, Options, SMTP_PORT, SMTP_SSL_PORT, TlsPolicy, Window,
+    Error, LMTP_PORT, Options, SMTP_PORT, SMTP_SSL_PORT, TlsBackend, TlsPolicy, Window,
 };
 pub use smtp_proto::smtplib::Refused;
+#[cfg(feature = "native-tls")]
+#[cfg_attr(docsrs, doc(cfg(feature = "native-tls")))]
+pub use smtp_tls::native_tls;
+#[cfg(any(feature = "rustls-native-roots", feature = "rustls-webpki-roots"))]
+#[cfg_attr(docsrs, doc(cfg(feature = "rustls")))]
+pub use smtp_tls::rustls;
+pub use smtp_tls::{BackendUnavailable, Certificate, Connector, load_pem_certificates};
 pub use transport::Stream;
 
 pub use smtp_proto::session::error;

@@ -7,7 +7,7 @@ use std::io::{self, Read, Write};
 use std::net::{IpAddr, Shutdown, SocketAddr, TcpStream, ToSocketAddrs};
 #[cfg(unix)]
 use std::os::unix::net::UnixStream;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// A caller-supplied byte stream (smtplib lets subclasses override
 /// `_get_socket`; here any `Read + Write` will do).
@@ -237,71 +237,18 @@ impl Write for Base {
     }
 }
 
-/// The socket under a TLS layer, with the TLS handshake's deadline while
-/// it runs: a socket timeout bounds each read, not the handshake, so a
-/// server that drips its ServerHello a byte at a time would stretch a
-/// handshake bounded only per read without end. Each read and write of the
-/// handshake gets the time left; once it is spent they fail with
-/// `TimedOut`. After the handshake `until` is `None` and the driver's own
-/// timeouts apply.
-#[derive(Debug)]
-pub(crate) struct Bounded {
-    pub(crate) base: Base,
-    pub(crate) until: Option<Instant>,
-}
-
-impl Bounded {
-    /// The time left before `until`, set as the socket's timeout for the
-    /// next read or write; `TimedOut` when none is left.
-    fn left(&self, read: bool) -> io::Result<()> {
-        let Some(until) = self.until else {
-            return Ok(());
-        };
-        let left = until.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return Err(io::Error::new(
-                io::ErrorKind::TimedOut,
-                "the TLS handshake's deadline passed",
-            ));
-        }
-        if read {
-            self.base.set_read_timeout(Some(left))
-        } else {
-            self.base.set_write_timeout(Some(left))
-        }
-    }
-}
-
-impl Read for Bounded {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.left(true)?;
-        self.base.read(buf)
-    }
-}
-
-impl Write for Bounded {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.left(false)?;
-        self.base.write(buf)
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        self.base.flush()
-    }
-}
-
 /// The connection as the driver sees it: plaintext or TLS.
 #[derive(Debug)]
 pub(crate) enum Transport {
     Plain(Base),
-    Tls(Box<native_tls::TlsStream<Bounded>>),
+    Tls(Box<dyn crate::tls::TlsStream>),
 }
 
 impl Transport {
     pub(crate) fn base(&self) -> &Base {
         match self {
             Transport::Plain(b) => b,
-            Transport::Tls(t) => &t.get_ref().base,
+            Transport::Tls(t) => t.base(),
         }
     }
 
@@ -311,23 +258,23 @@ impl Transport {
     pub(crate) fn channel_binding(&self) -> Option<Vec<u8>> {
         match self {
             Transport::Plain(_) => None,
-            Transport::Tls(t) => t.tls_server_end_point().ok().flatten(),
+            Transport::Tls(t) => t.channel_binding(),
         }
     }
 
     /// Whether the TLS layer already holds decrypted input, which a read
     /// returns without touching the socket.
-    pub(crate) fn tls_buffered(&self) -> bool {
+    pub(crate) fn tls_buffered(&mut self) -> bool {
         match self {
             Transport::Plain(_) => false,
-            Transport::Tls(t) => t.buffered_read_size().is_ok_and(|n| n > 0),
+            Transport::Tls(t) => t.buffered(),
         }
     }
 
     /// Closes the connection (after a TLS close_notify when possible).
     pub(crate) fn close(&mut self) {
         if let Transport::Tls(t) = self {
-            let _ = t.shutdown();
+            t.close_notify();
         }
         self.base().shutdown();
     }

@@ -16,9 +16,8 @@ use hostile::Server;
 /// This adapter, as `Case::finding_in` names it.
 const ADAPTER: &str = "blocking";
 use hostile_cases::{Call, Case, Policy};
-use smtp_blocking::native_tls::Certificate;
 use smtp_blocking::smtp_proto::Domain;
-use smtp_blocking::{Builder, Error, Refused, SmtpClient, TlsPolicy};
+use smtp_blocking::{Builder, Certificate, Error, Refused, SmtpClient, TlsPolicy};
 use smtp_testkit::{hostile, hostile_cases};
 
 fn builder(case: &Case) -> Builder {

@@ -683,3 +683,29 @@ fn a_huge_timeout_is_no_bound() {
     drop(c);
     peer.finish();
 }
+
+/// A TLS backend that was not compiled in fails before the session's first
+/// byte (the greeting is not even read), with a typed error that names the
+/// feature to turn on; for STARTTLS as for implicit TLS.
+#[cfg(not(any(feature = "rustls-native-roots", feature = "rustls-webpki-roots")))]
+#[test]
+fn a_tls_backend_not_compiled_in_fails_before_the_first_byte() {
+    use smtp_blocking::{BackendUnavailable, TlsBackend};
+    for implicit in [false, true] {
+        let peer = Peer::start(vec![Step::ExpectClosedSilently]);
+        let mut b = loopback_builder(T)
+            .starttls(TlsPolicy::Required)
+            .tls_backend(TlsBackend::Rustls);
+        if implicit {
+            b = b.implicit_tls();
+        }
+        let e = b.connect_port("127.0.0.1", peer.addr.port()).unwrap_err();
+        let Error::Tls(inner) = &e else {
+            panic!("{e:?}")
+        };
+        let wanted = inner.downcast_ref::<BackendUnavailable>().map(|u| u.wanted);
+        assert_eq!(wanted, Some(Some(TlsBackend::Rustls)), "{e:?}");
+        assert!(e.to_string().contains("`rustls` feature"), "{e}");
+        peer.finish();
+    }
+}

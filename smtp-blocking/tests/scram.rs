@@ -12,10 +12,9 @@
 
 use std::time::{Duration, Instant};
 
-use smtp_blocking::native_tls::Certificate;
 use smtp_blocking::smtp_proto::Domain;
 use smtp_blocking::smtp_proto::auth::ScramSha256;
-use smtp_blocking::{Builder, TlsPolicy};
+use smtp_blocking::{Builder, Certificate, TlsPolicy};
 use smtp_testkit::hostile::{self, Server};
 use smtp_testkit::hostile_cases;
 use smtp_testkit::scram::{self, CLIENT_NONCE, Exchange, PASSWORD, USER};

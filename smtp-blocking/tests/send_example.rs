@@ -11,9 +11,19 @@
 
 use smtp_testkit::cli_cases::Example;
 
+/// The example is built with this test's TLS backend: the default
+/// features, or rustls alone (scripts/test.sh runs the TLS tests both
+/// ways).
+const FEATURES: &[&str] = if cfg!(feature = "native-tls") {
+    &[]
+} else {
+    &["--no-default-features", "--features", "rustls,builder"]
+};
+
 const EXAMPLE: Example = Example {
     package: "smtp-blocking",
     name: "send",
+    features: FEATURES,
 };
 
 smtp_testkit::cli_cases!(EXAMPLE);

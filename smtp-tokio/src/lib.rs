@@ -1,5 +1,5 @@
 //! `smtp-tokio` is the async SMTP/LMTP client over Tokio and
-//! tokio-native-tls. It is a driver for the sans-IO
+//! tokio-native-tls or tokio-rustls. It is a driver for the sans-IO
 //! [`smtp_proto::session::Session`]: it moves bytes between a Tokio stream
 //! and the session, applies the session's deadlines with `tokio::time`,
 //! performs the TLS handshake when asked, and reads message bodies from
@@ -139,6 +139,30 @@
 //! | [`Pool::close`] | yes: the connections not yet closed are dropped |
 //! | every other `async` method of [`SmtpClient`], [`Pool::sendmail`], [`Pool::send`], [`Pool::send_many`] | no: the connection is poisoned (and discarded by the pool); a message whose final "." was written may have been delivered |
 //!
+//! # TLS backends
+//!
+//! The Cargo features choose the TLS library: `native-tls` (the default:
+//! the platform's library, OpenSSL on Linux), `rustls` (rustls with the
+//! `ring` provider over tokio-rustls, trusting the system's roots),
+//! `rustls-native-roots` (the same) and `rustls-webpki-roots` (Mozilla's
+//! roots, compiled in). Everything else is the same under both: extra roots
+//! ([`Builder::add_root_certificate`] with a [`Certificate`], e.g. from
+//! [`load_pem_certificates`]), the dangerous switches, [`Error::Tls`] for a
+//! failed handshake, the handshake's deadline, SCRAM-SHA-256-PLUS. A client
+//! certificate goes in a connector of your own ([`Builder::tls_connector`]
+//! takes a [`Connector`]: a `native_tls::TlsConnector` or a rustls
+//! `ClientConfig`).
+//!
+//! The features are additive, so both backends may be compiled in (Cargo
+//! unifies features across a build, and docs.rs builds with all of them).
+//! A connection then uses the backend of the caller's connector, else the
+//! one [`Builder::tls_backend`] names, else rustls: nobody turns rustls on
+//! by accident, while native-tls is on whenever any crate in the build
+//! keeps this crate's default features. Built with neither, a connection
+//! that needs TLS fails before its first byte with [`Error::Tls`] carrying
+//! a [`BackendUnavailable`]. The workspace README's "TLS backends" section
+//! has the details.
+//!
 //! # Security defaults
 //!
 //! [`Builder`] requires TLS: STARTTLS under [`TlsPolicy::Required`], or
@@ -170,15 +194,25 @@ mod transport;
 
 pub use builder::Builder;
 pub use client::SmtpClient;
-pub use native_tls;
 pub use pool::{HealthCheck, Pool, PoolConfig, PoolStats, PooledClient};
-pub use smtp_native_tls::load_pem_certificates;
 pub use smtp_proto;
 pub use smtp_proto::session::{
-    Error, LMTP_PORT, Options, SMTP_PORT, SMTP_SSL_PORT, TlsPolicy, Window,
+    Error, LMTP_PORT, Options, SMTP_PORT, SMTP_SSL_PORT, TlsBackend, TlsPolicy, Window,
 };
 pub use smtp_proto::smtplib::Refused;
+#[cfg(feature = "native-tls")]
+#[cfg_attr(docsrs, doc(cfg(feature = "native-tls")))]
+pub use smtp_tls::native_tls;
+#[cfg(any(feature = "rustls-native-roots", feature = "rustls-webpki-roots"))]
+#[cfg_attr(docsrs, doc(cfg(feature = "rustls")))]
+pub use smtp_tls::rustls;
+pub use smtp_tls::{BackendUnavailable, Certificate, Connector, load_pem_certificates};
+#[cfg(feature = "native-tls")]
+#[cfg_attr(docsrs, doc(cfg(feature = "native-tls")))]
 pub use tokio_native_tls;
+#[cfg(any(feature = "rustls-native-roots", feature = "rustls-webpki-roots"))]
+#[cfg_attr(docsrs, doc(cfg(feature = "rustls")))]
+pub use tokio_rustls;
 pub use transport::Stream;
 
 pub use smtp_proto::session::error;

@@ -96,7 +96,7 @@ impl AsyncWrite for Base {
 #[derive(Debug)]
 pub(crate) enum Transport {
     Plain(Base),
-    Tls(Box<tokio_native_tls::TlsStream<Base>>),
+    Tls(Box<dyn crate::tls::TlsStream>),
 }
 
 impl Transport {
@@ -106,7 +106,7 @@ impl Transport {
     pub(crate) fn channel_binding(&self) -> Option<Vec<u8>> {
         match self {
             Transport::Plain(_) => None,
-            Transport::Tls(t) => t.get_ref().tls_server_end_point().ok().flatten(),
+            Transport::Tls(t) => t.channel_binding(),
         }
     }
 }

@@ -17,9 +17,8 @@ use hostile::Server;
 const ADAPTER: &str = "tokio";
 use hostile_cases::{Call, Case, Policy};
 use smtp_testkit::{hostile, hostile_cases};
-use smtp_tokio::native_tls::Certificate;
 use smtp_tokio::smtp_proto::Domain;
-use smtp_tokio::{Builder, Error, Refused, SmtpClient, TlsPolicy};
+use smtp_tokio::{Builder, Certificate, Error, Refused, SmtpClient, TlsPolicy};
 
 fn builder(case: &Case) -> Builder {
     let s = &case.setup;

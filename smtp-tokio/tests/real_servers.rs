@@ -282,12 +282,8 @@ async fn postfix_implicit_tls_and_verification() {
         .unwrap();
     assert!(smtp.is_tls());
     // A caller-supplied connector (smtplib's `context`) is used as is.
-    let connector = smtp_tokio::native_tls::TlsConnector::builder()
-        .add_root_certificate(s.ca())
-        .build()
-        .unwrap();
     let smtp = smtp_tokio::Builder::new()
-        .tls_connector(connector)
+        .tls_connector(own_connector(&s))
         .implicit_tls()
         .connect(&addr)
         .await
@@ -686,4 +682,38 @@ async fn builder_requires_tls_by_default() {
         matches!(e, smtp_tokio::Error::TlsRequired { reply: None }),
         "{e:?}"
     );
+}
+
+/// A connector of the caller's own that trusts the test CA, of the backend
+/// this build uses by default (rustls when it is compiled in).
+#[cfg(any(feature = "rustls-native-roots", feature = "rustls-webpki-roots"))]
+fn own_connector(s: &common::Servers) -> smtp_tokio::Connector {
+    use smtp_tokio::rustls::pki_types::CertificateDer;
+    use smtp_tokio::rustls::pki_types::pem::PemObject;
+    use smtp_tokio::rustls::{ClientConfig, RootCertStore};
+    let mut roots = RootCertStore::empty();
+    roots
+        .add(CertificateDer::from_pem_slice(&s.ca_pem()).unwrap())
+        .unwrap();
+    #[allow(deprecated)]
+    let provider = smtp_tokio::rustls::crypto::ring::default_provider();
+    ClientConfig::builder_with_provider(std::sync::Arc::new(provider))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth()
+        .into()
+}
+
+/// A connector of the caller's own that trusts the test CA (native-tls).
+#[cfg(all(
+    feature = "native-tls",
+    not(any(feature = "rustls-native-roots", feature = "rustls-webpki-roots"))
+))]
+fn own_connector(s: &common::Servers) -> smtp_tokio::Connector {
+    smtp_tokio::native_tls::TlsConnector::builder()
+        .add_root_certificate(smtp_tokio::native_tls::Certificate::from_pem(&s.ca_pem()).unwrap())
+        .build()
+        .unwrap()
+        .into()
 }

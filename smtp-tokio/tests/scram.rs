@@ -15,10 +15,9 @@ use std::time::{Duration, Instant};
 use smtp_testkit::hostile::{self, Server};
 use smtp_testkit::hostile_cases;
 use smtp_testkit::scram::{self, CLIENT_NONCE, Exchange, PASSWORD, USER};
-use smtp_tokio::native_tls::Certificate;
 use smtp_tokio::smtp_proto::Domain;
 use smtp_tokio::smtp_proto::auth::ScramSha256;
-use smtp_tokio::{Builder, TlsPolicy};
+use smtp_tokio::{Builder, Certificate, TlsPolicy};
 
 fn builder(timeout: Duration) -> Builder {
     Builder::new()

@@ -556,3 +556,32 @@ async fn no_data_behind_an_envelope_a_command_gate_may_refuse() {
     smtp.quit().await.unwrap();
     peer.finish().await;
 }
+
+/// A TLS backend that was not compiled in fails before the session's first
+/// byte (the greeting is not even read), with a typed error that names the
+/// feature to turn on; for STARTTLS as for implicit TLS.
+#[cfg(not(any(feature = "rustls-native-roots", feature = "rustls-webpki-roots")))]
+#[tokio::test]
+async fn a_tls_backend_not_compiled_in_fails_before_the_first_byte() {
+    use smtp_tokio::{BackendUnavailable, TlsBackend};
+    for implicit in [false, true] {
+        let peer = Peer::start(vec![Step::ExpectClosedSilently]).await;
+        let mut b = loopback_builder(Duration::from_secs(5))
+            .starttls(TlsPolicy::Required)
+            .tls_backend(TlsBackend::Rustls);
+        if implicit {
+            b = b.implicit_tls();
+        }
+        let e = b
+            .connect_port("127.0.0.1", peer.addr.port())
+            .await
+            .unwrap_err();
+        let Error::Tls(inner) = &e else {
+            panic!("{e:?}")
+        };
+        let wanted = inner.downcast_ref::<BackendUnavailable>().map(|u| u.wanted);
+        assert_eq!(wanted, Some(Some(TlsBackend::Rustls)), "{e:?}");
+        assert!(e.to_string().contains("`rustls` feature"), "{e}");
+        peer.finish().await;
+    }
+}

@@ -17,8 +17,8 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use smtp_blocking::Builder;
 use smtp_blocking::smtp_proto::Domain;
+use smtp_blocking::{Builder, Certificate};
 // Not every test crate reads the real servers.
 #[allow(unused_imports)]
 pub use smtp_testkit::real_servers::*;
@@ -38,6 +38,8 @@ pub trait ServersExt {
     /// unless the test asks (smtp-sink, aiosmtpd and LMTP speak
     /// plaintext).
     fn builder(&self) -> Builder;
+    /// The test CA as this adapter's root certificate.
+    fn ca(&self) -> Certificate;
 }
 
 impl ServersExt for Servers {
@@ -47,6 +49,10 @@ impl ServersExt for Servers {
             .add_root_certificate(self.ca())
             .local_hostname(Domain::parse("client.test").unwrap())
             .timeout(Duration::from_secs(30))
+    }
+
+    fn ca(&self) -> Certificate {
+        Certificate::from_pem(&self.ca_pem()).unwrap()
     }
 }
 

@@ -98,8 +98,8 @@ mod task;
 pub use error::Error;
 pub use feed::{Bodies, Feed};
 pub use options::{
-    DEFAULT_CONNECT_TIMEOUT, LMTP_PORT, Options, SMTP_PORT, SMTP_SSL_PORT, TlsOptions, TlsPolicy,
-    TlsSetup, Window,
+    DEFAULT_CONNECT_TIMEOUT, LMTP_PORT, Options, SMTP_PORT, SMTP_SSL_PORT, TlsBackend, TlsOptions,
+    TlsPolicy, TlsSetup, Window,
 };
 pub use output::{FromOutput, Output};
 

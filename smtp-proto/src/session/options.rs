@@ -57,15 +57,34 @@ pub struct TlsOptions {
     pub accept_invalid_hostnames: bool,
 }
 
+/// A TLS library an adapter can be built with (its Cargo features say
+/// which). Named here, where no TLS library is linked, so that the choice is
+/// one of the builder's settings whatever the features: a backend that was
+/// not compiled in fails at connect time with a typed
+/// [`Error::Tls`](super::Error::Tls).
+#[non_exhaustive]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum TlsBackend {
+    /// The platform's TLS library through the `native-tls` crate (OpenSSL
+    /// on Linux, Secure Transport on Apple systems, SChannel on Windows).
+    NativeTls,
+    /// `rustls`, with the `ring` crypto provider.
+    Rustls,
+}
+
 /// The TLS library's own objects an adapter's builder holds: a ready
-/// connector given by the caller (smtplib's `context`), used as is, and
-/// extra root certificates. Generic, so this crate links no TLS library.
+/// connector given by the caller (smtplib's `context`), used as is, extra
+/// root certificates, and the backend asked for. Generic, so this crate
+/// links no TLS library.
 #[derive(Clone)]
 pub struct TlsSetup<C, R> {
     /// The caller's connector, used as is when given.
     pub connector: Option<C>,
-    /// Roots trusted in addition to the system's.
+    /// Roots trusted in addition to the backend's own.
     pub roots: Vec<R>,
+    /// The backend asked for; `None` leaves the choice to the adapter's
+    /// rule (its crate docs say it).
+    pub backend: Option<TlsBackend>,
 }
 
 impl<C, R> Default for TlsSetup<C, R> {
@@ -73,6 +92,7 @@ impl<C, R> Default for TlsSetup<C, R> {
         TlsSetup {
             connector: None,
             roots: Vec::new(),
+            backend: None,
         }
     }
 }
@@ -82,6 +102,7 @@ impl<C, R> std::fmt::Debug for TlsSetup<C, R> {
         f.debug_struct("TlsSetup")
             .field("custom_connector", &self.connector.is_some())
             .field("extra_roots", &self.roots.len())
+            .field("backend", &self.backend)
             .finish()
     }
 }

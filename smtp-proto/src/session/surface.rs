@@ -25,9 +25,11 @@
 //!
 //! - `crate::transport::{connect_tcp, connect_unix, custom, Base,
 //!   Transport, host_name}`: the sockets;
-//! - `crate::tls::{Plan, handshake}`: the TLS library, and
+//! - `crate::tls::{Plan, handshake}`: the TLS library (`Plan::prepare`
+//!   builds its connector ahead of time), and
 //!   `Transport::channel_binding()`, the connection's
-//!   `tls-server-end-point` data when the library exposes it;
+//!   `tls-server-end-point` data (native-tls's, or `smtp-tls`'s from the
+//!   certificate under rustls);
 //! - `crate::driver::Driver::new(session, transport, tls)`.
 
 /// Generates an adapter client's public methods; see the
@@ -533,16 +535,29 @@ macro_rules! builder {
             self
         }
 
-        /// Uses this TLS connector as is (smtplib's `context`); the other
-        /// TLS options are then ignored, except the server name.
-        pub fn tls_connector(mut self, connector: $connector) -> Self {
-            self.tls.connector = Some(connector);
+        /// Uses this TLS connector as is (smtplib's `context`): a
+        /// `native_tls::TlsConnector` or a rustls `ClientConfig`, which
+        /// also picks that backend. The other TLS options are then
+        /// ignored, except the server name. A client certificate goes
+        /// here, in the connector.
+        pub fn tls_connector(mut self, connector: impl Into<$connector>) -> Self {
+            self.tls.connector = Some(connector.into());
             self
         }
 
-        /// Trusts `cert` as a root in addition to the system's.
-        pub fn add_root_certificate(mut self, cert: $certificate) -> Self {
-            self.tls.roots.push(cert);
+        /// Trusts `cert` as a root in addition to the backend's own roots
+        /// (the system's; with rustls, those its root features name).
+        pub fn add_root_certificate(mut self, cert: impl Into<$certificate>) -> Self {
+            self.tls.roots.push(cert.into());
+            self
+        }
+
+        /// The TLS library to use when the crate was built with more than
+        /// one (see the crate docs for the rule without this call). A
+        /// backend that was not compiled in fails at connect time with
+        /// [`Error::Tls`]($crate::session::Error::Tls).
+        pub fn tls_backend(mut self, backend: $crate::session::TlsBackend) -> Self {
+            self.tls.backend = Some(backend);
             self
         }
 
@@ -636,6 +651,11 @@ macro_rules! builder {
                 checks: o.tls.clone(),
                 name: o.tls_name(host),
             };
+            // Build the connector now when TLS will be needed: a missing
+            // backend or a bad root fails before a byte is sent.
+            let tls_needed = implicit
+                || o.effective_tls_policy() != $crate::session::TlsPolicy::Disabled;
+            let plan = plan.prepare(tls_needed)?;
             let transport = if implicit {
                 let limit = o.config.timeouts.greeting;
                 crate::tls::handshake(&plan, base, limit) $($await)* ?

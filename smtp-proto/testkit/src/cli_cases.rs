@@ -13,11 +13,14 @@ use std::time::{Duration, Instant};
 use crate::hostile::{Server, parse};
 use crate::real_servers::{envelope_rcpts, exim_delivery_by_id, exim_servers, servers, token};
 
-/// An adapter's `send` example: its package and example name.
+/// An adapter's `send` example: its package and example name, and the
+/// feature flags to build it with (those of the test that runs it, so that
+/// the example uses the same TLS backend).
 #[derive(Clone, Copy, Debug)]
 pub struct Example {
     pub package: &'static str,
     pub name: &'static str,
+    pub features: &'static [&'static str],
 }
 
 /// What the example did: exit code (-1 when killed) and output.
@@ -42,6 +45,7 @@ impl Example {
         if !built.contains(&self.name) {
             let status = Command::new(env!("CARGO"))
                 .args(["build", "-q", "-p", self.package, "--example", self.name])
+                .args(self.features)
                 .status()
                 .unwrap();
             assert!(status.success(), "building the example failed");

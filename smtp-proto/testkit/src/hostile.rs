@@ -237,6 +237,9 @@ pub fn test_cert() -> &'static (Vec<u8>, Vec<u8>) {
             .arg("ec_paramgen_curve:prime256v1")
             .args(["-nodes", "-days", "2", "-subj", "/CN=localhost"])
             .args(["-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"])
+            // An end-entity certificate (openssl's default is CA:TRUE,
+            // which webpki refuses for a server: CaUsedAsEndEntity).
+            .args(["-addext", "basicConstraints=critical,CA:FALSE"])
             .arg("-keyout")
             .arg(&key)
             .arg("-out")

@@ -82,9 +82,10 @@ impl Servers {
     pub fn password(&self) -> String {
         self.var("SMTP_TEST_PASSWORD")
     }
-    pub fn ca(&self) -> native_tls::Certificate {
-        let pem = std::fs::read(self.var("SMTP_TEST_CA")).unwrap();
-        native_tls::Certificate::from_pem(&pem).unwrap()
+    /// The test CA (the servers' self-signed certificate), PEM; each
+    /// adapter's `ServersExt::ca` makes its `Certificate` of it.
+    pub fn ca_pem(&self) -> Vec<u8> {
+        std::fs::read(self.var("SMTP_TEST_CA")).unwrap()
     }
     pub fn postfix_spool(&self) -> PathBuf {
         PathBuf::from(self.var("SMTP_TEST_POSTFIX_SPOOL"))

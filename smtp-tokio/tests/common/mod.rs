@@ -15,8 +15,8 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use smtp_tokio::Builder;
 use smtp_tokio::smtp_proto::Domain;
+use smtp_tokio::{Builder, Certificate};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
@@ -40,6 +40,8 @@ pub trait ServersExt {
     /// unless the test asks (smtp-sink, aiosmtpd and LMTP speak
     /// plaintext).
     fn builder(&self) -> Builder;
+    /// The test CA as this adapter's root certificate.
+    fn ca(&self) -> Certificate;
 }
 
 impl ServersExt for Servers {
@@ -49,6 +51,10 @@ impl ServersExt for Servers {
             .add_root_certificate(self.ca())
             .local_hostname(Domain::parse("client.test").unwrap())
             .timeout(Duration::from_secs(30))
+    }
+
+    fn ca(&self) -> Certificate {
+        Certificate::from_pem(&self.ca_pem()).unwrap()
     }
 }
 
