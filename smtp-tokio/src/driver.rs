@@ -235,6 +235,12 @@ impl Driver {
     }
 
     /// Closes the stream without a word (smtplib's `close`).
+    /// Whether the connection is quiet (see [`Transport::quiet`]); `None`
+    /// without a connection or when it cannot be looked at.
+    pub(crate) fn quiet(&self) -> Option<bool> {
+        self.transport.as_ref()?.quiet()
+    }
+
     pub(crate) fn close(&mut self) {
         self.session.close();
         self.transport = None;

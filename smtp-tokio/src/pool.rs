@@ -49,6 +49,15 @@ pub struct PoolConfig {
     pub max_messages: Option<usize>,
     /// The health check before reuse (default RSET).
     pub health_check: HealthCheck,
+    /// A connection back in the pool for less than this is reused without
+    /// the health check's round trip when a look at its socket finds
+    /// neither input nor an end of file (default 2 s; `Duration::ZERO`:
+    /// always check). A server that closed or said 421 meanwhile is caught
+    /// by that look; what it cannot catch is a peer that vanished without a
+    /// word in the last moments, which the next command then meets as an
+    /// error. Streams that cannot be looked at (Unix sockets, the caller's
+    /// own) are always checked.
+    pub quiet_reuse: Duration,
     /// Deadline of the health check (default 10 s).
     pub check_timeout: Duration,
     /// Credentials for [`SmtpClient::login`] on every new connection.
@@ -62,6 +71,7 @@ impl Default for PoolConfig {
             idle_timeout: Duration::from_secs(60),
             max_messages: Some(100),
             health_check: HealthCheck::Rset,
+            quiet_reuse: Duration::from_secs(2),
             check_timeout: Duration::from_secs(10),
             login: None,
         }
@@ -87,6 +97,13 @@ impl PoolConfig {
     #[must_use]
     pub fn with_max_messages(mut self, n: Option<usize>) -> Self {
         self.max_messages = n.map(|n| n.max(1));
+        self
+    }
+
+    /// Sets [`PoolConfig::quiet_reuse`].
+    #[must_use]
+    pub fn with_quiet_reuse(mut self, d: Duration) -> Self {
+        self.quiet_reuse = d;
         self
     }
 
@@ -137,9 +154,13 @@ pub struct PoolStats {
 ///   once (idle ones included); [`Pool::get`] waits for one to come back.
 /// - **Nothing dead is handed out**: before an idle connection is reused it
 ///   must answer a health check (RSET or NOOP) positively within
-///   [`PoolConfig::check_timeout`]. A 421, end of file, timeout, protocol
-///   error, or a connection poisoned by a cancelled call is discarded and
-///   another one tried or opened.
+///   [`PoolConfig::check_timeout`], unless it came back less than
+///   [`PoolConfig::quiet_reuse`] ago and its socket shows neither input
+///   nor an end of file (a look that costs no round trip: a pool feeding
+///   one message after another does not pay a round trip per message for
+///   its check). A 421, end of file, timeout, protocol error, or a
+///   connection poisoned by a cancelled call is discarded and another one
+///   tried or opened.
 /// - **Idle timeout**: a connection idle for longer than
 ///   [`PoolConfig::idle_timeout`] is closed instead of reused.
 /// - **Message limit**: a connection that has started
@@ -352,7 +373,9 @@ impl Pool {
                 self.inner.discarded.fetch_add(1, Ordering::Relaxed);
                 continue;
             }
-            if self.inner.healthy(&mut client).await {
+            let fresh = since.elapsed() < self.inner.config.quiet_reuse;
+            if fresh && client.driver.quiet() == Some(true) || self.inner.healthy(&mut client).await
+            {
                 self.inner.reused.fetch_add(1, Ordering::Relaxed);
                 return Ok(PooledClient {
                     client,

@@ -30,6 +30,8 @@ pub(crate) trait TlsStream: AsyncRead + AsyncWrite + Unpin + Send + fmt::Debug {
     /// The `tls-server-end-point` channel binding data (RFC 5929 §4.1),
     /// for SCRAM-SHA-256-PLUS; `None` when the TLS library cannot tell it.
     fn channel_binding(&self) -> Option<Vec<u8>>;
+    /// The connection under TLS.
+    fn base(&self) -> &Base;
 }
 
 /// Runs the client handshake on `base` within `timeout`, verifying the
@@ -76,6 +78,10 @@ impl TlsStream for tokio_native_tls::TlsStream<Base> {
     fn channel_binding(&self) -> Option<Vec<u8>> {
         self.get_ref().tls_server_end_point().ok().flatten()
     }
+
+    fn base(&self) -> &Base {
+        self.get_ref().get_ref().get_ref()
+    }
 }
 
 #[cfg(any(feature = "rustls-native-roots", feature = "rustls-webpki-roots"))]
@@ -95,6 +101,10 @@ mod rustls {
     impl super::TlsStream for Stream {
         fn channel_binding(&self) -> Option<Vec<u8>> {
             smtp_tls::rustls_end_point(self.0.get_ref().1)
+        }
+
+        fn base(&self) -> &Base {
+            self.0.get_ref().0
         }
     }
 

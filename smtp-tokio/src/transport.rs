@@ -92,6 +92,26 @@ impl AsyncWrite for Base {
     }
 }
 
+impl Base {
+    /// Whether nothing waits to be read and the peer has not closed, as a
+    /// look that neither waits nor takes anything (a peek with a waker that
+    /// does nothing); `None` when this kind of stream cannot be looked at
+    /// (Unix sockets, the caller's streams).
+    pub(crate) fn quiet(&self) -> Option<bool> {
+        let Base::Tcp(s) = self else {
+            return None;
+        };
+        let mut cx = Context::from_waker(std::task::Waker::noop());
+        let mut byte = [0u8; 1];
+        let mut buf = ReadBuf::new(&mut byte);
+        match s.poll_peek(&mut cx, &mut buf) {
+            Poll::Pending => Some(true),
+            // Input, the end of file or an error: not quiet.
+            Poll::Ready(_) => Some(false),
+        }
+    }
+}
+
 /// The connection as the driver sees it: plaintext or TLS.
 #[derive(Debug)]
 pub(crate) enum Transport {
@@ -100,6 +120,21 @@ pub(crate) enum Transport {
 }
 
 impl Transport {
+    /// The connection under TLS, or the plaintext one.
+    fn base(&self) -> &Base {
+        match self {
+            Transport::Plain(b) => b,
+            Transport::Tls(t) => t.base(),
+        }
+    }
+
+    /// See [`Base::quiet`]. Under TLS the raw socket is looked at: a
+    /// record waiting there (even one that is no application data, such
+    /// as a TLS 1.3 session ticket) counts as input.
+    pub(crate) fn quiet(&self) -> Option<bool> {
+        self.base().quiet()
+    }
+
     /// The `tls-server-end-point` channel binding data (RFC 5929 §4.1) of
     /// a TLS connection, for SCRAM-SHA-256-PLUS; `None` without TLS or when
     /// the TLS library cannot compute it (then -PLUS is not offered).

@@ -24,6 +24,11 @@ fn pool(peer: &Peer, config: PoolConfig) -> Pool {
     )
 }
 
+/// The health check before every reuse, however recent.
+fn always_checked() -> PoolConfig {
+    PoolConfig::default().with_quiet_reuse(Duration::ZERO)
+}
+
 fn with(mut a: Vec<Step>, b: Vec<Step>) -> Vec<Step> {
     a.extend(b);
     a
@@ -43,7 +48,7 @@ async fn healthy_connections_are_reused_and_closed_with_quit() {
         ],
     );
     let peer = Peer::start(script).await;
-    let pool = pool(&peer, PoolConfig::default());
+    let pool = pool(&peer, always_checked());
     let c = pool.get().await.unwrap();
     assert!(!c.is_reused());
     drop(c);
@@ -67,7 +72,7 @@ async fn a_421_to_the_health_check_is_discarded() {
     );
     let second = with(opening(&[]), vec![Step::Drain]);
     let peer = Peer::start_many(vec![first, second]).await;
-    let pool = pool(&peer, PoolConfig::default());
+    let pool = pool(&peer, always_checked());
     drop(pool.get().await.unwrap());
     let c = pool.get().await.unwrap();
     assert!(!c.is_reused(), "the 421 connection was handed out");
@@ -75,6 +80,56 @@ async fn a_421_to_the_health_check_is_discarded() {
     drop(c);
     drop(pool);
     assert_eq!(peer.finish().await, 2);
+}
+
+/// A connection that came back a moment ago and whose socket is quiet is
+/// reused without the health check's round trip.
+#[tokio::test]
+async fn a_quiet_connection_is_reused_without_a_round_trip() {
+    let script = with(
+        opening(&[]),
+        vec![
+            expect("NOOP\r\n"),
+            send("250 ok\r\n"),
+            expect("QUIT\r\n"),
+            send("221 bye\r\n"),
+        ],
+    );
+    let peer = Peer::start(script).await;
+    let pool = pool(&peer, PoolConfig::default());
+    drop(pool.get().await.unwrap());
+    let mut c = pool.get().await.unwrap();
+    assert!(c.is_reused());
+    c.noop().await.unwrap();
+    drop(c);
+    pool.close().await;
+    assert_eq!(peer.finish().await, 1);
+}
+
+/// A 421 that came while the connection was idle is seen by the look at
+/// its socket, so the health check runs, reads it, and the connection is
+/// discarded; likewise an end of file, with no command needed at all.
+#[tokio::test]
+async fn a_421_or_close_while_briefly_idle_is_caught_without_the_round_trip() {
+    let idle = || Step::Sleep(Duration::from_millis(50));
+    for ending in [
+        vec![idle(), send("421 4.3.2 bye\r\n"), Step::Drain],
+        vec![idle(), Step::Close],
+    ] {
+        let first = with(opening(&[]), ending);
+        let second = with(opening(&[]), vec![Step::Drain]);
+        let peer = Peer::start_many(vec![first, second]).await;
+        let pool = pool(&peer, PoolConfig::default());
+        drop(pool.get().await.unwrap());
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        let c = pool.get().await.unwrap();
+        assert!(!c.is_reused(), "a closing connection was handed out");
+        assert!(c.is_connected());
+        assert_eq!(pool.stats().discarded, 1);
+        drop(c);
+        drop(pool);
+        assert_eq!(peer.finish().await, 2);
+    }
 }
 
 #[tokio::test]
@@ -164,10 +219,7 @@ async fn message_limit_and_idle_timeout_retire_connections() {
 
 #[tokio::test]
 async fn get_waits_for_a_free_slot() {
-    let script = with(
-        opening(&[]),
-        vec![expect("RSET\r\n"), send("250 ok\r\n"), Step::Drain],
-    );
+    let script = with(opening(&[]), vec![Step::Drain]);
     let peer = Peer::start(script).await;
     let pool = pool(&peer, PoolConfig::default().with_max_size(1));
     let held = pool.get().await.unwrap();
