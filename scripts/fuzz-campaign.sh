@@ -6,6 +6,7 @@
 # in fuzz/artifacts/TARGET/).
 #
 # Usage: scripts/fuzz-campaign.sh [RUNS] [TARGET...]   (RUNS default 10000000)
+#        FUZZ_ARGS="-max_len=4096" scripts/fuzz-campaign.sh ...   (more libFuzzer flags)
 #
 # Prints one Markdown table row per target for fuzz/README.md: executions,
 # wall time, executions per second, edge coverage (libFuzzer's `cov:`),
@@ -29,7 +30,7 @@ for t in $targets; do
     started=$(date +%s)
     status=0
     cargo +nightly fuzz run -O "$t" "$corpus" -- \
-        -runs="$runs" -dict="$PWD/fuzz/smtp.dict" -print_final_stats=1 >"$log" 2>&1 || status=$?
+        -runs="$runs" -dict="$PWD/fuzz/smtp.dict" -print_final_stats=1 ${FUZZ_ARGS:-} >"$log" 2>&1 || status=$?
     took=$(( $(date +%s) - started ))
     executed=$(grep -Eo 'stat::number_of_executed_units: [0-9]+' "$log" | grep -Eo '[0-9]+$' || echo 0)
     rate=$(grep -Eo 'stat::average_exec_per_sec: +[0-9]+' "$log" | grep -Eo '[0-9]+$' || echo 0)
