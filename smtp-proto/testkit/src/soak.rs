@@ -139,7 +139,12 @@ struct Stored {
 /// Reads the Postfix spool for `run`'s messages, waiting (bounded by
 /// `wait`) until at least `expect` deliveries of the run are there and
 /// the count has stopped growing for a second.
-fn stored(spool: &Path, run: &Run, expect: usize, wait: Duration) -> Vec<Stored> {
+/// What the spool holds of `run`, once every message in `must` (those
+/// reported delivered) is there and nothing new came for a second, or
+/// after `wait`. Waiting for a count instead would return early when
+/// messages reported unknown but stored after all fill it up while a
+/// delivered one is still on its way through a busy Postfix.
+fn stored(spool: &Path, run: &Run, must: &BTreeSet<usize>, wait: Duration) -> Vec<Stored> {
     let started = Instant::now();
     let mut last = (0usize, Instant::now());
     loop {
@@ -148,7 +153,9 @@ fn stored(spool: &Path, run: &Run, expect: usize, wait: Duration) -> Vec<Stored>
             last = (found.len(), Instant::now());
         }
         let settled = last.1.elapsed() >= Duration::from_secs(1);
-        if (found.len() >= expect && settled) || started.elapsed() >= wait {
+        let present: BTreeSet<usize> = found.iter().map(|s| s.index).collect();
+        let complete = must.is_subset(&present);
+        if (complete && settled) || started.elapsed() >= wait {
             return found;
         }
         std::thread::sleep(Duration::from_millis(100));
@@ -212,7 +219,13 @@ pub fn audit(
         .filter(|s| matches!(s, Said::Delivered(_)))
         .count();
     let unknown = said.iter().filter(|s| **s == Said::Unknown).count();
-    let stored = stored(spool, run, delivered, Duration::from_secs(120));
+    let must: BTreeSet<usize> = said
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| matches!(s, Said::Delivered(_)))
+        .map(|(i, _)| i)
+        .collect();
+    let stored = stored(spool, run, &must, Duration::from_secs(120));
     let mut per_message: BTreeMap<usize, Vec<String>> = BTreeMap::new();
     for s in &stored {
         per_message
