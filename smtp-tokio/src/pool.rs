@@ -54,9 +54,11 @@ pub struct PoolConfig {
     /// neither input nor an end of file (default 2 s; `Duration::ZERO`:
     /// always check). A server that closed or said 421 meanwhile is caught
     /// by that look; what it cannot catch is a peer that vanished without a
-    /// word in the last moments, which the next command then meets as an
-    /// error. Streams that cannot be looked at (Unix sockets, the caller's
-    /// own) are always checked.
+    /// word in the last moments, or a 421 a TLS layer had already read off
+    /// the socket: the next command then meets it as an error (before any
+    /// message data is accepted, so nothing is lost or doubled). Streams
+    /// that cannot be looked at (Unix sockets, the caller's own) are always
+    /// checked.
     pub quiet_reuse: Duration,
     /// Deadline of the health check (default 10 s).
     pub check_timeout: Duration,
