@@ -191,6 +191,43 @@ fn scan(spool: &Path, run: &Run) -> Vec<Stored> {
     out
 }
 
+/// The cut run's audit and its own checks, shared by both adapters' soak
+/// tests: the spool audited against the results and what the relay
+/// forwarded, then the relay must have cut often (at least 10 times) and
+/// the cuts must have cost something, while some messages still got
+/// through. `SOAK_DEBUG=1` first lists every message not delivered with its
+/// result.
+pub fn audit_cut_run(
+    spool: &Path,
+    run: &Run,
+    results: &[Result<TxnReport, Error>],
+    relay: &CuttingRelay,
+) -> Audit {
+    if std::env::var_os("SOAK_DEBUG").is_some() {
+        for (i, r) in results.iter().enumerate() {
+            match r {
+                Ok(report) if report.all_delivered() => {}
+                Ok(report) => eprintln!("{i}: report {}", report.summary()),
+                Err(e) => eprintln!("{i}: error {e}"),
+            }
+        }
+    }
+    let figures = audit(spool, run, results, Some(&relay.forwarded()));
+    let cuts = relay.cuts();
+    eprintln!("cut soak: {} cuts: {figures:?}", cuts.len());
+    assert!(
+        cuts.len() >= 10,
+        "the relay cut connections: {}",
+        cuts.len()
+    );
+    assert!(figures.delivered > 0, "some messages got through");
+    assert!(
+        figures.not_delivered + figures.unknown > 0,
+        "cuts cost something"
+    );
+    figures
+}
+
 /// The audit's figures.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Audit {
