@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::str::FromStr;
+use std::sync::Arc;
 
 use super::{AddressError, is_allowed_non_ascii};
 
@@ -60,8 +61,11 @@ const ACE_PREFIX_LEN: usize = 4;
 /// (RFC 5891 §4.2.3.1). The `IPv6` tag is matched case-insensitively, as ABNF
 /// strings are. See the [module docs](super) for the length limits and for
 /// the non-ASCII characters that are refused.
+///
+/// The text is shared, so a clone costs no allocation: the client copies
+/// addresses into commands and reports for every message.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct Domain(String);
+pub struct Domain(Arc<str>);
 
 impl Domain {
     /// Parses a domain name or an address literal (see the type docs for
@@ -96,13 +100,13 @@ impl Domain {
         } else {
             check_domain_name(s, base)?;
         }
-        Ok(Self(s.to_owned()))
+        Ok(Self(Arc::from(s)))
     }
 
     /// `localhost`: the default client name, since the core cannot look up
     /// the host's name (adapters supply the FQDN, as smtplib does).
     pub fn localhost() -> Self {
-        Self("localhost".to_owned())
+        Self(Arc::from("localhost"))
     }
 
     /// The address literal for an IP address (`[192.0.2.1]`,
@@ -110,8 +114,8 @@ impl Domain {
     /// no dot.
     pub fn from_ip(ip: std::net::IpAddr) -> Self {
         match ip {
-            std::net::IpAddr::V4(v4) => Self(format!("[{v4}]")),
-            std::net::IpAddr::V6(v6) => Self(format!("[IPv6:{v6}]")),
+            std::net::IpAddr::V4(v4) => Self(Arc::from(format!("[{v4}]"))),
+            std::net::IpAddr::V6(v6) => Self(Arc::from(format!("[IPv6:{v6}]"))),
         }
     }
 

@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::str::FromStr;
+use std::sync::Arc;
 
 use super::{AddressError, Domain, is_allowed_non_ascii, is_atext_ascii};
 
@@ -35,9 +36,12 @@ use super::{AddressError, Domain, is_allowed_non_ascii, is_atext_ascii};
 /// (`""@example.org`) is grammatical and accepted. See the
 /// [module docs](super) for length limits (the local part length is not
 /// limited) and for the non-ASCII characters that are refused.
+///
+/// Both parts are shared strings, so a clone (into a command, an envelope
+/// or a report) costs no allocation.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Mailbox {
-    local: String,
+    local: Arc<str>,
     domain: Domain,
 }
 
@@ -79,7 +83,7 @@ impl Mailbox {
             });
         }
         Ok(Self {
-            local: local_part.to_owned(),
+            local: Arc::from(local_part),
             domain,
         })
     }
@@ -105,7 +109,7 @@ impl Mailbox {
         };
         let domain = Domain::parse_at(domain, base + len + 1)?;
         Ok(Self {
-            local: local.to_owned(),
+            local: Arc::from(local),
             domain,
         })
     }
