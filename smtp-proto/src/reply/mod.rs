@@ -77,8 +77,8 @@
 //! The results are the same however the input is split into `push` calls,
 //! and the same as calling [`parse_reply`] repeatedly on the whole input.
 
+use bytes::{BufMut, Bytes, BytesMut};
 use std::fmt;
-use std::sync::Arc;
 
 mod code;
 mod parse;
@@ -89,6 +89,21 @@ mod tests;
 pub use code::{EnhancedStatusCode, ReplyCode};
 pub use parse::parse_reply;
 pub use reader::ReplyReader;
+
+/// The least a [`ReplyReader`] asks for when its reply buffer is full:
+/// room for about a hundred typical replies per allocation when replies
+/// are kept.
+const ARENA_CHUNK: usize = 8 * 1024;
+
+/// Appends the lines' text to `out`, an LF between each two.
+fn join_into<'a>(out: &mut impl BufMut, lines: impl Iterator<Item = &'a [u8]>) {
+    for (i, line) in lines.enumerate() {
+        if i > 0 {
+            out.put_u8(b'\n');
+        }
+        out.put_slice(line);
+    }
+}
 
 /// The outcome of a parse that may need more input, as in httparse.
 ///
@@ -238,13 +253,15 @@ pub enum ReplyError {
 /// it for people.
 ///
 /// The text of all lines is held in one shared buffer (joined with LF,
-/// which no parsed line can contain), so a parsed one-line reply costs one
-/// allocation and cloning a reply (into an event, then a report) costs
-/// none.
+/// which no parsed line can contain), so cloning a reply (into an event,
+/// then a report) costs no allocation. Replies read by a [`ReplyReader`]
+/// are cut from one buffer that the reader reuses once every reply cut
+/// from it is dropped, so reading replies allocates nothing in steady
+/// state; keeping a reply keeps that buffer (a few KB) alive.
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub struct Reply {
     code: ReplyCode,
-    text: Arc<[u8]>,
+    text: Bytes,
 }
 
 impl Reply {
@@ -260,31 +277,37 @@ impl Reply {
         Reply::from_lines(code, lines.iter().map(Vec::as_slice))
     }
 
-    /// Builds a reply from the text of each line (see [`Reply::new`]).
-    pub(crate) fn from_lines<'a>(
-        code: ReplyCode,
-        mut lines: impl Iterator<Item = &'a [u8]>,
-    ) -> Reply {
-        let Some(first) = lines.next() else {
-            return Reply {
-                code,
-                text: Arc::from(&[][..]),
-            };
-        };
-        let Some(second) = lines.next() else {
-            return Reply {
-                code,
-                text: Arc::from(first),
-            };
-        };
-        let mut joined = first.to_vec();
-        for line in std::iter::once(second).chain(lines) {
-            joined.push(b'\n');
-            joined.extend_from_slice(line);
-        }
+    /// Builds a reply from the text of each line (see [`Reply::new`]), in
+    /// a buffer of its own.
+    pub(crate) fn from_lines<'a>(code: ReplyCode, lines: impl Iterator<Item = &'a [u8]>) -> Reply {
+        let mut joined = Vec::new();
+        join_into(&mut joined, lines);
         Reply {
             code,
-            text: Arc::from(joined),
+            text: Bytes::from(joined),
+        }
+    }
+
+    /// Builds a reply from the text of each line, cut from `arena`.
+    ///
+    /// `len` is the joined text's length (the lines' lengths plus one LF
+    /// between each two). When the arena has no room left it asks for at
+    /// least [`ARENA_CHUNK`] bytes; `BytesMut` then takes its buffer back
+    /// in place when no reply cut from it is still alive, and allocates a
+    /// new one only when some reply is.
+    pub(crate) fn from_lines_in<'a>(
+        arena: &mut BytesMut,
+        len: usize,
+        code: ReplyCode,
+        lines: impl Iterator<Item = &'a [u8]>,
+    ) -> Reply {
+        if arena.capacity() < len {
+            arena.reserve(len.max(ARENA_CHUNK));
+        }
+        join_into(arena, lines);
+        Reply {
+            code,
+            text: arena.split().freeze(),
         }
     }
 

@@ -1,6 +1,8 @@
 //! [`ReplyReader`]: the incremental reader over the connection's one receive
 //! buffer.
 
+use bytes::BytesMut;
+
 use super::parse::{Framer, Resume, Step};
 use super::{ParserConfig, Reply, ReplyError};
 
@@ -48,6 +50,9 @@ pub struct ReplyReader {
     lines: Vec<std::ops::Range<usize>>,
     /// Set after an over-long line: drop input up to the next LF.
     discarding: bool,
+    /// Where replies' texts are built and cut from (see [`Reply`]'s
+    /// docs): reused once the replies cut from it are dropped.
+    texts: BytesMut,
 }
 
 impl ReplyReader {
@@ -60,6 +65,7 @@ impl ReplyReader {
             framer: Framer::new(),
             lines: Vec::new(),
             discarding: false,
+            texts: BytesMut::new(),
         }
     }
 
@@ -108,11 +114,17 @@ impl ReplyReader {
                 Step::Line(line) => {
                     self.lines.push(line.text);
                     if line.last {
+                        let len = self
+                            .lines
+                            .iter()
+                            .map(|text| text.len().saturating_add(1))
+                            .sum::<usize>()
+                            .saturating_sub(1);
                         let lines = self
                             .lines
                             .iter()
                             .map(|text| pending.get(text.clone()).unwrap_or_default());
-                        let reply = Reply::from_lines(line.code, lines);
+                        let reply = Reply::from_lines_in(&mut self.texts, len, line.code, lines);
                         self.start += line.end;
                         self.reset_reply();
                         return Ok(Some(reply));
