@@ -14,7 +14,7 @@ use crate::error::UsageError;
 #[cfg(doc)]
 use crate::event::Event;
 use crate::event::{RcptId, TxnId};
-use crate::state::{Op, OpKind};
+use crate::state::OpKind;
 use crate::txn::{BodyContent, BodyMode, BodyOptions, Envelope, Finals, PrdrStep, Txn};
 
 impl Client {
@@ -140,36 +140,33 @@ impl Client {
         }
         let finals = self.finals(&mut params, ext, envelope.recipients.len())?;
 
-        // Encode every line before queueing any: all or nothing.
+        // Every line is queued or none (`open_txn` rolls back on error).
         let txn_id = self.state.next_txn_id();
-        let mut ops = Vec::with_capacity(envelope.recipients.len() + 3);
-        ops.push(Op::encode(
-            OpKind::Mail { txn: txn_id },
-            &Command::Mail { from, params },
-        )?);
-        for (i, r) in envelope.recipients.iter().enumerate() {
-            let to = match a_labels && r.to.needs_smtputf8() {
-                true => ascii_path(r.to.to_ascii())?,
-                false => r.to.clone(),
-            };
-            ops.push(Op::encode(
-                OpKind::Rcpt {
+        let txn = Txn::new(txn_id, envelope, mode, finals, encoder, eight_bit_ok);
+        self.state.open_txn(txn, |queue| {
+            let mail = Command::Mail { from, params };
+            queue.push(OpKind::Mail { txn: txn_id }, &mail)?;
+            for (i, r) in envelope.recipients.iter().enumerate() {
+                let to = match a_labels && r.to.needs_smtputf8() {
+                    true => ascii_path(r.to.to_ascii())?,
+                    false => r.to.clone(),
+                };
+                let kind = OpKind::Rcpt {
                     txn: txn_id,
                     rcpt: i,
-                },
-                &Command::Rcpt {
+                };
+                let rcpt = Command::Rcpt {
                     to,
                     params: r.params.clone(),
-                },
-            )?);
-        }
-        if mode == BodyMode::Data {
-            ops.push(Op::encode(OpKind::Data { txn: txn_id }, &Command::Data)?);
-        }
-        ops.push(Op::placeholder(OpKind::Body { txn: txn_id }));
-
-        let txn = Txn::new(txn_id, envelope, mode, finals, encoder, eight_bit_ok);
-        self.state.open_txn(txn, ops);
+                };
+                queue.push(kind, &rcpt)?;
+            }
+            if mode == BodyMode::Data {
+                queue.push(OpKind::Data { txn: txn_id }, &Command::Data)?;
+            }
+            queue.push_placeholder(OpKind::Body { txn: txn_id });
+            Ok(())
+        })?;
         Ok(txn_id)
     }
 
@@ -255,12 +252,10 @@ impl Client {
         let txn_id = self.state.next_txn_id();
         let smtputf8 = params.smtputf8;
         let eight_bit_ok = params.body == Some(BodyType::EightBitMime);
-        let op = Op::encode(
-            OpKind::Mail { txn: txn_id },
-            &Command::Mail { from, params },
-        )?;
         let txn = Txn::incremental(txn_id, finals, smtputf8, eight_bit_ok);
-        self.state.open_txn(txn, [op]);
+        let mail = Command::Mail { from, params };
+        self.state
+            .open_txn(txn, |queue| queue.push(OpKind::Mail { txn: txn_id }, &mail))?;
         Ok(txn_id)
     }
 
@@ -300,16 +295,13 @@ impl Client {
         if (params.notify.is_some() || params.orcpt.is_some()) && !dsn {
             return Err(UsageError::ExtensionNotAdvertised("DSN"));
         }
-        let rcpt = t.recipients.len();
-        let op = Op::encode(
-            OpKind::Rcpt { txn, rcpt },
-            &Command::Rcpt {
-                to: to.clone(),
-                params,
-            },
-        )?;
-        self.state.add_rcpt(txn, RcptId(rcpt), to, op);
-        Ok(RcptId(rcpt))
+        let rcpt = RcptId(t.recipients.len());
+        let command = Command::Rcpt {
+            to: to.clone(),
+            params,
+        };
+        self.state.add_rcpt(txn, rcpt, to, &command)?;
+        Ok(rcpt)
     }
 
     /// smtplib's `data(msg)`, first half: queues DATA for the envelope
@@ -331,9 +323,7 @@ impl Client {
         if self.state.open_envelope(txn).is_none() {
             return Err(UsageError::NoOpenEnvelope);
         }
-        let op = Op::encode(OpKind::Data { txn }, &Command::Data)?;
-        self.state.close_envelope(txn, op);
-        Ok(())
+        self.state.close_envelope(txn)
     }
 
     /// Sends a piece of the message body of the transaction that reported

@@ -79,6 +79,7 @@
 mod caller;
 mod op;
 pub(crate) mod phase;
+mod queue;
 
 use std::collections::VecDeque;
 use std::time::Instant;
@@ -94,8 +95,9 @@ use crate::reply::{Reply, ReplyCode, ReplyReader};
 use crate::secret::Secret;
 use crate::txn::{BodyMode, DataEnd, Finals, PrdrStep, Txn, TxnStage};
 
-pub(crate) use op::{HelloVerb, Op, OpKind};
+pub(crate) use op::{HelloVerb, OpKind, hello_command};
 pub use phase::Phase;
+pub(crate) use queue::Queue;
 
 /// The state of one session: the one owner of everything that changes.
 pub(crate) struct State {
@@ -109,7 +111,10 @@ pub(crate) struct State {
     out: Vec<u8>,
     events: VecDeque<Event>,
     /// Commands queued and not yet on the wire, in order.
-    pending: VecDeque<Op>,
+    pending: Queue,
+    /// BDAT: the open body's encoded bytes not yet cut into a chunk (one
+    /// body is open at a time; the buffer is reused by the next).
+    hold: Vec<u8>,
     /// Commands on the wire awaiting their reply, in order.
     inflight: VecDeque<OpKind>,
     /// Deadline for whatever the client waits on (greeting or the head of
@@ -314,8 +319,7 @@ impl State {
         if !matches!(self.phase, Phase::Connected | Phase::Ready | Phase::Closing) {
             return;
         }
-        while let Some(op) = self.pending.front() {
-            let kind = op.kind;
+        while let Some(kind) = self.pending.front() {
             if let OpKind::Body { txn } = kind {
                 if self.body_at_head(txn) {
                     continue;
@@ -347,9 +351,6 @@ impl State {
                     continue;
                 }
             }
-            let Some(op) = self.pending.pop_front() else {
-                break;
-            };
             if self.inflight.is_empty() {
                 self.deadline = now.checked_add(kind.timeout(&self.config.timeouts));
             }
@@ -367,7 +368,7 @@ impl State {
             {
                 t.stage = TxnStage::EndSent(end);
             }
-            self.out.extend_from_slice(&op.bytes);
+            self.pending.pop_front_into(&mut self.out);
             self.inflight.push_back(kind);
         }
     }
@@ -395,7 +396,7 @@ impl State {
         }
         if pipelining && gate == ChunkGate::Pipelined {
             t.stage = TxnStage::BodyOpen;
-            self.events.push_back(Event::ReadyForBody { txn: id });
+            self.open_body(id);
             return false;
         }
         if !idle {
@@ -407,8 +408,15 @@ impl State {
             return true;
         }
         t.stage = TxnStage::BodyOpen;
-        self.events.push_back(Event::ReadyForBody { txn: id });
+        self.open_body(id);
         false
+    }
+
+    /// Tells the caller the body of `id` may come, with an empty hold:
+    /// a body cut short by a failure may have left bytes there.
+    fn open_body(&mut self, id: TxnId) {
+        self.hold.clear();
+        self.events.push_back(Event::ReadyForBody { txn: id });
     }
 
     /// Pops the head of `inflight` and starts the next one's deadline.
@@ -559,9 +567,7 @@ impl State {
             self.events.push_back(Event::Greeting { reply });
             self.phase = Phase::Closing;
             let id = self.next_command_id();
-            if let Ok(op) = Op::encode(OpKind::Quit { id }, &Command::Quit) {
-                self.pending.push_back(op);
-            }
+            let _ = self.pending.push(OpKind::Quit { id }, &Command::Quit);
             Ok(())
         } else {
             self.fail(ProtocolError::BadGreeting { reply }.into())
@@ -592,9 +598,12 @@ impl State {
             && self.config.dialect == Dialect::Smtp
             && (Some(code) == CODE_500 || Some(code) == CODE_502);
         if fallback {
-            let domain = self.config.client_domain.clone();
-            if let Ok(op) = Op::hello(id, HelloVerb::Helo, domain) {
-                self.pending.push_front(op);
+            let helo = hello_command(HelloVerb::Helo, self.config.client_domain.clone());
+            let kind = OpKind::Hello {
+                id,
+                verb: HelloVerb::Helo,
+            };
+            if self.pending.push_front(kind, &helo).is_ok() {
                 return;
             }
         }
@@ -654,11 +663,11 @@ impl State {
             if t.sender_refused() || t.accepted_count() == 0 {
                 // RFC 2920 §3.1: nothing may be delivered; end the data at once.
                 t.stage = TxnStage::Ending(DataEnd::LoneDot);
-                let end = Op::raw(OpKind::BodyEnd { txn: id }, b".\r\n".to_vec());
-                self.replace_placeholder(id, end);
+                self.pending.push_raw(OpKind::BodyEnd { txn: id }, b".\r\n");
+                self.replace_placeholder(id);
             } else {
                 t.stage = TxnStage::BodyOpen;
-                self.events.push_back(Event::ReadyForBody { txn: id });
+                self.open_body(id);
             }
             return;
         }
@@ -809,14 +818,20 @@ impl State {
         self.txn(id).map_or(TxnOutcome::Aborted, Txn::early_outcome)
     }
 
-    /// Puts `op` where the body placeholder of `id` is in the queue.
-    fn replace_placeholder(&mut self, id: TxnId, op: Op) {
-        if let Some(slot) = self
+    /// Moves the command just queued to where the body placeholder of
+    /// `id` is, in its place.
+    fn replace_placeholder(&mut self, id: TxnId) {
+        match self
             .pending
-            .iter_mut()
-            .find(|o| matches!(o.kind, OpKind::Body { txn } if txn == id))
+            .position(|k| matches!(k, OpKind::Body { txn } if txn == id))
         {
-            *slot = op;
+            Some(at) => {
+                self.pending.move_last_to(at);
+                self.pending.remove_empty(at.saturating_add(1));
+            }
+            // No placeholder (the transaction is being dropped): the
+            // command must not go out.
+            None => self.pending.pop_back(),
         }
     }
 
@@ -829,7 +844,7 @@ impl State {
             .filter(|t| t.stage == TxnStage::Abandoned)
             .map(|t| t.id)
             .filter(|id| {
-                !self.pending.iter().any(|o| o.kind.txn() == Some(*id))
+                !self.pending.kinds().any(|k| k.txn() == Some(*id))
                     && !self.inflight.iter().any(|k| k.txn() == Some(*id))
             })
             .collect();
@@ -844,18 +859,14 @@ impl State {
     /// holds the transaction.
     fn finish_early(&mut self, id: TxnId, rset: bool) {
         let outcome = self.early_outcome(id);
-        self.pending.retain(|o| o.kind.txn() != Some(id));
+        self.pending.retain(|k| k.txn() != Some(id));
         if rset {
             let rset_id = self.next_command_id();
-            if let Ok(op) = Op::encode(
-                OpKind::Simple {
-                    id: rset_id,
-                    internal: true,
-                },
-                &Command::Rset,
-            ) {
-                self.pending.push_front(op);
-            }
+            let kind = OpKind::Simple {
+                id: rset_id,
+                internal: true,
+            };
+            let _ = self.pending.push_front(kind, &Command::Rset);
         }
         self.finish_txn(id, outcome);
     }

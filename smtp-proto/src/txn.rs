@@ -230,8 +230,6 @@ pub(crate) struct Txn {
     pub(crate) next_final: usize,
     /// PRDR: the message's own reply after the per-recipient ones.
     pub(crate) message_reply: Option<Reply>,
-    /// BDAT: encoded bytes not yet cut into a chunk.
-    pub(crate) hold: Vec<u8>,
     /// When [`Config::transaction_deadline`](crate::Config::transaction_deadline)
     /// runs out for it: set when its MAIL goes on the wire.
     pub(crate) deadline: Option<Instant>,
@@ -271,7 +269,6 @@ impl Txn {
             final_left: None,
             next_final: 0,
             message_reply: None,
-            hold: Vec::new(),
             deadline: None,
         }
     }
@@ -341,25 +338,6 @@ impl Txn {
     /// Every RCPT has been answered and none positively.
     pub(crate) fn all_refused(&self) -> bool {
         self.recipients.iter().all(|r| r.rcpt_reply.is_some()) && self.accepted_count() == 0
-    }
-
-    /// BDAT: encodes `chunk` into the hold and takes out every full chunk of
-    /// `chunk_size` bytes; the rest waits for more.
-    pub(crate) fn cut_chunks(&mut self, chunk: &[u8], chunk_size: usize) -> Vec<Vec<u8>> {
-        self.encoder.encode(chunk, &mut self.hold);
-        let mut full = Vec::new();
-        if self.hold.len() < chunk_size {
-            return full;
-        }
-        let hold = std::mem::take(&mut self.hold);
-        for piece in hold.chunks(chunk_size) {
-            if piece.len() == chunk_size {
-                full.push(piece.to_vec());
-            } else {
-                self.hold = piece.to_vec();
-            }
-        }
-        full
     }
 
     /// The outcome of a transaction that ends before its end of data.

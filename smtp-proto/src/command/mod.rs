@@ -212,14 +212,11 @@ impl Command {
         append_checked_line(&line, out)
     }
 
-    /// The command line with its CRLF in a buffer of its own, built in
-    /// place (one allocation when `capacity` is enough).
-    pub(crate) fn encode_owned(&self, capacity: usize) -> Result<Vec<u8>, CommandError> {
-        let mut line = String::with_capacity(capacity);
-        self.build_line(&mut line)?;
-        check_line(&line)?;
-        line.push_str("\r\n");
-        Ok(line.into_bytes())
+    /// Builds the command line, without its CRLF, into `line` (which the
+    /// caller clears and reuses) and checks it as [`Command::encode`] does.
+    pub(crate) fn encode_line(&self, line: &mut String) -> Result<(), CommandError> {
+        self.build_line(line)?;
+        check_line(line)
     }
 
     /// Builds the line without its CRLF into `line`; not yet checked.

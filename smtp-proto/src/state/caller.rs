@@ -6,7 +6,10 @@
 use std::collections::VecDeque;
 use std::time::Instant;
 
-use super::{AuthExchange, AuthStep, Barrier, ChunkGate, HelloVerb, Op, OpKind, Phase, State};
+use super::{
+    AuthExchange, AuthStep, Barrier, ChunkGate, HelloVerb, OpKind, Phase, Queue, State,
+    hello_command,
+};
 use crate::address::ForwardPath;
 use crate::command::Command;
 use crate::config::{Config, Dialect};
@@ -53,7 +56,8 @@ impl State {
             error: None,
             out: Vec::new(),
             events: VecDeque::new(),
-            pending: VecDeque::new(),
+            pending: Queue::new(),
+            hold: Vec::new(),
             inflight: VecDeque::new(),
             deadline,
             rearm: false,
@@ -222,16 +226,15 @@ impl State {
         command: &Command,
     ) -> Result<CommandId, UsageError> {
         let id = self.next_command_id();
-        let op = Op::encode(kind(id), command)?;
-        self.pending.push_back(op);
+        self.pending.push(kind(id), command)?;
         Ok(id)
     }
 
     /// Queues EHLO, HELO or LHLO with the configured client name.
     pub(crate) fn queue_hello(&mut self, verb: HelloVerb) -> Result<CommandId, UsageError> {
         let id = self.next_command_id();
-        let op = Op::hello(id, verb, self.config.client_domain.clone())?;
-        self.pending.push_back(op);
+        let command = hello_command(verb, self.config.client_domain.clone());
+        self.pending.push(OpKind::Hello { id, verb }, &command)?;
         Ok(id)
     }
 
@@ -245,9 +248,10 @@ impl State {
             Dialect::Lmtp => HelloVerb::Lhlo,
         };
         let id = self.next_command_id();
-        if let Ok(op) = Op::hello(id, verb, self.config.client_domain.clone()) {
-            self.pending.push_front(op);
-        }
+        let command = hello_command(verb, self.config.client_domain.clone());
+        let _ = self
+            .pending
+            .push_front(OpKind::Hello { id, verb }, &command);
     }
 
     /// Queues STARTTLS; no other command may follow it (rule 3).
@@ -305,12 +309,21 @@ impl State {
 
     // ----- transactions --------------------------------------------------
 
-    /// Starts `txn` with its encoded commands, closing any open envelope
-    /// first (a new MAIL ends it on the server).
-    pub(crate) fn open_txn(&mut self, txn: Txn, ops: impl IntoIterator<Item = Op>) {
+    /// Starts `txn`: `queue` queues its commands, all or none; then any
+    /// envelope still open is closed (a new MAIL ends it on the server).
+    pub(crate) fn open_txn(
+        &mut self,
+        txn: Txn,
+        queue: impl FnOnce(&mut Queue) -> Result<(), UsageError>,
+    ) -> Result<(), UsageError> {
+        let mark = self.pending.mark();
+        if let Err(e) = queue(&mut self.pending) {
+            self.pending.rollback(mark);
+            return Err(e);
+        }
         self.abandon_open_envelopes();
         self.txns.push_back(txn);
-        self.pending.extend(ops);
+        Ok(())
     }
 
     /// The envelope `id` if it still accepts RCPT and DATA.
@@ -318,8 +331,19 @@ impl State {
         self.txn(id).filter(|t| t.is_open_envelope())
     }
 
-    /// Adds recipient `rcpt` (its RCPT encoded as `op`) to an open envelope.
-    pub(crate) fn add_rcpt(&mut self, id: TxnId, rcpt: RcptId, address: ForwardPath, op: Op) {
+    /// Adds recipient `rcpt` (its RCPT `command`) to an open envelope.
+    pub(crate) fn add_rcpt(
+        &mut self,
+        id: TxnId,
+        rcpt: RcptId,
+        address: ForwardPath,
+        command: &Command,
+    ) -> Result<(), UsageError> {
+        let kind = OpKind::Rcpt {
+            txn: id,
+            rcpt: rcpt.0,
+        };
+        self.pending.push(kind, command)?;
         if let Some(t) = self.txn_mut(id) {
             t.recipients.push(RecipientReport {
                 rcpt,
@@ -328,18 +352,18 @@ impl State {
                 delivery_reply: None,
             });
         }
-        self.pending.push_back(op);
+        Ok(())
     }
 
-    /// Closes an open envelope with DATA (encoded as `op`); the body
-    /// placeholder follows it.
-    pub(crate) fn close_envelope(&mut self, id: TxnId, op: Op) {
+    /// Closes an open envelope with DATA; the body placeholder follows it.
+    pub(crate) fn close_envelope(&mut self, id: TxnId) -> Result<(), UsageError> {
+        self.pending
+            .push(OpKind::Data { txn: id }, &Command::Data)?;
+        self.pending.push_placeholder(OpKind::Body { txn: id });
         if let Some(t) = self.txn_mut(id) {
             t.stage = TxnStage::Closed;
         }
-        self.pending.push_back(op);
-        self.pending
-            .push_back(Op::placeholder(OpKind::Body { txn: id }));
+        Ok(())
     }
 
     /// Closes every incremental envelope that has not queued DATA (rule 5):
@@ -377,10 +401,8 @@ impl State {
                     return Err(UsageError::WouldBlock);
                 }
                 let id = txn.id;
-                for data in txn.cut_chunks(chunk, chunk_size) {
-                    self.queue_bdat(id, data)?;
-                }
-                Ok(())
+                txn.encoder.encode(chunk, &mut self.hold);
+                self.queue_full_chunks(id, chunk_size)
             }
         }
     }
@@ -396,37 +418,59 @@ impl State {
         };
         txn.stage = TxnStage::Ending(DataEnd::Body);
         let id = txn.id;
-        let op = match txn.mode {
+        match txn.mode {
             BodyMode::Data => {
-                let mut end = Vec::with_capacity(5);
-                txn.encoder.finish(&mut end);
-                Op::raw(OpKind::BodyEnd { txn: id }, end)
+                // The hold is idle with DATA: it takes the end of data.
+                self.hold.clear();
+                txn.encoder.finish(&mut self.hold);
+                self.pending
+                    .push_raw(OpKind::BodyEnd { txn: id }, &self.hold);
+                self.hold.clear();
             }
             BodyMode::Bdat => {
-                txn.encoder.finish(&mut txn.hold);
-                let data = std::mem::take(&mut txn.hold);
-                Op::bdat(id, data, true)?
+                txn.encoder.finish(&mut self.hold);
+                let kind = OpKind::Bdat {
+                    txn: id,
+                    last: true,
+                };
+                let queued = self.pending.push_bdat(kind, &self.hold);
+                self.hold.clear();
+                queued?;
             }
-        };
-        self.replace_placeholder(id, op);
+        }
+        self.replace_placeholder(id);
         Ok(())
     }
 
     /// A BDAT chunk is queued ahead of the body placeholder, not yet sent.
     fn chunk_waiting(&self) -> bool {
-        matches!(self.pending.front(), Some(op) if matches!(op.kind, OpKind::Bdat { .. }))
+        matches!(self.pending.front(), Some(OpKind::Bdat { .. }))
     }
 
-    /// Queues a non-final BDAT chunk just ahead of the transaction's body
-    /// placeholder (which is at the front of `pending`).
-    fn queue_bdat(&mut self, txn: TxnId, data: Vec<u8>) -> Result<(), UsageError> {
-        let op = Op::bdat(txn, data, false)?;
-        let at = self
-            .pending
-            .iter()
-            .position(|o| matches!(o.kind, OpKind::Body { txn: t } if t == txn))
-            .unwrap_or(0);
-        self.pending.insert(at, op);
-        Ok(())
+    /// Cuts every full chunk of `chunk_size` bytes off the hold and queues
+    /// each as a non-final BDAT just ahead of the transaction's body
+    /// placeholder (which is at the front of `pending`); the rest waits
+    /// for more body or for the end.
+    fn queue_full_chunks(&mut self, txn: TxnId, chunk_size: usize) -> Result<(), UsageError> {
+        let mut cut: usize = 0;
+        let mut result = Ok(());
+        while let Some(data) = self.hold.get(cut..cut.saturating_add(chunk_size))
+            && data.len() == chunk_size
+        {
+            let at = self
+                .pending
+                .position(|k| matches!(k, OpKind::Body { txn: t } if t == txn))
+                .unwrap_or(0);
+            result = self
+                .pending
+                .push_bdat(OpKind::Bdat { txn, last: false }, data);
+            if result.is_err() {
+                break;
+            }
+            self.pending.move_last_to(at);
+            cut = cut.saturating_add(chunk_size);
+        }
+        self.hold.drain(..cut.min(self.hold.len()));
+        result
     }
 }

@@ -1,5 +1,5 @@
 //! Commands as the queue holds them: what each one is ([`OpKind`], and so
-//! what its reply means) and its encoded bytes ([`Op`]). The pipelining
+//! what its reply means); their bytes are in the [`Queue`](super::queue::Queue). The pipelining
 //! properties of each kind (rule 7 in [`state`](super)) live here too.
 
 use std::time::Duration;
@@ -7,7 +7,7 @@ use std::time::Duration;
 use crate::address::Domain;
 use crate::command::Command;
 use crate::config::Timeouts;
-use crate::error::{Stage, UsageError};
+use crate::error::Stage;
 use crate::event::{CommandId, TxnId};
 
 /// Which greeting command an operation sends.
@@ -138,64 +138,11 @@ impl OpKind {
     }
 }
 
-/// A command ready for the wire: its kind and its encoded bytes.
-#[derive(Clone)]
-pub(crate) struct Op {
-    pub(crate) kind: OpKind,
-    pub(crate) bytes: Vec<u8>,
-}
-
-/// Shows the length only: the bytes may be an AUTH line.
-impl std::fmt::Debug for Op {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Op")
-            .field("kind", &self.kind)
-            .field("len", &self.bytes.len())
-            .finish()
-    }
-}
-
-/// Room for a typical command line (MAIL with a few parameters), so that
-/// encoding one allocates once.
-const LINE_CAPACITY: usize = 128;
-
-impl Op {
-    pub(crate) fn encode(kind: OpKind, command: &Command) -> Result<Op, UsageError> {
-        Op::encode_with(kind, command, 0)
-    }
-
-    /// Encodes `command` into a buffer with room for `extra` more bytes.
-    fn encode_with(kind: OpKind, command: &Command, extra: usize) -> Result<Op, UsageError> {
-        let bytes = command.encode_owned(LINE_CAPACITY.saturating_add(extra))?;
-        Ok(Op { kind, bytes })
-    }
-
-    pub(crate) fn placeholder(kind: OpKind) -> Op {
-        Op {
-            kind,
-            bytes: Vec::new(),
-        }
-    }
-
-    pub(crate) fn raw(kind: OpKind, bytes: Vec<u8>) -> Op {
-        Op { kind, bytes }
-    }
-
-    /// `BDAT n [LAST]` followed by the chunk's bytes, verbatim.
-    pub(crate) fn bdat(txn: TxnId, data: Vec<u8>, last: bool) -> Result<Op, UsageError> {
-        let size = u64::try_from(data.len()).unwrap_or(u64::MAX);
-        let command = Command::Bdat { size, last };
-        let mut op = Op::encode_with(OpKind::Bdat { txn, last }, &command, data.len())?;
-        op.bytes.extend_from_slice(&data);
-        Ok(op)
-    }
-
-    pub(crate) fn hello(id: CommandId, verb: HelloVerb, domain: Domain) -> Result<Op, UsageError> {
-        let command = match verb {
-            HelloVerb::EhloOrHelo => Command::Ehlo(domain),
-            HelloVerb::Helo => Command::Helo(domain),
-            HelloVerb::Lhlo => Command::Lhlo(domain),
-        };
-        Op::encode(OpKind::Hello { id, verb }, &command)
+/// The greeting command `verb` names, for the client name `domain`.
+pub(crate) fn hello_command(verb: HelloVerb, domain: Domain) -> Command {
+    match verb {
+        HelloVerb::EhloOrHelo => Command::Ehlo(domain),
+        HelloVerb::Helo => Command::Helo(domain),
+        HelloVerb::Lhlo => Command::Lhlo(domain),
     }
 }
