@@ -150,7 +150,7 @@ pub enum Event {
         /// The transaction.
         txn: TxnId,
         /// The full outcome.
-        report: Box<TxnReport>,
+        report: TxnReport,
     },
     /// The reply to RSET, NOOP, VRFY, EXPN, HELP, QUIT or a raw command.
     Reply {

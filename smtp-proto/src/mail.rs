@@ -15,7 +15,7 @@ use crate::error::UsageError;
 use crate::event::Event;
 use crate::event::{RcptId, TxnId};
 use crate::state::OpKind;
-use crate::txn::{BodyContent, BodyMode, BodyOptions, Envelope, Finals, PrdrStep, Txn};
+use crate::txn::{BodyContent, BodyMode, BodyOptions, Envelope, Finals, PrdrStep, Recipient, Txn};
 
 impl Client {
     /// Starts a mail transaction: queues MAIL, one RCPT per recipient and,
@@ -40,14 +40,31 @@ impl Client {
         envelope: &Envelope,
         options: BodyOptions,
     ) -> Result<TxnId, UsageError> {
+        self.send_parts(
+            &envelope.from,
+            &envelope.params,
+            &envelope.recipients,
+            options,
+        )
+    }
+
+    /// [`send_mail`](Self::send_mail) for an envelope in parts, so that a
+    /// batch can keep its envelopes' recipients in one list.
+    pub(crate) fn send_parts(
+        &mut self,
+        sender: &ReversePath,
+        mail_params: &MailParams,
+        recipients: &[Recipient],
+        options: BodyOptions,
+    ) -> Result<TxnId, UsageError> {
         self.state.check_open("MAIL")?;
         self.state.check_ready("MAIL")?;
-        if envelope.recipients.is_empty() {
+        if recipients.is_empty() {
             return Err(UsageError::NoRecipients);
         }
         let no_ext = crate::Extensions::default();
         let ext = self.state.extensions().unwrap_or(&no_ext);
-        let mut params = envelope.params.clone();
+        let mut params = mail_params.clone();
 
         // SIZE (RFC 1870): declare and check before anything is queued.
         if let Some(size) = options.size {
@@ -107,8 +124,8 @@ impl Client {
         // server offers it. Without it, an address whose only non-ASCII
         // part is its domain goes with the domain in A-labels (IDNA); a
         // non-ASCII local part, or the caller's own `smtputf8`, cannot go.
-        let needs_utf8 = envelope.from.needs_smtputf8()
-            || envelope.recipients.iter().any(|r| r.to.needs_smtputf8());
+        let needs_utf8 =
+            sender.needs_smtputf8() || recipients.iter().any(|r| r.to.needs_smtputf8());
         let a_labels = needs_utf8 && !ext.smtputf8() && !params.smtputf8;
         if (needs_utf8 && !a_labels) || params.smtputf8 {
             if !ext.smtputf8() {
@@ -116,9 +133,9 @@ impl Client {
             }
             params.smtputf8 = true;
         }
-        let from = match a_labels && envelope.from.needs_smtputf8() {
-            true => ascii_path(envelope.from.to_ascii())?,
-            false => envelope.from.clone(),
+        let from = match a_labels && sender.needs_smtputf8() {
+            true => ascii_path(sender.to_ascii())?,
+            false => sender.clone(),
         };
 
         // REQUIRETLS (RFC 8689) only over TLS and only when offered.
@@ -128,8 +145,7 @@ impl Client {
         // DSN parameters (RFC 3461) only when offered.
         let dsn_used = params.ret.is_some()
             || params.envid.is_some()
-            || envelope
-                .recipients
+            || recipients
                 .iter()
                 .any(|r| r.params.notify.is_some() || r.params.orcpt.is_some());
         if dsn_used && !ext.dsn() {
@@ -138,15 +154,15 @@ impl Client {
         if params.auth.is_some() && !ext.has("AUTH") {
             return Err(UsageError::ExtensionNotAdvertised("AUTH"));
         }
-        let finals = self.finals(&mut params, ext, envelope.recipients.len())?;
+        let finals = self.finals(&mut params, ext, recipients.len())?;
 
         // Every line is queued or none (`open_txn` rolls back on error).
         let txn_id = self.state.next_txn_id();
-        let txn = Txn::new(txn_id, envelope, mode, finals, encoder, eight_bit_ok);
+        let txn = Txn::new(txn_id, recipients, mode, finals, encoder, eight_bit_ok);
         self.state.open_txn(txn, |queue| {
             let mail = Command::Mail { from, params };
             queue.push(OpKind::Mail { txn: txn_id }, &mail)?;
-            for (i, r) in envelope.recipients.iter().enumerate() {
+            for (i, r) in recipients.iter().enumerate() {
                 let to = match a_labels && r.to.needs_smtputf8() {
                     true => ascii_path(r.to.to_ascii())?,
                     false => r.to.clone(),

@@ -880,7 +880,7 @@ impl State {
         {
             self.events.push_back(Event::TransactionFinished {
                 txn: id,
-                report: Box::new(t.report(outcome)),
+                report: t.report(outcome),
             });
         }
     }
@@ -896,7 +896,7 @@ impl State {
             };
             self.events.push_back(Event::TransactionFinished {
                 txn: t.id,
-                report: Box::new(t.report(outcome)),
+                report: t.report(outcome),
             });
         }
     }

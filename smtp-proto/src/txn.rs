@@ -240,7 +240,7 @@ impl Txn {
     /// the whole envelope at once.
     pub(crate) fn new(
         id: TxnId,
-        envelope: &Envelope,
+        recipients: &[Recipient],
         mode: BodyMode,
         finals: Finals,
         encoder: BodyEncoder,
@@ -254,8 +254,7 @@ impl Txn {
             encoder,
             eight_bit_ok,
             mail_reply: None,
-            recipients: envelope
-                .recipients
+            recipients: recipients
                 .iter()
                 .enumerate()
                 .map(|(i, r)| RecipientReport {
@@ -281,10 +280,9 @@ impl Txn {
         smtputf8: bool,
         eight_bit_ok: bool,
     ) -> Self {
-        let empty = Envelope::new(ReversePath::null(), std::iter::empty());
         let mut txn = Self::new(
             id,
-            &empty,
+            &[],
             BodyMode::Data,
             finals,
             BodyEncoder::data(),

@@ -49,7 +49,7 @@ fn finished(t: &mut common::Harness, txn: TxnId) -> TxnReport {
     let evs = t.events();
     evs.into_iter()
         .find_map(|e| match e {
-            Event::TransactionFinished { txn: got, report } if got == txn => Some(*report),
+            Event::TransactionFinished { txn: got, report } if got == txn => Some(report),
             _ => None,
         })
         .expect("TransactionFinished")

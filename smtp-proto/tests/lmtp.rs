@@ -65,7 +65,7 @@ fn lhlo(t: &mut common::Harness, caps: &[&str]) {
 
 fn finished(events: &[Event]) -> TxnReport {
     match events.last() {
-        Some(Event::TransactionFinished { report, .. }) => (**report).clone(),
+        Some(Event::TransactionFinished { report, .. }) => report.clone(),
         _ => panic!("expected TransactionFinished last: {events:#?}"),
     }
 }

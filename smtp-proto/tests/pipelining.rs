@@ -66,7 +66,7 @@ const GROUP: &str = "MAIL FROM:<mrose@dbc.mtview.ca.us>\r\n\
 /// The `TransactionFinished` report that must be the last of `events`.
 fn finished(events: &[Event]) -> TxnReport {
     match events.last() {
-        Some(Event::TransactionFinished { report, .. }) => (**report).clone(),
+        Some(Event::TransactionFinished { report, .. }) => report.clone(),
         _ => panic!("expected TransactionFinished last: {events:#?}"),
     }
 }

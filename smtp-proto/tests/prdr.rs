@@ -38,7 +38,7 @@ fn three() -> Envelope {
 
 fn finished(events: &[Event]) -> TxnReport {
     match events.last() {
-        Some(Event::TransactionFinished { report, .. }) => (**report).clone(),
+        Some(Event::TransactionFinished { report, .. }) => report.clone(),
         _ => panic!("expected TransactionFinished last: {events:#?}"),
     }
 }

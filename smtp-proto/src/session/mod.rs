@@ -85,7 +85,6 @@ use crate::event::{CommandId, Event, TxnId, TxnReport};
 use crate::reply::Reply;
 use crate::secret::Secret;
 use crate::trace::{Sent, Trace};
-use crate::txn::Envelope;
 
 pub mod error;
 mod feed;
@@ -1072,12 +1071,27 @@ impl Session {
 /// transaction carries.
 #[derive(Debug, Default)]
 pub(crate) struct BatchQueue {
-    pub(crate) waiting: VecDeque<(usize, Envelope, crate::BodyOptions)>,
+    /// The messages not yet handed to the engine, in order.
+    pub(crate) waiting: VecDeque<Waiting>,
+    /// Every waiting message's recipients, back to back (one list for the
+    /// batch rather than one per message).
+    pub(crate) recipients: Vec<crate::Recipient>,
     /// The messages in flight, oldest first.
     pub(crate) queued: Vec<InFlight>,
     /// The body bytes of the messages in flight.
     pub(crate) queued_bytes: u64,
     pub(crate) results: Vec<Option<Result<TxnReport, Error>>>,
+}
+
+/// A message of a batch not yet handed to the engine: its index, its
+/// envelope (recipients in [`BatchQueue::recipients`]) and body options.
+#[derive(Debug)]
+pub(crate) struct Waiting {
+    pub(crate) index: usize,
+    pub(crate) from: crate::ReversePath,
+    pub(crate) params: crate::MailParams,
+    pub(crate) recipients: std::ops::Range<usize>,
+    pub(crate) options: crate::BodyOptions,
 }
 
 /// A message of a batch the engine holds: its transaction, its index in

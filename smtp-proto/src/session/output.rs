@@ -21,7 +21,7 @@ pub enum Output {
     /// continue in plaintext.
     MaybeReply(Option<Reply>),
     /// One transaction's full report.
-    Report(Box<TxnReport>),
+    Report(TxnReport),
     /// smtplib's `sendmail` result: the refused recipients.
     Refused(Refused),
     /// `send_message_reader`: the envelope taken from the headers and the
@@ -64,7 +64,7 @@ impl FromOutput for Option<Reply> {
 impl FromOutput for TxnReport {
     fn from_output(output: Output) -> Option<Self> {
         match output {
-            Output::Report(r) => Some(*r),
+            Output::Report(r) => Some(r),
             _ => None,
         }
     }

@@ -17,7 +17,7 @@ use crate::secret::Secret;
 use crate::txn::{BodyOptions, Envelope};
 
 use super::task::{Simple, Task, TxnMode};
-use super::{BatchQueue, Error, QUIT_BUDGET, Session};
+use super::{BatchQueue, Error, QUIT_BUDGET, Session, Waiting};
 
 impl Session {
     /// Finishes the next operation at once with `e` (a bad argument).
@@ -325,7 +325,7 @@ impl Session {
                     }
                     None => BodyOptions::default(),
                 };
-                let mode = TxnMode::WithEnvelope(envelope.clone());
+                let mode = TxnMode::WithEnvelope(Box::new(envelope.clone()));
                 self.start_txn(mode, envelope, options, now);
                 parts
             }
@@ -407,7 +407,7 @@ impl Session {
         };
         self.start(
             Task::Txn {
-                mode: Box::new(TxnMode::Data(env)),
+                mode: TxnMode::Data(env),
                 message: None,
                 txn: None,
                 streaming: false,
@@ -425,14 +425,30 @@ impl Session {
     /// after it), or an error when it could not be started. Output:
     /// `Vec<Result<TxnReport, Error>>`.
     pub fn send_many<B: AsRef<[u8]>>(&mut self, now: Instant, messages: &[(Envelope, B)]) {
-        let batch = BatchQueue {
-            waiting: messages
+        let mut recipients = Vec::with_capacity(
+            messages
                 .iter()
-                .enumerate()
-                .map(|(i, (envelope, body))| {
-                    (i, envelope.clone(), BodyOptions::for_body(body.as_ref()))
-                })
-                .collect(),
+                .map(|(e, _)| e.recipients.len())
+                .fold(0, usize::saturating_add),
+        );
+        let waiting = messages
+            .iter()
+            .enumerate()
+            .map(|(index, (envelope, body))| {
+                let first = recipients.len();
+                recipients.extend(envelope.recipients.iter().cloned());
+                Waiting {
+                    index,
+                    from: envelope.from.clone(),
+                    params: envelope.params.clone(),
+                    recipients: first..recipients.len(),
+                    options: BodyOptions::for_body(body.as_ref()),
+                }
+            })
+            .collect();
+        let batch = BatchQueue {
+            waiting,
+            recipients,
             queued: Vec::new(),
             queued_bytes: 0,
             results: messages.iter().map(|_| None).collect(),
@@ -467,7 +483,7 @@ impl Session {
                 self.envelope = None;
                 self.transactions = self.transactions.saturating_add(1);
                 let task = Task::Txn {
-                    mode: Box::new(mode),
+                    mode,
                     message: None,
                     txn: Some(txn),
                     streaming: false,
@@ -481,7 +497,7 @@ impl Session {
     fn start_txn(&mut self, mode: TxnMode, envelope: Envelope, options: BodyOptions, now: Instant) {
         self.start(
             Task::Txn {
-                mode: Box::new(mode),
+                mode,
                 message: Some(Box::new((envelope, options))),
                 txn: None,
                 streaming: false,

@@ -20,7 +20,7 @@ use crate::{Client, UsageError};
 
 use super::{
     Action, BatchQueue, Error, InFlight, Link, OpenEnvelope, Output, OwnedAuth, QUIT_BUDGET,
-    Session, TlsPolicy,
+    Session, TlsPolicy, Waiting,
 };
 
 /// What handling an event did to a task.
@@ -58,8 +58,10 @@ pub(crate) enum TxnMode {
     Smtplib { sender: String, to: Vec<String> },
     /// smtplib's `data`: the final reply or the exception.
     Data(OpenEnvelope),
-    /// The envelope with the report (`send_message_reader`).
-    WithEnvelope(Envelope),
+    /// The envelope with the report (`send_message_reader`); boxed so
+    /// that the common modes keep the task small without a box of their
+    /// own.
+    WithEnvelope(Box<Envelope>),
 }
 
 /// Where a STARTTLS operation is.
@@ -144,7 +146,7 @@ pub(crate) enum Task {
         at: Option<(TxnId, RcptId)>,
     },
     Txn {
-        mode: Box<TxnMode>,
+        mode: TxnMode,
         message: Option<Box<(Envelope, BodyOptions)>>,
         txn: Option<TxnId>,
         streaming: bool,
@@ -189,7 +191,7 @@ impl Task {
                 | Task::Auth(_)
                 | Task::Mail { .. }
                 | Task::Batch { .. }
-        ) || matches!(self, Task::Txn { mode, .. } if !matches!(**mode, TxnMode::Data(_)))
+        ) || matches!(self, Task::Txn { mode, .. } if !matches!(mode, TxnMode::Data(_)))
     }
 
     pub(crate) fn is_streaming(&self) -> bool {
@@ -342,7 +344,7 @@ impl Task {
             Task::Txn {
                 mode, message, txn, ..
             } => {
-                let queued = match (&**mode, message.take().map(|m| *m)) {
+                let queued = match (&*mode, message.take().map(|m| *m)) {
                     (TxnMode::Data(env), _) => s.client.data(env.txn).map(|()| env.txn),
                     (_, Some((envelope, options))) => {
                         let r = s.client.send_mail(&envelope, options);
@@ -512,7 +514,7 @@ impl Task {
                     Step::Continue
                 }
                 Event::TransactionFinished { txn, report } => {
-                    batch_finished(batch, txn, *report);
+                    batch_finished(batch, txn, report);
                     if body.is_some_and(|(t, _)| t == txn) {
                         *body = None;
                     }
@@ -530,7 +532,7 @@ impl Task {
         if let (Task::Batch { batch, .. }, Event::TransactionFinished { txn, report }) =
             (self, event)
         {
-            batch_finished(batch, txn, *report);
+            batch_finished(batch, txn, report);
         }
     }
 
@@ -851,7 +853,7 @@ fn next_mechanism(
 /// The transaction's report as its operation returns it.
 /// (`report` arrives boxed from the engine's event and leaves in the same
 /// box.)
-fn txn_output(s: &Session, mode: &TxnMode, report: Box<TxnReport>) -> Result<Output, Error> {
+fn txn_output(s: &Session, mode: &TxnMode, report: TxnReport) -> Result<Output, Error> {
     let lmtp = s.is_lmtp();
     match mode {
         TxnMode::Report => Ok(Output::Report(report)),
@@ -863,7 +865,9 @@ fn txn_output(s: &Session, mode: &TxnMode, report: Box<TxnReport>) -> Result<Out
                 }),
             })
         }
-        TxnMode::AllOrError => Err(Error::NotDelivered { report }),
+        TxnMode::AllOrError => Err(Error::NotDelivered {
+            report: Box::new(report),
+        }),
         TxnMode::Smtplib { sender, to } => {
             let to: Vec<&str> = to.iter().map(String::as_str).collect();
             Ok(Output::Refused(report.smtplib_outcome(sender, &to, lmtp)?))
@@ -876,7 +880,9 @@ fn txn_output(s: &Session, mode: &TxnMode, report: Box<TxnReport>) -> Result<Out
                 lmtp,
             )?))
         }
-        TxnMode::WithEnvelope(envelope) => Ok(Output::Sent(Box::new((envelope.clone(), *report)))),
+        TxnMode::WithEnvelope(envelope) => {
+            Ok(Output::Sent(Box::new(((**envelope).clone(), report))))
+        }
     }
 }
 
@@ -885,18 +891,26 @@ fn txn_output(s: &Session, mode: &TxnMode, report: Box<TxnReport>) -> Result<Out
 /// allows, so with PIPELINING and CHUNKING the whole window travels ahead
 /// of the replies.
 fn refill(s: &mut Session, batch: &mut BatchQueue) {
-    while let Some((_, _, options)) = batch.waiting.front() {
-        let bytes = options.size.unwrap_or(0);
+    while let Some(next) = batch.waiting.front() {
+        let bytes = next.options.size.unwrap_or(0);
         let full = !batch.queued.is_empty()
             && (batch.queued.len() >= s.window.messages
                 || batch.queued_bytes.saturating_add(bytes) > s.window.bytes);
         if full {
             break;
         }
-        let Some((index, envelope, options)) = batch.waiting.pop_front() else {
+        let Some(Waiting {
+            index,
+            from,
+            params,
+            recipients,
+            options,
+        }) = batch.waiting.pop_front()
+        else {
             break;
         };
-        match s.client.send_mail(&envelope, options) {
+        let recipients = batch.recipients.get(recipients).unwrap_or_default();
+        match s.client.send_parts(&from, &params, recipients, options) {
             Ok(txn) => {
                 s.envelope = None;
                 s.transactions = s.transactions.saturating_add(1);
