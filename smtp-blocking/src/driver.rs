@@ -134,13 +134,16 @@ impl Driver {
                 // queued commands in flight, so the look comes first.
                 caught_up = self.read_pending();
             }
-            let action = self.session.poll_action(Instant::now());
+            // One clock read serves the poll and the write behind it: no
+            // I/O happens between them.
+            let now = Instant::now();
+            let action = self.session.poll_action(now);
             // A body piece is taken before the commands queued ahead of it
             // are written, so both leave in one write (with BDAT and
             // PIPELINING: the envelope, BDAT and the piece); one piece per
             // write, so a long body still streams.
             let body_first = matches!(action, Action::Body { .. }) && !body_unwritten;
-            if !body_first && self.flush() {
+            if !body_first && self.flush(now) {
                 // The events behind `action` queued commands: written now,
                 // so ask again.
                 caught_up = false;
@@ -203,16 +206,14 @@ impl Driver {
     }
 
     /// Writes everything the session has for the wire; whether there was
-    /// anything.
-    fn flush(&mut self) -> bool {
+    /// anything. `now` is the time of the caller's last poll; after a
+    /// write, which may have blocked, the clock is read again.
+    fn flush(&mut self, now: Instant) -> bool {
         let mut wrote = false;
+        let mut now = now;
         loop {
             self.out.clear();
-            if self
-                .session
-                .poll_transmit(Instant::now(), &mut self.out)
-                .is_none()
-            {
+            if self.session.poll_transmit(now, &mut self.out).is_none() {
                 return wrote;
             }
             wrote = true;
@@ -235,6 +236,7 @@ impl Driver {
                 self.session.handle_io_error(Instant::now(), e);
                 return true;
             }
+            now = Instant::now();
         }
     }
 
