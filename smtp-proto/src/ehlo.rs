@@ -51,6 +51,41 @@ pub struct Extensions {
     /// SASL mechanism names: upper-case, valid, de-duplicated, in the order
     /// advertised.
     auth: Vec<String>,
+    /// The keywords the client acts on, one bit per [`Known`], found once
+    /// when parsing: the engine asks some of them for every command.
+    known: u16,
+}
+
+/// The keywords the client acts on (see [`Extensions::known`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Known {
+    Pipelining,
+    StartTls,
+    EightBitMime,
+    SmtpUtf8,
+    Chunking,
+    BinaryMime,
+    EnhancedStatusCodes,
+    Dsn,
+    RequireTls,
+}
+
+impl Known {
+    const ALL: [(Known, &'static str); 9] = [
+        (Known::Pipelining, "pipelining"),
+        (Known::StartTls, "starttls"),
+        (Known::EightBitMime, "8bitmime"),
+        (Known::SmtpUtf8, "smtputf8"),
+        (Known::Chunking, "chunking"),
+        (Known::BinaryMime, "binarymime"),
+        (Known::EnhancedStatusCodes, "enhancedstatuscodes"),
+        (Known::Dsn, "dsn"),
+        (Known::RequireTls, "requiretls"),
+    ];
+
+    fn bit(self) -> u16 {
+        1 << (self as u16)
+    }
 }
 
 impl Extensions {
@@ -113,12 +148,21 @@ impl Extensions {
                 }
                 Some((_, old)) => *old = params.into_owned(),
                 None => {
+                    if let Some((known, _)) = Known::ALL.iter().find(|(_, k)| *k == keyword) {
+                        ext.known |= known.bit();
+                    }
                     index.insert(keyword.clone(), ext.entries.len());
                     ext.entries.push((keyword, params.into_owned()));
                 }
             }
         }
         ext
+    }
+
+    /// Whether `keyword` was advertised (the same answer as
+    /// [`has`](Self::has), without the search).
+    fn known(&self, keyword: Known) -> bool {
+        self.known & keyword.bit() != 0
     }
 
     /// Whether `keyword` was advertised, ignoring case (smtplib's
@@ -147,27 +191,27 @@ impl Extensions {
     /// PIPELINING (RFC 2920): commands may be sent in groups without
     /// waiting for each reply.
     pub fn pipelining(&self) -> bool {
-        self.has("PIPELINING")
+        self.known(Known::Pipelining)
     }
 
     /// STARTTLS (RFC 3207): the session can be upgraded to TLS.
     pub fn starttls(&self) -> bool {
-        self.has("STARTTLS")
+        self.known(Known::StartTls)
     }
 
     /// 8BITMIME (RFC 6152): `BODY=8BITMIME` may carry octets ≥ 0x80.
     pub fn eight_bit_mime(&self) -> bool {
-        self.has("8BITMIME")
+        self.known(Known::EightBitMime)
     }
 
     /// SMTPUTF8 (RFC 6531): addresses and headers may be UTF-8.
     pub fn smtputf8(&self) -> bool {
-        self.has("SMTPUTF8")
+        self.known(Known::SmtpUtf8)
     }
 
     /// CHUNKING (RFC 3030 §2): the body may be sent with BDAT.
     pub fn chunking(&self) -> bool {
-        self.has("CHUNKING")
+        self.known(Known::Chunking)
     }
 
     /// BINARYMIME (RFC 3030 §3): `BODY=BINARYMIME` may carry any octets.
@@ -176,22 +220,22 @@ impl Extensions {
     /// only be sent with BDAT (RFC 3030 §3); [`has`](Self::has) tells what
     /// was literally advertised.
     pub fn binary_mime(&self) -> bool {
-        self.has("BINARYMIME") && self.chunking()
+        self.known(Known::BinaryMime) && self.chunking()
     }
 
     /// ENHANCEDSTATUSCODES (RFC 2034): replies start with an RFC 3463 code.
     pub fn enhanced_status_codes(&self) -> bool {
-        self.has("ENHANCEDSTATUSCODES")
+        self.known(Known::EnhancedStatusCodes)
     }
 
     /// DSN (RFC 3461): NOTIFY, ORCPT, RET and ENVID may be used.
     pub fn dsn(&self) -> bool {
-        self.has("DSN")
+        self.known(Known::Dsn)
     }
 
     /// REQUIRETLS (RFC 8689): the message may demand TLS on every hop.
     pub fn requiretls(&self) -> bool {
-        self.has("REQUIRETLS")
+        self.known(Known::RequireTls)
     }
 
     /// The largest message the server accepts, in octets (RFC 1870 §4).

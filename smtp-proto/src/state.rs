@@ -373,11 +373,13 @@ impl State {
         }
     }
 
+    /// Only the newest command in flight can end a group: nothing is sent
+    /// behind one until its reply, so looking at the back is enough.
     fn may_send(&self, kind: OpKind) -> bool {
         self.inflight.is_empty()
             || (self.is_pipelining()
                 && kind.may_join_group()
-                && self.inflight.iter().all(|k| !k.ends_group()))
+                && !self.inflight.back().is_some_and(|k| k.ends_group()))
     }
 
     /// The body placeholder of `txn` is at the head of the queue. Opens the
@@ -793,12 +795,29 @@ impl State {
 
     // ----- transactions and endings ---------------------------------------
 
+    /// Where transaction `id` is in `txns`. Replies speak for the oldest
+    /// transaction and new commands for the newest, so both ends are
+    /// tried first; between them `txns` is in id order (ids only grow,
+    /// and a transaction is appended when it gets its id), so a deep
+    /// window is searched in logarithmic time.
+    fn txn_index(&self, id: TxnId) -> Option<usize> {
+        let last = self.txns.len().checked_sub(1)?;
+        if self.txns.front().is_some_and(|t| t.id == id) {
+            Some(0)
+        } else if self.txns.back().is_some_and(|t| t.id == id) {
+            Some(last)
+        } else {
+            self.txns.binary_search_by_key(&id, |t| t.id).ok()
+        }
+    }
+
     fn txn(&self, id: TxnId) -> Option<&Txn> {
-        self.txns.iter().find(|t| t.id == id)
+        self.txns.get(self.txn_index(id)?)
     }
 
     fn txn_mut(&mut self, id: TxnId) -> Option<&mut Txn> {
-        self.txns.iter_mut().find(|t| t.id == id)
+        let at = self.txn_index(id)?;
+        self.txns.get_mut(at)
     }
 
     /// Every unfinished transaction and its recipient count so far (for
@@ -875,7 +894,7 @@ impl State {
         if outcome == TxnOutcome::Delivered {
             self.chunks = ChunkGate::Pipelined;
         }
-        if let Some(pos) = self.txns.iter().position(|t| t.id == id)
+        if let Some(pos) = self.txn_index(id)
             && let Some(t) = self.txns.remove(pos)
         {
             self.events.push_back(Event::TransactionFinished {

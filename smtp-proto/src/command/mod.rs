@@ -366,6 +366,10 @@ fn check_line(line: &str) -> Result<(), CommandError> {
     {
         return Err(CommandError::ForbiddenByte { byte, offset });
     }
+    // Most lines are ASCII: one fast pass skips the character scan.
+    if line.is_ascii() {
+        return Ok(());
+    }
     if let Some((offset, ch)) = line
         .char_indices()
         .find(|&(_, c)| is_forbidden_non_ascii(c))

@@ -1077,7 +1077,7 @@ pub(crate) struct BatchQueue {
     /// batch rather than one per message).
     pub(crate) recipients: Vec<crate::Recipient>,
     /// The messages in flight, oldest first.
-    pub(crate) queued: Vec<InFlight>,
+    pub(crate) queued: VecDeque<InFlight>,
     /// The body bytes of the messages in flight.
     pub(crate) queued_bytes: u64,
     pub(crate) results: Vec<Option<Result<TxnReport, Error>>>,

@@ -449,7 +449,7 @@ impl Session {
         let batch = BatchQueue {
             waiting,
             recipients,
-            queued: Vec::new(),
+            queued: std::collections::VecDeque::new(),
             queued_bytes: 0,
             results: messages.iter().map(|_| None).collect(),
         };

@@ -914,7 +914,7 @@ fn refill(s: &mut Session, batch: &mut BatchQueue) {
             Ok(txn) => {
                 s.envelope = None;
                 s.transactions = s.transactions.saturating_add(1);
-                batch.queued.push(InFlight { txn, index, bytes });
+                batch.queued.push_back(InFlight { txn, index, bytes });
                 batch.queued_bytes = batch.queued_bytes.saturating_add(bytes);
             }
             Err(e) => set(batch, index, Err(e.into())),
@@ -923,8 +923,10 @@ fn refill(s: &mut Session, batch: &mut BatchQueue) {
 }
 
 fn batch_finished(batch: &mut BatchQueue, txn: TxnId, report: TxnReport) {
-    if let Some(pos) = batch.queued.iter().position(|m| m.txn == txn) {
-        let m = batch.queued.remove(pos);
+    // Transactions usually finish in order: this is then the front.
+    if let Some(pos) = batch.queued.iter().position(|m| m.txn == txn)
+        && let Some(m) = batch.queued.remove(pos)
+    {
         batch.queued_bytes = batch.queued_bytes.saturating_sub(m.bytes);
         set(batch, m.index, Ok(report));
     }
