@@ -8,7 +8,9 @@
 use crate::address::{ForwardPath, ReversePath};
 use crate::body::BodyEncoder;
 use crate::client::Client;
-use crate::command::{BodyType, Command, CommandError, MailParams, RcptParams};
+use crate::command::{
+    BodyType, Command, CommandError, MailParams, RcptParams, mail_line, rcpt_line,
+};
 use crate::config::Dialect;
 use crate::error::UsageError;
 #[cfg(doc)]
@@ -134,8 +136,8 @@ impl Client {
             params.smtputf8 = true;
         }
         let from = match a_labels && sender.needs_smtputf8() {
-            true => ascii_path(sender.to_ascii())?,
-            false => sender.clone(),
+            true => std::borrow::Cow::Owned(ascii_path(sender.to_ascii())?),
+            false => std::borrow::Cow::Borrowed(sender),
         };
 
         // REQUIRETLS (RFC 8689) only over TLS and only when offered.
@@ -160,22 +162,21 @@ impl Client {
         let txn_id = self.state.next_txn_id();
         let txn = Txn::new(txn_id, recipients, mode, finals, encoder, eight_bit_ok);
         self.state.open_txn(txn, |queue| {
-            let mail = Command::Mail { from, params };
-            queue.push(OpKind::Mail { txn: txn_id }, &mail)?;
+            // Lines are built from the borrowed envelope: no command
+            // owns a copy of an address.
+            let mail = OpKind::Mail { txn: txn_id };
+            queue.push_line(mail, |line| mail_line(line, &from, &params))?;
             for (i, r) in recipients.iter().enumerate() {
-                let to = match a_labels && r.to.needs_smtputf8() {
-                    true => ascii_path(r.to.to_ascii())?,
-                    false => r.to.clone(),
-                };
                 let kind = OpKind::Rcpt {
                     txn: txn_id,
                     rcpt: i,
                 };
-                let rcpt = Command::Rcpt {
-                    to,
-                    params: r.params.clone(),
-                };
-                queue.push(kind, &rcpt)?;
+                if a_labels && r.to.needs_smtputf8() {
+                    let to = ascii_path(r.to.to_ascii())?;
+                    queue.push_line(kind, |line| rcpt_line(line, &to, &r.params))?;
+                } else {
+                    queue.push_line(kind, |line| rcpt_line(line, &r.to, &r.params))?;
+                }
             }
             if mode == BodyMode::Data {
                 queue.push(OpKind::Data { txn: txn_id }, &Command::Data)?;

@@ -150,6 +150,18 @@ impl Mailbox {
     }
 }
 
+impl Mailbox {
+    /// Appends `<local-part@domain>` to a command line, without going
+    /// through `fmt` (the engine writes one per MAIL and RCPT).
+    pub(crate) fn push_bracketed(&self, line: &mut String) {
+        line.push('<');
+        line.push_str(&self.local);
+        line.push('@');
+        line.push_str(self.domain.as_str());
+        line.push('>');
+    }
+}
+
 impl fmt::Display for Mailbox {
     /// Writes the wire form, `local-part@domain`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -378,6 +390,17 @@ impl From<Mailbox> for ReversePath {
     }
 }
 
+impl ReversePath {
+    /// Appends the path as [`Display`](fmt::Display) writes it, without
+    /// going through `fmt`.
+    pub(crate) fn push_to(&self, line: &mut String) {
+        match &self.0 {
+            Some(mailbox) => mailbox.push_bracketed(line),
+            None => line.push_str("<>"),
+        }
+    }
+}
+
 impl fmt::Display for ReversePath {
     /// Writes `<>` or `<local-part@domain>`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -504,6 +527,17 @@ impl ForwardPath {
 impl From<Mailbox> for ForwardPath {
     fn from(mailbox: Mailbox) -> Self {
         Self(Recipient::Mailbox(mailbox))
+    }
+}
+
+impl ForwardPath {
+    /// Appends the path as [`Display`](fmt::Display) writes it, without
+    /// going through `fmt`.
+    pub(crate) fn push_to(&self, line: &mut String) {
+        match &self.0 {
+            Recipient::Mailbox(mailbox) => mailbox.push_bracketed(line),
+            Recipient::Postmaster => line.push_str("<Postmaster>"),
+        }
     }
 }
 

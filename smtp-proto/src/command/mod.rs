@@ -212,15 +212,9 @@ impl Command {
         append_checked_line(&line, out)
     }
 
-    /// Builds the command line, without its CRLF, into `line` (which the
-    /// caller clears and reuses) and checks it as [`Command::encode`] does.
-    pub(crate) fn encode_line(&self, line: &mut String) -> Result<(), CommandError> {
-        self.build_line(line)?;
-        check_line(line)
-    }
-
-    /// Builds the line without its CRLF into `line`; not yet checked.
-    fn build_line(&self, line: &mut String) -> Result<(), CommandError> {
+    /// Builds the line without its CRLF into `line`; not yet checked
+    /// (see [`check_line`]).
+    pub(crate) fn build_line(&self, line: &mut String) -> Result<(), CommandError> {
         match self {
             Self::Ehlo(domain) => push_all(line, &["EHLO ", domain.as_str()]),
             Self::Helo(domain) => push_all(line, &["HELO ", domain.as_str()]),
@@ -242,14 +236,8 @@ impl Command {
             }
             Self::AuthResponse(response) => BASE64.encode_string(response.expose(), line),
             Self::AuthCancel => line.push('*'),
-            Self::Mail { from, params } => {
-                let _ = write!(line, "MAIL FROM:{from}");
-                params.write(&mut params::ParamWriter::new(line))?;
-            }
-            Self::Rcpt { to, params } => {
-                let _ = write!(line, "RCPT TO:{to}");
-                params.write(&mut params::ParamWriter::new(line))?;
-            }
+            Self::Mail { from, params } => mail_line(line, from, params)?,
+            Self::Rcpt { to, params } => rcpt_line(line, to, params)?,
             Self::Data => line.push_str("DATA"),
             Self::Bdat { size, last } => {
                 let _ = write!(line, "BDAT {size}");
@@ -356,8 +344,31 @@ fn append_checked_line(line: &str, out: &mut Vec<u8>) -> Result<(), CommandError
     Ok(())
 }
 
+/// [`Command::Mail`]'s line from borrowed parts, so that the engine
+/// queues a transaction without copying its envelope into commands.
+pub(crate) fn mail_line(
+    line: &mut String,
+    from: &ReversePath,
+    params: &MailParams,
+) -> Result<(), CommandError> {
+    line.push_str("MAIL FROM:");
+    from.push_to(line);
+    params.write(&mut params::ParamWriter::new(line))
+}
+
+/// [`Command::Rcpt`]'s line from borrowed parts (see [`mail_line`]).
+pub(crate) fn rcpt_line(
+    line: &mut String,
+    to: &ForwardPath,
+    params: &RcptParams,
+) -> Result<(), CommandError> {
+    line.push_str("RCPT TO:");
+    to.push_to(line);
+    params.write(&mut params::ParamWriter::new(line))
+}
+
 /// Refuses a line with a control byte or a forbidden character.
-fn check_line(line: &str) -> Result<(), CommandError> {
+pub(crate) fn check_line(line: &str) -> Result<(), CommandError> {
     if let Some((offset, &byte)) = line
         .as_bytes()
         .iter()

@@ -892,6 +892,9 @@ impl Session {
             Event::AuthChallenge { .. } | Event::ReadyForBody { .. } => self.idle = None,
             _ => {}
         }
+        if self.done.is_none() && self.task.as_ref().is_some_and(|t| t.ignores(&event)) {
+            return;
+        }
         let Some(mut task) = self.task.take() else {
             return;
         };

@@ -371,6 +371,18 @@ impl Task {
     }
 
     /// One engine event.
+    /// Whether [`on_event`](Self::on_event) would only answer `Continue`:
+    /// a transaction or a batch acts on bodies and ends only, and the
+    /// replies to MAIL and RCPT it leaves to its report. The session then
+    /// keeps the task where it is instead of taking it out for nothing.
+    pub(crate) fn ignores(&self, event: &Event) -> bool {
+        matches!(self, Task::Txn { .. } | Task::Batch { .. })
+            && !matches!(
+                event,
+                Event::ReadyForBody { .. } | Event::TransactionFinished { .. }
+            )
+    }
+
     pub(crate) fn on_event(&mut self, s: &mut Session, event: Event, now: Instant) -> Step {
         match self {
             Task::Open(stage) => match (&*stage, event) {

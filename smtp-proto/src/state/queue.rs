@@ -7,7 +7,7 @@
 use std::collections::VecDeque;
 
 use super::op::OpKind;
-use crate::command::Command;
+use crate::command::{Command, CommandError, check_line};
 use crate::error::UsageError;
 
 /// The queue of commands not yet on the wire (rule 7 decides when each
@@ -76,9 +76,20 @@ impl Queue {
 
     /// Appends `command`, encoded. Nothing is queued on error.
     pub(crate) fn push(&mut self, kind: OpKind, command: &Command) -> Result<(), UsageError> {
+        self.push_line(kind, |line| command.build_line(line))
+    }
+
+    /// Appends the command line `build` writes (without its CRLF), once
+    /// it passes [`check_line`]. Nothing is queued on error.
+    pub(crate) fn push_line(
+        &mut self,
+        kind: OpKind,
+        build: impl FnOnce(&mut String) -> Result<(), CommandError>,
+    ) -> Result<(), UsageError> {
         self.compact();
         self.line.clear();
-        command.encode_line(&mut self.line)?;
+        build(&mut self.line)?;
+        check_line(&self.line)?;
         self.bytes.extend_from_slice(self.line.as_bytes());
         self.bytes.extend_from_slice(b"\r\n");
         self.entries.push_back(Entry {
