@@ -74,7 +74,8 @@
 //! This file holds the transitions that input, replies and the clock cause;
 //! `state/caller.rs` holds what the caller's commands do to the queue (and
 //! the checks of rules 3 and 4 that refuse them); `state/op.rs` says what
-//! each queued command is and how it pipelines (rule 7).
+//! each queued command is and how it pipelines (rule 7); `state/queue.rs`
+//! holds the queued commands' bytes, in one buffer.
 
 mod caller;
 mod op;

@@ -596,7 +596,7 @@ impl MailParams {
 
     pub(super) fn write(&self, w: &mut ParamWriter<'_>) -> Result<(), CommandError> {
         if let Some(size) = self.size {
-            w.push("SIZE", Some(&size.to_string()))?;
+            w.push_number("SIZE", size)?;
         }
         if let Some(body) = self.body {
             w.push("BODY", Some(body.as_str()))?;
@@ -717,26 +717,49 @@ fn split_option(opt: &str) -> (&str, Option<&str>) {
 
 /// Appends ` KEYWORD[=value]` to a command line and refuses repeated
 /// keywords (compared case-insensitively).
+///
+/// The keywords already written are found in the line itself, after
+/// `start`: a parameter never contains a space (keywords and values are
+/// checked when built, and xtext encodes spaces), so the parameters are
+/// the space-separated tokens there. Nothing is allocated.
 pub(super) struct ParamWriter<'a> {
     line: &'a mut String,
-    seen: Vec<String>,
+    /// Where the parameters start in `line`.
+    start: usize,
 }
 
 impl<'a> ParamWriter<'a> {
     pub(super) fn new(line: &'a mut String) -> Self {
-        Self {
-            line,
-            seen: Vec::new(),
-        }
+        let start = line.len();
+        Self { line, start }
     }
 
-    fn push(&mut self, keyword: &str, value: Option<&str>) -> Result<(), CommandError> {
-        if self.seen.iter().any(|k| k.eq_ignore_ascii_case(keyword)) {
+    fn written(&self, keyword: &str) -> bool {
+        self.line
+            .get(self.start..)
+            .unwrap_or_default()
+            .split(' ')
+            .any(|token| split_option(token).0.eq_ignore_ascii_case(keyword))
+    }
+
+    /// ` KEYWORD=n`, written in place (no string for the number).
+    fn push_number(&mut self, keyword: &str, n: u64) -> Result<(), CommandError> {
+        if self.written(keyword) {
             return Err(CommandError::DuplicateParameter {
                 keyword: keyword.to_owned(),
             });
         }
-        self.seen.push(keyword.to_owned());
+        // Writing to a String cannot fail.
+        let _ = fmt::Write::write_fmt(self.line, format_args!(" {keyword}={n}"));
+        Ok(())
+    }
+
+    fn push(&mut self, keyword: &str, value: Option<&str>) -> Result<(), CommandError> {
+        if self.written(keyword) {
+            return Err(CommandError::DuplicateParameter {
+                keyword: keyword.to_owned(),
+            });
+        }
         self.line.push(' ');
         self.line.push_str(keyword);
         if let Some(value) = value {

@@ -401,6 +401,14 @@ fn duplicate_parameters_are_refused() {
     let mut p = MailParams::new();
     p.extra.push(EsmtpParam::new("SIZE", Some("5")).unwrap());
     assert_eq!(ok(&mail("a@b", p)), "MAIL FROM:<a@b> SIZE=5\r\n");
+    // Only parameters count: a quoted local part that looks like one
+    // (the writer finds earlier keywords in the line after the path).
+    let mut p = MailParams::new();
+    p.size = Some(7);
+    assert_eq!(
+        ok(&mail("\"x SIZE=1\"@b", p)),
+        "MAIL FROM:<\"x SIZE=1\"@b> SIZE=7\r\n"
+    );
 }
 
 #[test]

@@ -20,8 +20,8 @@ use crate::reply::ReplyReader;
 use crate::txn::{BodyMode, DataEnd, Txn, TxnStage};
 
 /// Printed as the [`Client`](crate::Client) it is the whole of. `out` (and
-/// each queued `Op`) may hold an AUTH line or response: only lengths are
-/// shown.
+/// the queue's bytes) may hold an AUTH line or response: only lengths and
+/// kinds are shown.
 impl std::fmt::Debug for State {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Client")

@@ -30,11 +30,13 @@ struct Entry {
     len: usize,
 }
 
-/// A point to roll the queue back to (see [`Queue::rollback`]).
+/// A point to roll the queue back to (see [`Queue::rollback`]). The
+/// bytes are counted from `start`: an append may compact the buffer,
+/// which moves them but does not change how many are queued.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Mark {
     entries: usize,
-    bytes: usize,
+    queued_bytes: usize,
 }
 
 /// Shows kinds and lengths only: the bytes may be an AUTH line.
@@ -212,7 +214,7 @@ impl Queue {
     pub(crate) fn mark(&self) -> Mark {
         Mark {
             entries: self.entries.len(),
-            bytes: self.bytes.len(),
+            queued_bytes: self.bytes.len().saturating_sub(self.start),
         }
     }
 
@@ -220,7 +222,8 @@ impl Queue {
     /// since (nothing taken off or moved).
     pub(crate) fn rollback(&mut self, mark: Mark) {
         self.entries.truncate(mark.entries);
-        self.bytes.truncate(mark.bytes);
+        self.bytes
+            .truncate(self.start.saturating_add(mark.queued_bytes));
     }
 
     fn advance(&mut self, to: usize) {
@@ -331,8 +334,18 @@ mod tests {
                 .is_err()
         );
         q.rollback(mark);
+        // The append after the mark compacted the buffer (the sent NOOP
+        // was half of it): the rollback must still drop exactly DATA.
+        q.push(OpKind::Rset { id: CommandId(3) }, &Command::Rset)
+            .unwrap();
         let (kinds, out) = drain(&mut q);
-        assert_eq!(kinds, vec![OpKind::Quit { id: CommandId(2) }]);
-        assert_eq!(out, b"QUIT\r\n".to_vec());
+        assert_eq!(
+            kinds,
+            vec![
+                OpKind::Quit { id: CommandId(2) },
+                OpKind::Rset { id: CommandId(3) }
+            ]
+        );
+        assert_eq!(out, b"QUIT\r\nRSET\r\n".to_vec());
     }
 }

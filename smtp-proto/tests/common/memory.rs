@@ -1,5 +1,6 @@
 //! A session on a warm connection to an in-memory server that answers
-//! PIPELINING and CHUNKING commands: no sockets, no clock, so what it
+//! PIPELINING and CHUNKING commands (and offers SIZE, so MAIL carries
+//! `SIZE=`): no sockets, no clock, so what it
 //! counts or times is the engine alone. Shared by `tests/alloc.rs` and
 //! `benches/session.rs`.
 
@@ -53,7 +54,7 @@ impl Server {
                     .extend_from_slice(b"250 2.0.0 Ok: queued as 4BcD3fGh1jK\r\n");
             } else if line.starts_with(b"EHLO") {
                 self.out.extend_from_slice(
-                    b"250-mx.test\r\n250-PIPELINING\r\n250-CHUNKING\r\n250 8BITMIME\r\n",
+                    b"250-mx.test\r\n250-PIPELINING\r\n250-SIZE 10240000\r\n250-CHUNKING\r\n250 8BITMIME\r\n",
                 );
             } else if line.starts_with(b"MAIL") {
                 self.out.extend_from_slice(b"250 2.1.0 Ok\r\n");
