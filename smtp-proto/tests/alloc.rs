@@ -1,8 +1,10 @@
 //! Heap allocations per message on the send path, counted (not timed)
 //! with a counting global allocator: a session on a warm connection
 //! sends 1,000 messages to an in-memory server that answers PIPELINING
-//! and CHUNKING commands, once one message at a time (`send`) and once as
-//! a batch (`send_many`), and through smtplib's string API (`sendmail`).
+//! and CHUNKING commands (and offers SIZE), once one message at a time
+//! (`send`) and once as a batch (`send_many`), and through smtplib's
+//! string API (`sendmail`); then `send` and `send_many` again to a server
+//! without CHUNKING (DATA).
 //! The counts are what the client itself does per message, reports
 //! included.
 //!
@@ -74,18 +76,43 @@ fn allocations_per_message() {
             assert!(refused.is_empty());
         }
     });
+    // The same without CHUNKING: DATA, 354, the dot-stuffed body, ".".
+    let mut data = Run::with_chunking(false);
+    for _ in 0..100 {
+        assert!(data.send(&env, BODY).all_delivered());
+    }
+    let data_one_by_one = count(|| {
+        for _ in 0..MESSAGES {
+            assert!(data.send(&env, BODY).all_delivered());
+        }
+    });
+    batch(&mut data);
+    let data_batched = count(|| batch(&mut data));
     let per = |n: u64| n as f64 / MESSAGES as f64;
     println!(
-        "allocations per message: send {:.2}, send_many {:.2}, smtplib sendmail {:.2}",
+        "allocations per message: send {:.2}, send_many {:.2}, smtplib sendmail {:.2}; \
+         with DATA: send {:.2}, send_many {:.2}",
         per(one_by_one),
         per(batched),
-        per(smtplib)
+        per(smtplib),
+        per(data_one_by_one),
+        per(data_batched)
     );
     // Measured 1.01 and 1.02 (Rust 1.95, x86_64 Linux): the report's
     // recipient list. Before the queue buffer, the reply buffer and shared
     // addresses: 17 and 21; before that, 42 and 39.
     assert!(per(one_by_one) <= 1.1, "send: {:.2}", per(one_by_one));
     assert!(per(batched) <= 1.1, "send_many: {:.2}", per(batched));
+    assert!(
+        per(data_one_by_one) <= 1.1,
+        "DATA send: {:.2}",
+        per(data_one_by_one)
+    );
+    assert!(
+        per(data_batched) <= 1.1,
+        "DATA send_many: {:.2}",
+        per(data_batched)
+    );
     // Measured 13.01: parsing the two address strings (two shared strings
     // each), the envelope built from them, the copies of the caller's
     // spellings kept for the refused map, and the task holding them. The

@@ -1,6 +1,6 @@
 //! A session on a warm connection to an in-memory server that answers
-//! PIPELINING and CHUNKING commands (and offers SIZE, so MAIL carries
-//! `SIZE=`): no sockets, no clock, so what it
+//! PIPELINING and CHUNKING commands, or DATA without CHUNKING (and offers
+//! SIZE, so MAIL carries `SIZE=`): no sockets, no clock, so what it
 //! counts or times is the engine alone. Shared by `tests/alloc.rs` and
 //! `benches/session.rs`.
 
@@ -18,11 +18,14 @@ use std::time::Instant;
 use smtp_proto::session::{Action, Options, Session, TlsPolicy};
 use smtp_proto::{BodyOptions, Domain, Envelope, ForwardPath, ReversePath, TxnReport};
 
-/// An in-memory server: answers each command line the client wrote, and
-/// skips BDAT data.
+/// An in-memory server: answers each command line the client wrote,
+/// skips BDAT data, and without CHUNKING takes DATA up to its end.
 pub struct Server {
     input: Vec<u8>,
     skip: usize,
+    /// Inside a DATA body: looking for the end of data.
+    in_data: bool,
+    chunking: bool,
     out: Vec<u8>,
 }
 
@@ -31,6 +34,18 @@ impl Server {
         self.input.extend_from_slice(wire);
         let mut at = 0;
         loop {
+            if self.in_data {
+                let Some(end) = self.input[at..].windows(5).position(|w| w == b"\r\n.\r\n") else {
+                    // Keep the last bytes: the end may straddle two writes.
+                    at = self.input.len().saturating_sub(4).max(at);
+                    break;
+                };
+                at += end + 5;
+                self.in_data = false;
+                self.out
+                    .extend_from_slice(b"250 2.0.0 Ok: queued as 4BcD3fGh1jK\r\n");
+                continue;
+            }
             if self.skip > 0 {
                 let n = self.skip.min(self.input.len() - at);
                 self.skip -= n;
@@ -52,10 +67,17 @@ impl Server {
                 self.skip = n;
                 self.out
                     .extend_from_slice(b"250 2.0.0 Ok: queued as 4BcD3fGh1jK\r\n");
+            } else if line == b"DATA" {
+                self.in_data = true;
+                self.out
+                    .extend_from_slice(b"354 End data with <CR><LF>.<CR><LF>\r\n");
             } else if line.starts_with(b"EHLO") {
-                self.out.extend_from_slice(
-                    b"250-mx.test\r\n250-PIPELINING\r\n250-SIZE 10240000\r\n250-CHUNKING\r\n250 8BITMIME\r\n",
-                );
+                self.out
+                    .extend_from_slice(b"250-mx.test\r\n250-PIPELINING\r\n250-SIZE 10240000\r\n");
+                if self.chunking {
+                    self.out.extend_from_slice(b"250-CHUNKING\r\n");
+                }
+                self.out.extend_from_slice(b"250 8BITMIME\r\n");
             } else if line.starts_with(b"MAIL") {
                 self.out.extend_from_slice(b"250 2.1.0 Ok\r\n");
             } else if line.starts_with(b"RCPT") {
@@ -76,7 +98,13 @@ pub struct Run {
 }
 
 impl Run {
+    /// A session to a server offering CHUNKING.
     pub fn new() -> Run {
+        Run::with_chunking(true)
+    }
+
+    /// A session to a server offering CHUNKING or not (then DATA).
+    pub fn with_chunking(chunking: bool) -> Run {
         let mut options = Options::default();
         options.tls_policy = Some(TlsPolicy::Disabled);
         let now = Instant::now();
@@ -86,6 +114,8 @@ impl Run {
             server: Server {
                 input: Vec::with_capacity(1 << 16),
                 skip: 0,
+                in_data: false,
+                chunking,
                 out: Vec::with_capacity(1 << 16),
             },
             wire: Vec::with_capacity(1 << 16),
