@@ -238,7 +238,7 @@ impl Queue {
     /// copying costs O(1) per byte over time. Only called before an append.
     fn compact(&mut self) {
         if self.start > 0 && self.start >= self.bytes.len() / 2 {
-            self.bytes.drain(..self.start);
+            self.bytes.drain(..self.start.min(self.bytes.len()));
             self.start = 0;
         }
     }
