@@ -734,32 +734,32 @@ impl<'a> ParamWriter<'a> {
         Self { line, start }
     }
 
-    fn written(&self, keyword: &str) -> bool {
-        self.line
+    /// Refuses `keyword` when the line already has it.
+    fn check_new(&self, keyword: &str) -> Result<(), CommandError> {
+        let written = self
+            .line
             .get(self.start..)
             .unwrap_or_default()
             .split(' ')
-            .any(|token| split_option(token).0.eq_ignore_ascii_case(keyword))
-    }
-
-    /// ` KEYWORD=n`, written in place (no string for the number).
-    fn push_number(&mut self, keyword: &str, n: u64) -> Result<(), CommandError> {
-        if self.written(keyword) {
+            .any(|token| split_option(token).0.eq_ignore_ascii_case(keyword));
+        if written {
             return Err(CommandError::DuplicateParameter {
                 keyword: keyword.to_owned(),
             });
         }
+        Ok(())
+    }
+
+    /// ` KEYWORD=n`, written in place (no string for the number).
+    fn push_number(&mut self, keyword: &str, n: u64) -> Result<(), CommandError> {
+        self.check_new(keyword)?;
         // Writing to a String cannot fail.
         let _ = fmt::Write::write_fmt(self.line, format_args!(" {keyword}={n}"));
         Ok(())
     }
 
     fn push(&mut self, keyword: &str, value: Option<&str>) -> Result<(), CommandError> {
-        if self.written(keyword) {
-            return Err(CommandError::DuplicateParameter {
-                keyword: keyword.to_owned(),
-            });
-        }
+        self.check_new(keyword)?;
         self.line.push(' ');
         self.line.push_str(keyword);
         if let Some(value) = value {
